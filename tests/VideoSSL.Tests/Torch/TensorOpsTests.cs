@@ -134,24 +134,6 @@ public class TensorOpsTests
     }
 
     [Fact]
-    public void Scope_disposes_temporaries_and_keeps_moved_results()
-    {
-        var before = VideoSSL.Torch.Tensor.LiveCount;
-        Tensor kept;
-        using (var scope = NewScope())
-        {
-            var a = Ones([3]);
-            var b = a * 2.0;
-            kept = scope.MoveToOuter(b + 1.0);
-            Assert.Equal(before + 3, VideoSSL.Torch.Tensor.LiveCount);
-        }
-        Assert.Equal(before + 1, VideoSSL.Torch.Tensor.LiveCount);
-        AssertClose([3, 3, 3], kept.ToArray<float>());
-        kept.Dispose();
-        Assert.Equal(before, VideoSSL.Torch.Tensor.LiveCount);
-    }
-
-    [Fact]
     public void Host_round_trip_preserves_bytes_for_every_dtype()
     {
         using var scope = NewScope();
@@ -165,5 +147,27 @@ public class TensorOpsTests
         var bf = VideoSSL.Torch.Tensor.From(new[] { 1.5f }).To(ScalarType.BFloat16);
         Assert.Equal(new byte[] { 0xC0, 0x3F }, bf.ToBytes());
         Assert.Equal(ScalarType.Bool, VideoSSL.Torch.Tensor.From(new[] { true, false }).Dtype);
+    }
+}
+
+[Collection(LiveTensorCollection.Name)]
+public class DisposeScopeTests
+{
+    [Fact]
+    public void Scope_disposes_temporaries_and_keeps_moved_results()
+    {
+        var before = VideoSSL.Torch.Tensor.LiveCount;
+        Tensor kept;
+        using (var scope = NewScope())
+        {
+            var a = Ones([3]);
+            var b = a * 2.0;
+            kept = scope.MoveToOuter(b + 1.0);
+            Assert.Equal(before + 3, VideoSSL.Torch.Tensor.LiveCount);
+        }
+        Assert.Equal(before + 1, VideoSSL.Torch.Tensor.LiveCount);
+        Assert.Equal([3f, 3f, 3f], kept.ToArray<float>());
+        kept.Dispose();
+        Assert.Equal(before, VideoSSL.Torch.Tensor.LiveCount);
     }
 }
