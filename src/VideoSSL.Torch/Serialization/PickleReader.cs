@@ -106,7 +106,7 @@ public class PickleReader
                 {
                     foreach (var pair in pairs)
                     {
-                        var items = (object?[])pair!;
+                        var items = (System.Collections.IList)pair!;
                         dict[Key(items[0])] = items[1];
                     }
                 }
@@ -118,6 +118,8 @@ public class PickleReader
                 return args.Length > 0 && args[0] is IEnumerable<object?> values ? values.ToList() : new List<object?>();
             case "builtins.set":
             case "builtins.frozenset":
+            case "__builtin__.set":
+            case "__builtin__.frozenset":
                 var set = new HashSet<object>(KeyComparer);
                 if (args.Length > 0 && args[0] is IEnumerable<object?> members)
                 {
@@ -127,6 +129,10 @@ public class PickleReader
                     }
                 }
                 return set;
+            case "copy_reg._reconstructor":
+            case "copyreg._reconstructor":
+                // Protocols 0 and 1 create plain instances as _reconstructor(cls, object, None), then BUILD.
+                return args.Length > 0 && args[0] is PickleGlobal type ? New(type, []) : new PickleObject(callable, args);
             case "_codecs.encode":
                 // Protocol 2 writes Python 3 bytes as _codecs.encode(text, 'latin1').
                 return args[0] is string text ? Encoding.Latin1.GetBytes(text) : new PickleObject(callable, args);
@@ -235,8 +241,8 @@ public class PickleReader
             case 0x8d: // BINUNICODE8
                 Push(Encoding.UTF8.GetString(ReadBytes(ReadLength(BinaryPrimitives.ReadUInt64LittleEndian(ReadBytes(8))))));
                 break;
-            case (byte)'V': // UNICODE (protocol 0, raw-unicode-escape; plain text in practice)
-                Push(ReadLine());
+            case (byte)'V': // UNICODE (protocol 0)
+                Push(RawUnicodeUnescape(ReadLine(Encoding.Latin1)));
                 break;
             case (byte)'T': // BINSTRING (Python 2 str; latin1 never fails)
                 Push(Encoding.Latin1.GetString(ReadBytes(ReadLength(BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4))))));
@@ -519,16 +525,43 @@ public class PickleReader
         return span;
     }
 
-    private string ReadLine()
+    private string ReadLine() => ReadLine(Encoding.UTF8);
+
+    private string ReadLine(Encoding encoding)
     {
         int end = Array.IndexOf(_data, (byte)'\n', _position);
         if (end < 0)
         {
             throw Error(_position, "unterminated text argument");
         }
-        string line = Encoding.UTF8.GetString(_data, _position, end - _position);
+        string line = encoding.GetString(_data, _position, end - _position);
         _position = end + 1;
         return line;
+    }
+
+    /// <summary>Python's raw-unicode-escape: latin-1 bytes, with \uXXXX and \UXXXXXXXX for everything else.</summary>
+    private static string RawUnicodeUnescape(string text)
+    {
+        if (!text.Contains('\\', StringComparison.Ordinal))
+        {
+            return text;
+        }
+        var builder = new StringBuilder(text.Length);
+        for (int i = 0; i < text.Length; i++)
+        {
+            int digits = text[i] == '\\' && i + 1 < text.Length ? text[i + 1] switch { 'u' => 4, 'U' => 8, _ => 0 } : 0;
+            if (digits > 0 && i + 2 + digits <= text.Length
+                && int.TryParse(text.AsSpan(i + 2, digits), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out int codePoint))
+            {
+                builder.Append(char.ConvertFromUtf32(codePoint));
+                i += 1 + digits;
+            }
+            else
+            {
+                builder.Append(text[i]);
+            }
+        }
+        return builder.ToString();
     }
 
     private void Push(object? value) => _stack.Add(value);
