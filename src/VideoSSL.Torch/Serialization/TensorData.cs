@@ -96,17 +96,40 @@ public sealed class TensorData
         ThrowIfBigEndian();
         var bytes = Data.Span;
         var result = new long[ElementCount];
-        for (int i = 0; i < result.Length; i++)
+        switch (Dtype)
         {
-            result[i] = Dtype switch
-            {
-                ScalarType.UInt8 or ScalarType.Bool => bytes[i],
-                ScalarType.Int8 => (sbyte)bytes[i],
-                ScalarType.Int16 => MemoryMarshal.Cast<byte, short>(bytes)[i],
-                ScalarType.Int32 => MemoryMarshal.Cast<byte, int>(bytes)[i],
-                ScalarType.Int64 => MemoryMarshal.Cast<byte, long>(bytes)[i],
-                _ => throw new NotSupportedException($"tensor '{Name}': {Dtype} is not an integer type; use ToFloatArray"),
-            };
+            case ScalarType.UInt8:
+            case ScalarType.Bool:
+                for (int i = 0; i < result.Length; i++)
+                {
+                    result[i] = bytes[i];
+                }
+                break;
+            case ScalarType.Int8:
+                for (int i = 0; i < result.Length; i++)
+                {
+                    result[i] = (sbyte)bytes[i];
+                }
+                break;
+            case ScalarType.Int16:
+                var shorts = MemoryMarshal.Cast<byte, short>(bytes);
+                for (int i = 0; i < result.Length; i++)
+                {
+                    result[i] = shorts[i];
+                }
+                break;
+            case ScalarType.Int32:
+                var ints = MemoryMarshal.Cast<byte, int>(bytes);
+                for (int i = 0; i < result.Length; i++)
+                {
+                    result[i] = ints[i];
+                }
+                break;
+            case ScalarType.Int64:
+                MemoryMarshal.Cast<byte, long>(bytes).CopyTo(result);
+                break;
+            default:
+                throw new NotSupportedException($"tensor '{Name}': {Dtype} is not an integer type; use ToFloatArray");
         }
         return result;
     }

@@ -301,9 +301,9 @@ public static class TorchCheckpoint
             {
                 stream.ReadExactly(bytes);
             }
-            catch (EndOfStreamException e)
+            catch (Exception e) when (e is EndOfStreamException or InvalidDataException)
             {
-                throw new InvalidDataException($"{_path}: {entry.FullName} is truncated", e);
+                throw new InvalidDataException($"{_path}: {entry.FullName} is damaged or truncated ({e.Message})", e);
             }
             return bytes;
         }
