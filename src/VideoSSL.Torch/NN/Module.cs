@@ -270,11 +270,14 @@ public sealed record StateDictReport(IReadOnlyList<string> Missing, IReadOnlyLis
 
 public sealed class StateDictMismatchException : Exception
 {
-    public StateDictMismatchException(StateDictReport report)
-        : base($"state_dict does not match the model: {report}")
+    public StateDictMismatchException(StateDictReport report, string? path = null)
+        : base($"{(path is null ? "state_dict" : path)} does not match the model: {report}")
     {
         Report = report;
+        Path = path;
     }
+
+    public string? Path { get; }
 
     public StateDictReport Report { get; }
 }
