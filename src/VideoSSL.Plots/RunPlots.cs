@@ -24,7 +24,8 @@ public static class RunPlots
         if (stepLines.Any(r => r.Has("train/loss")))
         {
             var loss = stepLines.Select(r => r.Get("train/loss")).ToArray();
-            var weight = Math.Clamp(1 - (20.0 / loss.Length), 0.6, 0.98);
+            // Lag of an EMA is about weight / (1 - weight) points: keep it near 1% of the run so the trend is not shifted.
+            var weight = Math.Clamp(1 - (100.0 / loss.Length), 0.6, 0.99);
             var chart = new LineChart { Title = "training loss", XLabel = "step", YLabel = "train/loss" };
             chart.AddSeries("train/loss", steps, loss, Rgb.Palette[0], lineWidth: 1.2, opacity: 0.3f);
             chart.AddSeries(string.Create(CultureInfo.InvariantCulture, $"EMA ({weight:0.##})"), steps, Ema(loss, weight), Rgb.Palette[0], lineWidth: 2.5);

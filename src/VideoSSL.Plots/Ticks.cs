@@ -33,15 +33,15 @@ public static class Ticks
         return [.. ticks];
     }
 
-    /// <summary>Labels a tick: plain decimals with trailing zeros trimmed, or m e k for very large or small values.</summary>
+    /// <summary>Labels a tick: plain decimals with trailing zeros trimmed, or m e k on axes with very large or small steps.</summary>
     public static string Format(double value, double step)
     {
         if (Math.Abs(value) < step * 1e-6)
         {
             return "0";
         }
-        var magnitude = Math.Abs(value);
-        if (magnitude >= 1e6 || magnitude < 1e-3)
+        // Decided by the step, not the value, so one axis never mixes "8e-4" with "0.001".
+        if (step >= 1e6 || step < 1e-3)
         {
             return value.ToString("0.###e0", CultureInfo.InvariantCulture);
         }

@@ -25,6 +25,9 @@ public class LineChartTests
     [InlineData(6.000000000000001e-5, 2e-5, "6e-5")]
     [InlineData(1.2e-4, 2e-5, "1.2e-4")]
     [InlineData(25000.0, 5000.0, "25000")]
+    [InlineData(0.001, 2e-4, "1e-3")]
+    [InlineData(0.004, 0.002, "0.004")]
+    [InlineData(3e6, 1e6, "3e6")]
     [InlineData(-0.5, 0.25, "-0.5")]
     public void Tick_labels_are_short(double value, double step, string expected)
     {
