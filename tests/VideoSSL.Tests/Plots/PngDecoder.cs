@@ -1,0 +1,78 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Text;
+
+namespace VideoSSL.Tests.Plots;
+
+/// <summary>A deliberately separate, minimal PNG reader (filter 0 only) so the writer is checked against the spec, not itself.</summary>
+internal static class PngDecoder
+{
+    public static (int Width, int Height, int Channels, byte[] Pixels) Decode(byte[] png)
+    {
+        byte[] signature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+        Assert.Equal(signature, png[..8]);
+        var offset = 8;
+        int width = 0, height = 0, channels = 0;
+        var idat = new MemoryStream();
+        var chunkTypes = new List<string>();
+        while (offset < png.Length)
+        {
+            var length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(offset));
+            var type = Encoding.ASCII.GetString(png, offset + 4, 4);
+            var data = png.AsSpan(offset + 8, length);
+            var crc = BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(offset + 8 + length));
+            Assert.Equal(BitwiseCrc32(png.AsSpan(offset + 4, 4 + length)), crc);
+            chunkTypes.Add(type);
+            switch (type)
+            {
+                case "IHDR":
+                    Assert.Equal(13, length);
+                    width = BinaryPrimitives.ReadInt32BigEndian(data);
+                    height = BinaryPrimitives.ReadInt32BigEndian(data[4..]);
+                    Assert.Equal(8, data[8]);
+                    channels = data[9] switch { 2 => 3, 6 => 4, _ => throw new InvalidDataException($"colour type {data[9]}") };
+                    Assert.Equal(0, data[10]);
+                    Assert.Equal(0, data[11]);
+                    Assert.Equal(0, data[12]);
+                    break;
+                case "IDAT":
+                    idat.Write(data);
+                    break;
+            }
+            offset += 12 + length;
+        }
+        Assert.Equal(png.Length, offset);
+        Assert.Equal("IHDR", chunkTypes[0]);
+        Assert.Equal("IEND", chunkTypes[^1]);
+
+        idat.Position = 0;
+        using var zlib = new ZLibStream(idat, CompressionMode.Decompress);
+        var raw = new MemoryStream();
+        zlib.CopyTo(raw);
+        var stride = width * channels;
+        Assert.Equal((stride + 1) * height, raw.Length);
+        var bytes = raw.ToArray();
+        var pixels = new byte[stride * height];
+        for (var y = 0; y < height; y++)
+        {
+            Assert.Equal(0, bytes[y * (stride + 1)]);
+            Array.Copy(bytes, (y * (stride + 1)) + 1, pixels, y * stride, stride);
+        }
+        return (width, height, channels, pixels);
+    }
+
+    /// <summary>Bit-at-a-time CRC-32 (zlib polynomial), independent of the writer's table.</summary>
+    public static uint BitwiseCrc32(ReadOnlySpan<byte> data)
+    {
+        var crc = 0xFFFFFFFFu;
+        foreach (var b in data)
+        {
+            crc ^= b;
+            for (var k = 0; k < 8; k++)
+            {
+                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+            }
+        }
+        return ~crc;
+    }
+}

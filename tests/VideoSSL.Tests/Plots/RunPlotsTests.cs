@@ -1,0 +1,89 @@
+using System.Xml.Linq;
+using VideoSSL.Plots;
+using VideoSSL.Training.Logging;
+
+namespace VideoSSL.Tests.Plots;
+
+public sealed class RunPlotsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("videossl-run-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Regenerate_skips_a_truncated_last_line_and_writes_loss_and_lr()
+    {
+        var lines = Enumerable.Range(0, 50).Select(i =>
+            $$"""{"step":{{i * 10}},"epoch":0,"train/loss":{{(1.0 / (1 + (i * 0.1))).ToString(System.Globalization.CultureInfo.InvariantCulture)}},"opt/lr":{{i}}e-6,"time":{{i}}}""");
+        File.WriteAllText(Path.Combine(_dir, "metrics.jsonl"), string.Join('\n', lines) + "\n{\"step\":500,\"train/lo");
+
+        var written = RunPlots.Regenerate(_dir);
+
+        var names = written.Select(p => Path.GetFileName(p)).Order().ToArray();
+        Assert.Equal(["loss.png", "loss.svg", "lr.png", "lr.svg"], names);
+        foreach (var path in written)
+        {
+            Assert.True(new FileInfo(path).Length > 100, path);
+        }
+        var svg = XDocument.Load(Path.Combine(_dir, "plots", "loss.svg"));
+        Assert.Contains(svg.Descendants(XName.Get("text", "http://www.w3.org/2000/svg")), t => t.Value.StartsWith("EMA", StringComparison.Ordinal));
+        PngDecoder.Decode(File.ReadAllBytes(Path.Combine(_dir, "plots", "lr.png")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(_dir, "plots"), "*.tmp"));
+    }
+
+    [Fact]
+    public void A_bad_line_before_the_end_is_an_error_naming_file_and_line()
+    {
+        File.WriteAllText(Path.Combine(_dir, "metrics.jsonl"), "{\"step\":1,\"train/loss\":1}\n{oops\n{\"step\":2,\"train/loss\":0.5}\n");
+        var e = Assert.Throws<InvalidDataException>(() => RunPlots.Regenerate(_dir));
+        Assert.Contains("metrics.jsonl:2", e.Message);
+    }
+
+    [Fact]
+    public void Missing_metrics_file_is_reported()
+    {
+        var e = Assert.Throws<FileNotFoundException>(() => RunPlots.Regenerate(_dir));
+        Assert.Contains("metrics.jsonl", e.Message);
+    }
+
+    [Fact]
+    public void Eval_lines_from_the_metrics_writer_give_epoch_curves()
+    {
+        using (var metrics = new MetricsWriter(Path.Combine(_dir, "metrics.jsonl")))
+        {
+            for (var epoch = 0; epoch < 4; epoch++)
+            {
+                metrics.Write(("step", epoch * 100), ("epoch", epoch), ("train/loss", 2.0 - (0.3 * epoch)), ("opt/lr", 1e-3));
+                metrics.Write(("epoch", epoch), ("train/loss", 2.0 - (0.3 * epoch)), ("train/acc1", 30.0 + (10 * epoch)),
+                    ("val/loss", epoch == 2 ? double.NaN : 2.1 - (0.25 * epoch)), ("val/acc1", 28.0 + (9 * epoch)));
+            }
+        }
+
+        var written = RunPlots.Regenerate(_dir).Select(Path.GetFileName).ToList();
+
+        Assert.Contains("curves.svg", written);
+        Assert.Contains("curves.png", written);
+        var texts = XDocument.Load(Path.Combine(_dir, "plots", "curves.svg"))
+            .Descendants(XName.Get("text", "http://www.w3.org/2000/svg")).Select(t => t.Value).ToList();
+        foreach (var key in new[] { "train/loss", "val/loss", "train/acc1", "val/acc1" })
+        {
+            Assert.Contains(key, texts);
+        }
+        // The per-epoch train/loss must not leak into the per-step loss plot: 4 step points, not 8.
+        var loss = XDocument.Load(Path.Combine(_dir, "plots", "loss.svg"));
+        var points = loss.Descendants(XName.Get("polyline", "http://www.w3.org/2000/svg")).First().Attribute("points")!.Value;
+        Assert.Equal(4, points.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Fact]
+    public void Ema_is_debiased_and_skips_non_finite_values()
+    {
+        var ema = RunPlots.Ema([double.NaN, 2, double.NaN, 2, 4], 0.5);
+        Assert.True(double.IsNaN(ema[0]));
+        Assert.Equal(2, ema[1], 12);
+        Assert.Equal(2, ema[2], 12);
+        Assert.Equal(2, ema[3], 12);
+        // (0.5*(0.5*(0.5*0 + 0.5*2) + 0.5*2) + 0.5*4) / (1 - 0.5^3) = 2.75 / 0.875
+        Assert.Equal(2.75 / 0.875, ema[4], 12);
+    }
+}
