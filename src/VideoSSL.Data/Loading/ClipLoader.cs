@@ -2,7 +2,7 @@ using VideoSSL.Data.Datasets;
 
 namespace VideoSSL.Data.Loading;
 
-public sealed class ClipLoaderOptions
+public sealed record ClipLoaderOptions
 {
     public int BatchSize { get; init; } = 8;
 
