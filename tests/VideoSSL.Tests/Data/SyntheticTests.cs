@@ -119,4 +119,25 @@ public class SyntheticTests
             Assert.Equal("ftyp"u8.ToArray(), head);  // an mp4 container
         });
     }
+
+    [Fact]
+    public void Ssv2Format_WritesAndReparses()
+    {
+        using var dir = new TempDir();
+        var options = new SyntheticDatasetOptions
+        {
+            Clip = new SyntheticClipOptions(Width: 32, Height: 32, Frames: 8, Fps: 12),
+            TrainPerClass = 1,
+            ValPerClass = 1,
+            ClassIds = [4, 5],
+        };
+        SyntheticDatasetWriter.WriteSsv2(dir.Path, options);
+        string labels = Path.Combine(dir.Path, SyntheticDatasetWriter.Ssv2LabelsFile);
+        VideoDataset train = Ssv2Json.Read(labels, Path.Combine(dir.Path, SyntheticDatasetWriter.Ssv2TrainFile), Path.Combine(dir.Path, "videos"));
+        VideoDataset val = Ssv2Json.Read(labels, Path.Combine(dir.Path, SyntheticDatasetWriter.Ssv2ValidationFile), Path.Combine(dir.Path, "videos"));
+        Assert.Equal([0, 1], train.Samples.Select(s => s.Label));
+        Assert.Equal("Turning something counterclockwise", val[1].ClassName);
+        Assert.Empty(val.Missing);
+        Assert.All(train.Samples, s => Assert.Equal(new byte[] { 0x1A, 0x45, 0xDF, 0xA3 }, File.ReadAllBytes(s.Path)[..4]));  // EBML: webm
+    }
 }
