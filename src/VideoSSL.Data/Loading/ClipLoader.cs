@@ -1,0 +1,267 @@
+using VideoSSL.Data.Datasets;
+
+namespace VideoSSL.Data.Loading;
+
+public sealed record ClipLoaderOptions
+{
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Background threads running the pipeline; 0 runs it on the consuming thread.</summary>
+    public int Workers { get; init; } = 2;
+
+    /// <summary>Batches that may be in preparation or ready ahead of the consumer.</summary>
+    public int PrefetchBatches { get; init; } = 2;
+
+    public int Seed { get; init; }
+
+    public bool Shuffle { get; init; } = true;
+
+    public bool DropLast { get; init; } = true;
+
+    /// <summary>Share of the dataset allowed to fail in one epoch before loading stops with an error.</summary>
+    public double MaxFailureFraction { get; init; } = 0.1;
+
+    /// <summary>Replacement draws for one batch slot before giving up (guards against a dataset that is all broken).</summary>
+    public int MaxAttemptsPerItem { get; init; } = 16;
+}
+
+/// <summary>
+/// Turns a dataset into batches with background workers. Everything random is keyed by numbers, not by
+/// timing: the epoch order is a permutation drawn from (seed, epoch), each item's RNG comes from
+/// (seed, epoch, sample index, attempt), and batches are handed out in order. So 1 or 8 workers, and a run
+/// resumed from batch k, give the same batches. A sample whose pipeline throws is logged, counted, and
+/// replaced by another sample chosen from (seed, epoch, position, attempt), so batches stay full; when more
+/// than <see cref="ClipLoaderOptions.MaxFailureFraction"/> of the dataset has failed in an epoch, loading stops.
+/// </summary>
+public sealed class ClipLoader
+{
+    private readonly VideoDataset _dataset;
+    private readonly Func<VideoSample, int, int, Random, ClipBatchItem> _pipeline;
+    private readonly ClipLoaderOptions _options;
+    private readonly Action<string>? _log;
+    private readonly List<LoadFailure> _failures = [];
+
+    /// <param name="pipeline">(sample, epoch, dataset index, rng) → item: decode, sample frames, augment. Must be thread-safe.</param>
+    public ClipLoader(VideoDataset dataset, Func<VideoSample, int, int, Random, ClipBatchItem> pipeline, ClipLoaderOptions options, Action<string>? log = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Workers);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefetchBatches, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAttemptsPerItem, 1);
+        if (dataset.Count == 0)
+        {
+            throw new ArgumentException("the dataset has no samples", nameof(dataset));
+        }
+        _dataset = dataset;
+        _pipeline = pipeline;
+        _options = options;
+        _log = log;
+    }
+
+    public int BatchesPerEpoch => _options.DropLast
+        ? _dataset.Count / _options.BatchSize
+        : (_dataset.Count + _options.BatchSize - 1) / _options.BatchSize;
+
+    /// <summary>Every failure handed out so far, in batch order.</summary>
+    public IReadOnlyList<LoadFailure> Failures => _failures;
+
+    /// <summary>The order in which dataset indices are visited in <paramref name="epoch"/>.</summary>
+    public int[] EpochOrder(int epoch)
+    {
+        int[] order = Enumerable.Range(0, _dataset.Count).ToArray();
+        if (_options.Shuffle)
+        {
+            var rng = new Random(Seeds.Derive(_options.Seed, epoch, -1));
+            for (int i = order.Length - 1; i > 0; i--)
+            {
+                int j = rng.Next(i + 1);
+                (order[i], order[j]) = (order[j], order[i]);
+            }
+        }
+        return order;
+    }
+
+    /// <summary>The batches of one epoch from <paramref name="startBatch"/> on. Stop enumerating at any time; workers stop with it.</summary>
+    public IEnumerable<ClipBatch> Epoch(int epoch, int startBatch = 0, CancellationToken cancellationToken = default)
+    {
+        int batches = BatchesPerEpoch;
+        if (startBatch < 0 || startBatch > batches)
+        {
+            throw new ArgumentOutOfRangeException(nameof(startBatch), startBatch, $"an epoch has {batches} batches");
+        }
+        return Run(epoch, startBatch, batches, cancellationToken);
+    }
+
+    private IEnumerable<ClipBatch> Run(int epoch, int startBatch, int batches, CancellationToken cancellationToken)
+    {
+        int batchSize = _options.BatchSize;
+        int[] order = EpochOrder(epoch);
+        long firstPosition = (long)startBatch * batchSize;
+        long endPosition = Math.Min((long)batches * batchSize, order.Length);
+        var slots = new BatchSlot[batches - startBatch];
+        for (int b = 0; b < slots.Length; b++)
+        {
+            long start = (long)(startBatch + b) * batchSize;
+            slots[b] = new BatchSlot((int)Math.Min(batchSize, endPosition - start));
+        }
+
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var permits = new SemaphoreSlim(_options.PrefetchBatches * batchSize);
+        long next = firstPosition;
+        var threads = new List<Thread>();
+
+        void Work()
+        {
+            try
+            {
+                while (true)
+                {
+                    permits.Wait(cts.Token);
+                    long position = Interlocked.Increment(ref next) - 1;
+                    if (position >= endPosition)
+                    {
+                        return;
+                    }
+                    BatchSlot slot = slots[(int)(position / batchSize) - startBatch];
+                    try
+                    {
+                        slot.Items[(int)(position % batchSize)] = ComputeItem(epoch, order, position);
+                        if (Interlocked.Decrement(ref slot.Remaining) == 0)
+                        {
+                            slot.Done.TrySetResult();
+                        }
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        slot.Done.TrySetException(e);
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        for (int w = 0; w < _options.Workers; w++)
+        {
+            var thread = new Thread(Work) { IsBackground = true, Name = $"ClipLoader worker {w}" };
+            threads.Add(thread);
+            thread.Start();
+        }
+
+        var failedThisEpoch = new HashSet<int>();
+        double maxFailures = _options.MaxFailureFraction * _dataset.Count;
+        try
+        {
+            for (int b = 0; b < slots.Length; b++)
+            {
+                BatchSlot slot = slots[b];
+                if (_options.Workers == 0)
+                {
+                    long start = (long)(startBatch + b) * batchSize;
+                    for (int i = 0; i < slot.Items.Length; i++)
+                    {
+                        cts.Token.ThrowIfCancellationRequested();
+                        slot.Items[i] = ComputeItem(epoch, order, start + i);
+                    }
+                }
+                else
+                {
+                    try
+                    {
+                        slot.Done.Task.Wait(cts.Token);
+                    }
+                    catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+                    {
+                        throw e.InnerExceptions[0];
+                    }
+                }
+                ClipBatch batch = Assemble(epoch, startBatch + b, slot.Items);
+                foreach (ItemResult item in slot.Items)
+                {
+                    foreach (LoadFailure failure in item.Failures)
+                    {
+                        _failures.Add(failure);
+                        failedThisEpoch.Add(failure.SampleIndex);
+                        _log?.Invoke($"skipped sample {failure.SampleIndex} ({failure.Sample}) in epoch {epoch}: {failure.Error}");
+                    }
+                }
+                if (failedThisEpoch.Count > maxFailures)
+                {
+                    IEnumerable<string> examples = _failures.Where(f => f.Epoch == epoch).Take(5).Select(f => $"{f.Sample}: {f.Error}");
+                    throw new InvalidDataException(
+                        $"{failedThisEpoch.Count} of {_dataset.Count} samples failed to load in epoch {epoch}, more than the allowed "
+                        + $"{_options.MaxFailureFraction:P1}; for example: {string.Join("; ", examples)}");
+                }
+                slots[b] = null!;  // let the batch's items be collected once handed out
+                permits.Release(slot.Items.Length);
+                yield return batch;
+            }
+        }
+        finally
+        {
+            cts.Cancel();
+            foreach (Thread thread in threads)
+            {
+                thread.Join();
+            }
+        }
+    }
+
+    private ItemResult ComputeItem(int epoch, int[] order, long position)
+    {
+        List<LoadFailure>? failures = null;
+        for (int attempt = 0; attempt < _options.MaxAttemptsPerItem; attempt++)
+        {
+            int index = attempt == 0
+                ? order[position]
+                : Seeds.Derive(_options.Seed, epoch, position, attempt) % _dataset.Count;
+            VideoSample sample = _dataset[index];
+            var rng = new Random(Seeds.Derive(_options.Seed, epoch, index, attempt));
+            try
+            {
+                ClipBatchItem item = _pipeline(sample, epoch, index, rng);
+                return new ItemResult(item, index, sample.Name, (IReadOnlyList<LoadFailure>?)failures ?? []);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                (failures ??= []).Add(new LoadFailure(epoch, index, sample.Path, $"{e.GetType().Name}: {e.Message}"));
+            }
+        }
+        string tried = string.Join("; ", failures!.Select(f => $"{f.Sample}: {f.Error}"));
+        throw new InvalidDataException($"{_options.MaxAttemptsPerItem} samples in a row failed to load for batch position {position} of epoch {epoch}: {tried}");
+    }
+
+    private static ClipBatch Assemble(int epoch, int index, ItemResult[] items)
+    {
+        int[] itemShape = items[0].Item.Shape;
+        int itemSize = items[0].Item.Data.Length;
+        var data = new float[(long)itemSize * items.Length];
+        var labels = new int[items.Length];
+        var indices = new int[items.Length];
+        var ids = new string[items.Length];
+        for (int i = 0; i < items.Length; i++)
+        {
+            ClipBatchItem item = items[i].Item;
+            if (!item.Shape.AsSpan().SequenceEqual(itemShape) || item.Data.Length != itemSize)
+            {
+                throw new InvalidOperationException(
+                    $"batch {index}: item {items[i].Name} has shape [{string.Join(", ", item.Shape)}], the first item [{string.Join(", ", itemShape)}]");
+            }
+            item.Data.CopyTo(data, (long)i * itemSize);
+            labels[i] = item.Label;
+            indices[i] = items[i].SampleIndex;
+            ids[i] = items[i].Name;
+        }
+        return new ClipBatch(epoch, index, data, [items.Length, .. itemShape], labels, indices, ids);
+    }
+
+    private sealed record ItemResult(ClipBatchItem Item, int SampleIndex, string Name, IReadOnlyList<LoadFailure> Failures);
+
+    private sealed class BatchSlot(int size)
+    {
+        public readonly ItemResult[] Items = new ItemResult[size];
+        public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int Remaining = size;
+    }
+}

@@ -1,0 +1,146 @@
+using System.Text;
+using System.Text.Json;
+using VideoSSL.Data.Datasets;
+using VideoSSL.Data.Loading;
+
+namespace VideoSSL.Data.Synthetic;
+
+/// <summary>What to write: which classes, how many clips per class and split, clip format, seed.</summary>
+public sealed record SyntheticDatasetOptions
+{
+    public SyntheticClipOptions Clip { get; init; } = new();
+
+    public int TrainPerClass { get; init; } = 8;
+
+    public int ValPerClass { get; init; } = 2;
+
+    public int Seed { get; init; }
+
+    /// <summary>Class ids from <see cref="SyntheticVideo.Classes"/>; null writes all of them.</summary>
+    public IReadOnlyList<int>? ClassIds { get; init; }
+
+    public string Ffmpeg { get; init; } = "ffmpeg";
+}
+
+/// <summary>
+/// Writes synthetic clips as datasets in the two real layouts, so the real readers and decoders are what
+/// read them back: Kinetics (official CSVs, H.264 mp4 in one folder per class) and Something-Something v2
+/// (labels/train/validation JSON, VP9 webm named by id).
+/// </summary>
+public static class SyntheticDatasetWriter
+{
+    public const string Ssv2LabelsFile = "something-something-v2-labels.json";
+    public const string Ssv2TrainFile = "something-something-v2-train.json";
+    public const string Ssv2ValidationFile = "something-something-v2-validation.json";
+
+    private const string YoutubeAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    /// <summary>
+    /// <c>{outDir}/train.csv</c>, <c>{outDir}/val.csv</c> and <c>{outDir}/{train|val}/{class name}/{youtube_id}_{start:06}_{end:06}.mp4</c>.
+    /// Read back with <c>KineticsCsv.Read(outDir/train.csv, outDir/train)</c>.
+    /// </summary>
+    public static void WriteKinetics(string outDir, SyntheticDatasetOptions options, Action<string>? log = null)
+    {
+        IReadOnlyList<int> classIds = ClassIds(options);
+        foreach ((string split, int perClass, int splitId) in new[] { ("train", options.TrainPerClass, 0), ("val", options.ValPerClass, 1) })
+        {
+            var csv = new StringBuilder("label,youtube_id,time_start,time_end,split\n");
+            foreach (int classId in classIds)
+            {
+                SyntheticClass cls = SyntheticVideo.Classes[classId];
+                string folder = Path.Combine(outDir, split, cls.Name);
+                Directory.CreateDirectory(folder);
+                for (int k = 0; k < perClass; k++)
+                {
+                    int clipSeed = Seeds.Derive(options.Seed, splitId, classId, k);
+                    var naming = new Random(clipSeed ^ 0x3C6EF372);
+                    string youtubeId = string.Create(11, naming, (span, r) =>
+                    {
+                        for (int i = 0; i < span.Length; i++)
+                        {
+                            span[i] = YoutubeAlphabet[r.Next(YoutubeAlphabet.Length)];
+                        }
+                    });
+                    int start = naming.Next(0, 300);
+                    int end = start + 10;
+                    Clip clip = SyntheticVideo.RenderFrames(classId, clipSeed, options.Clip);
+                    FfmpegEncoder.Encode(clip, options.Clip.Fps, Path.Combine(folder, KineticsCsv.FileName(youtubeId, start, end)), VideoCodec.H264Mp4, options.Ffmpeg);
+                    csv.Append(CsvField(cls.Name)).Append(',').Append(youtubeId).Append(',')
+                        .Append(start).Append(',').Append(end).Append(',').Append(split).Append('\n');
+                }
+            }
+            AtomicFile.WriteAllText(Path.Combine(outDir, split + ".csv"), csv.ToString());
+            log?.Invoke($"wrote {split}: {classIds.Count} classes x {perClass} clips to {outDir}");
+        }
+    }
+
+    /// <summary>
+    /// <c>{outDir}/something-something-v2-{labels,train,validation}.json</c> and <c>{outDir}/videos/{id}.webm</c>.
+    /// Read back with <c>Ssv2Json.Read(labels, train, outDir/videos)</c>.
+    /// </summary>
+    public static void WriteSsv2(string outDir, SyntheticDatasetOptions options, Action<string>? log = null)
+    {
+        IReadOnlyList<int> classIds = ClassIds(options);
+        string videos = Path.Combine(outDir, "videos");
+        Directory.CreateDirectory(videos);
+
+        var labels = new Dictionary<string, string>();
+        for (int i = 0; i < classIds.Count; i++)
+        {
+            labels[Ssv2Json.TemplateToClass(SyntheticVideo.Classes[classIds[i]].Template)] = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        WriteJson(Path.Combine(outDir, Ssv2LabelsFile), labels);
+
+        int nextId = 1;
+        foreach ((string file, int perClass, int splitId) in new[] { (Ssv2TrainFile, options.TrainPerClass, 0), (Ssv2ValidationFile, options.ValPerClass, 1) })
+        {
+            var entries = new List<Dictionary<string, object>>();
+            foreach (int classId in classIds)
+            {
+                SyntheticClass cls = SyntheticVideo.Classes[classId];
+                string thing = cls.Template[(cls.Template.IndexOf('[', StringComparison.Ordinal) + 1)..cls.Template.IndexOf(']', StringComparison.Ordinal)];
+                for (int k = 0; k < perClass; k++)
+                {
+                    string id = (nextId++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    int clipSeed = Seeds.Derive(options.Seed, splitId, classId, k);
+                    Clip clip = SyntheticVideo.RenderFrames(classId, clipSeed, options.Clip);
+                    FfmpegEncoder.Encode(clip, options.Clip.Fps, Path.Combine(videos, id + Ssv2Json.VideoExtension), VideoCodec.Vp9Webm, options.Ffmpeg);
+                    entries.Add(new Dictionary<string, object>
+                    {
+                        ["id"] = id,
+                        ["label"] = cls.Template.Replace("[", "", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal).ToLowerInvariant(),
+                        ["template"] = cls.Template,
+                        ["placeholders"] = new[] { thing },
+                    });
+                }
+            }
+            WriteJson(Path.Combine(outDir, file), entries);
+            log?.Invoke($"wrote {file}: {classIds.Count} classes x {perClass} clips to {videos}");
+        }
+    }
+
+    private static IReadOnlyList<int> ClassIds(SyntheticDatasetOptions options)
+    {
+        IReadOnlyList<int> ids = options.ClassIds ?? [.. Enumerable.Range(0, SyntheticVideo.Classes.Count)];
+        foreach (int id in ids)
+        {
+            if (id < 0 || id >= SyntheticVideo.Classes.Count)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), id, $"synthetic classes are 0..{SyntheticVideo.Classes.Count - 1}");
+            }
+        }
+        if (ids.Distinct().Count() != ids.Count)
+        {
+            throw new ArgumentException("class ids repeat", nameof(options));
+        }
+        return ids;
+    }
+
+    private static string CsvField(string value) =>
+        value.Contains(',', StringComparison.Ordinal) || value.Contains('"', StringComparison.Ordinal)
+            ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""
+            : value;
+
+    private static void WriteJson<T>(string path, T value) =>
+        AtomicFile.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(value, new JsonSerializerOptions { WriteIndented = true }));
+}

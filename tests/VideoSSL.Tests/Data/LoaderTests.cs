@@ -1,0 +1,137 @@
+using VideoSSL.Data.Datasets;
+using VideoSSL.Data.Loading;
+
+namespace VideoSSL.Tests.Data;
+
+public class LoaderTests
+{
+    private static VideoDataset Dataset(int count) =>
+        new([.. Enumerable.Range(0, count).Select(i => new VideoSample($"/videos/v{i}.mp4", i % 5, $"v{i}"))], new Dictionary<string, int>());
+
+    /// <summary>A stand-in for decode + augment: values from the item RNG, with random delays to scramble worker timing.</summary>
+    private static ClipBatchItem Pipeline(VideoSample sample, int epoch, int index, Random rng)
+    {
+        Thread.Sleep(rng.Next(3));
+        var data = new float[2 * 3];
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = index * 1000 + (float)rng.NextDouble();
+        }
+        return ClipBatchItem.Create(data, [2, 3], sample.Label);
+    }
+
+    private static List<ClipBatch> Collect(ClipLoader loader, int epoch, int start = 0) => [.. loader.Epoch(epoch, start)];
+
+    private static void AssertSameBatches(IReadOnlyList<ClipBatch> expected, IReadOnlyList<ClipBatch> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int b = 0; b < expected.Count; b++)
+        {
+            Assert.Equal(expected[b].Index, actual[b].Index);
+            Assert.Equal(expected[b].SampleIndices, actual[b].SampleIndices);
+            Assert.Equal(expected[b].Labels, actual[b].Labels);
+            Assert.Equal(expected[b].Data, actual[b].Data);
+        }
+    }
+
+    [Fact]
+    public void SameBatches_WhateverTheWorkerCount()
+    {
+        VideoDataset ds = Dataset(23);
+        var options = new ClipLoaderOptions { BatchSize = 4, Seed = 7, Workers = 1, PrefetchBatches = 2 };
+        List<ClipBatch> one = Collect(new ClipLoader(ds, Pipeline, options), epoch: 3);
+        List<ClipBatch> three = Collect(new ClipLoader(ds, Pipeline, options with { Workers = 3, PrefetchBatches = 3 }), epoch: 3);
+        List<ClipBatch> inline = Collect(new ClipLoader(ds, Pipeline, options with { Workers = 0 }), epoch: 3);
+        AssertSameBatches(one, three);
+        AssertSameBatches(one, inline);
+
+        Assert.Equal(5, one.Count);  // 23 / 4 with drop_last
+        Assert.Equal([4, 2, 3], one[0].Shape);
+        // Each sample at most once, and the order is shuffled.
+        int[] seen = [.. one.SelectMany(b => b.SampleIndices)];
+        Assert.Equal(20, seen.Distinct().Count());
+        Assert.NotEqual(Enumerable.Range(0, 20), seen);
+        // Data follows the sample: the integer part encodes the index.
+        Assert.Equal(one[1].SampleIndices[2], (int)(one[1].Data[2 * 6] / 1000));
+    }
+
+    [Fact]
+    public void Epochs_ShuffleDifferently_AndKeepLastWhenAsked()
+    {
+        VideoDataset ds = Dataset(10);
+        var loader = new ClipLoader(ds, Pipeline, new ClipLoaderOptions { BatchSize = 4, Seed = 1, DropLast = false, Workers = 2 });
+        Assert.NotEqual(loader.EpochOrder(0), loader.EpochOrder(1));
+        List<ClipBatch> batches = Collect(loader, 0);
+        Assert.Equal([4, 4, 2], batches.Select(b => b.Size));
+        Assert.Equal(Enumerable.Range(0, 10), batches.SelectMany(b => b.SampleIndices).Order());
+    }
+
+    [Fact]
+    public void ResumeFromBatchK_EqualsTailOfFullRun()
+    {
+        VideoDataset ds = Dataset(30);
+        var options = new ClipLoaderOptions { BatchSize = 4, Seed = 5, Workers = 3 };
+        List<ClipBatch> full = Collect(new ClipLoader(ds, Pipeline, options), epoch: 2);
+        List<ClipBatch> resumed = Collect(new ClipLoader(ds, Pipeline, options), epoch: 2, start: 3);
+        AssertSameBatches(full.Skip(3).ToList(), resumed);
+        Assert.Empty(Collect(new ClipLoader(ds, Pipeline, options), epoch: 2, start: full.Count));
+    }
+
+    [Fact]
+    public void StoppingEarly_StopsWorkers()
+    {
+        VideoDataset ds = Dataset(40);
+        var loader = new ClipLoader(ds, Pipeline, new ClipLoaderOptions { BatchSize = 2, Workers = 3 });
+        ClipBatch first = loader.Epoch(0).First();
+        Assert.Equal(0, first.Index);
+        // A second pass after an abandoned one still works and gives the same first batch.
+        Assert.Equal(first.Data, loader.Epoch(0).First().Data);
+    }
+
+    [Fact]
+    public void CorruptSamples_AreSkippedReplacedAndReported()
+    {
+        VideoDataset ds = Dataset(40);
+        var corrupt = new HashSet<int> { 3, 17, 28 };
+        ClipBatchItem Flaky(VideoSample s, int e, int i, Random r) =>
+            corrupt.Contains(i) ? throw new InvalidDataException($"moov atom not found in {s.Path}") : Pipeline(s, e, i, r);
+        var log = new List<string>();
+        var options = new ClipLoaderOptions { BatchSize = 5, Workers = 2, Seed = 3, DropLast = false, MaxFailureFraction = 0.1 };
+        var loader = new ClipLoader(ds, Flaky, options, log.Add);
+
+        List<ClipBatch> batches = Collect(loader, 0);
+
+        Assert.All(batches, b => Assert.Equal(5, b.Size));  // replaced, so batches stay full
+        Assert.DoesNotContain(batches.SelectMany(b => b.SampleIndices), corrupt.Contains);
+        Assert.Equal(corrupt.Order(), loader.Failures.Select(f => f.SampleIndex).Order());
+        Assert.All(loader.Failures, f => Assert.Contains("moov atom", f.Error));
+        Assert.Equal(3, log.Count);
+        Assert.Contains(log, l => l.Contains("v17.mp4", StringComparison.Ordinal));
+        // Replacement is deterministic too.
+        var again = new ClipLoader(ds, Flaky, options with { Workers = 1 });
+        AssertSameBatches(batches, Collect(again, 0));
+    }
+
+    [Fact]
+    public void TooManyFailures_ThrowsNamingSome()
+    {
+        VideoDataset ds = Dataset(40);
+        ClipBatchItem Flaky(VideoSample s, int e, int i, Random r) =>
+            i % 4 == 0 ? throw new InvalidDataException("invalid data found when processing input") : Pipeline(s, e, i, r);
+        var loader = new ClipLoader(ds, Flaky, new ClipLoaderOptions { BatchSize = 4, Workers = 2, MaxFailureFraction = 0.1 });
+        var error = Assert.Throws<InvalidDataException>(() => Collect(loader, 0));
+        Assert.Contains("failed to load", error.Message);
+        Assert.Contains("invalid data found", error.Message);
+        Assert.Matches(@"/videos/v\d+\.mp4", error.Message);
+    }
+
+    [Fact]
+    public void EveryPipelineThrowing_FailsInsteadOfHanging()
+    {
+        VideoDataset ds = Dataset(8);
+        var loader = new ClipLoader(ds, (s, e, i, r) => throw new IOException("disk gone"),
+            new ClipLoaderOptions { BatchSize = 2, Workers = 2, MaxFailureFraction = 1.0, MaxAttemptsPerItem = 4 });
+        var error = Assert.Throws<InvalidDataException>(() => Collect(loader, 0));
+        Assert.Contains("disk gone", error.Message);
+    }
+}

@@ -1,0 +1,143 @@
+using VideoSSL.Data;
+using VideoSSL.Data.Datasets;
+using VideoSSL.Data.Synthetic;
+
+namespace VideoSSL.Tests.Data;
+
+public class SyntheticTests
+{
+    private static readonly SyntheticClipOptions Small = new(Width: 48, Height: 40, Frames: 12, Fps: 8);
+
+    [Fact]
+    public void SameSeed_SameFrames_DifferentSeed_DifferentFrames()
+    {
+        Clip a = SyntheticVideo.RenderFrames(4, 123, Small);
+        Clip b = SyntheticVideo.RenderFrames(4, 123, Small);
+        Clip c = SyntheticVideo.RenderFrames(4, 124, Small);
+        Assert.Equal(a.Pixels, b.Pixels);
+        Assert.NotEqual(a.Pixels, c.Pixels);
+        Assert.Equal((12, 40, 48), (a.Frames, a.Height, a.Width));
+    }
+
+    /// <summary>Per-frame centroid and area of the pixels that differ from the object-free background.</summary>
+    private static (double X, double Y, int Area)[] ObjectTrack(int classId, int seed)
+    {
+        Clip clip = SyntheticVideo.RenderFrames(classId, seed, Small);
+        Clip background = SyntheticVideo.RenderFrames(classId, seed, Small, drawObject: false);
+        var track = new (double, double, int)[clip.Frames];
+        for (int t = 0; t < clip.Frames; t++)
+        {
+            ReadOnlySpan<byte> f = clip.Frame(t);
+            ReadOnlySpan<byte> g = background.Frame(t);
+            double sx = 0, sy = 0;
+            int n = 0;
+            for (int y = 0; y < clip.Height; y++)
+            {
+                for (int x = 0; x < clip.Width; x++)
+                {
+                    int o = (y * clip.Width + x) * 3;
+                    if (f[o] != g[o] || f[o + 1] != g[o + 1] || f[o + 2] != g[o + 2])
+                    {
+                        sx += x;
+                        sy += y;
+                        n++;
+                    }
+                }
+            }
+            track[t] = n > 0 ? (sx / n, sy / n, n) : (double.NaN, double.NaN, 0);
+        }
+        return track;
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(99)]
+    public void MotionClasses_MoveAsNamed(int seed)
+    {
+        var lr = ObjectTrack(0, seed);
+        var rl = ObjectTrack(1, seed);
+        var up = ObjectTrack(2, seed);
+        var down = ObjectTrack(3, seed);
+        Assert.True(lr[^1].X - lr[0].X > 8, "left to right: centroid moves right");
+        Assert.True(rl[^1].X - rl[0].X < -8, "right to left: centroid moves left");
+        Assert.True(up[^1].Y - up[0].Y < -6, "up: centroid moves up (y decreases)");
+        Assert.True(down[^1].Y - down[0].Y > 6, "down: centroid moves down");
+        Assert.True(Math.Abs(lr[^1].Y - lr[0].Y) < 1.5, "horizontal motion keeps y");
+
+        var grow = ObjectTrack(6, seed);
+        var shrink = ObjectTrack(7, seed);
+        Assert.True(grow[^1].Area > 2 * grow[0].Area, "approaching: object grows");
+        Assert.True(shrink[^1].Area * 2 < shrink[0].Area, "receding: object shrinks");
+
+        var appear = ObjectTrack(8, seed);
+        var vanish = ObjectTrack(9, seed);
+        Assert.Equal(0, appear[0].Area);
+        Assert.True(appear[^1].Area > 0);
+        Assert.True(vanish[0].Area > 0);
+        Assert.Equal(0, vanish[^1].Area);
+    }
+
+    [Fact]
+    public void RotationClasses_DifferOnlyInDirection()
+    {
+        Clip cw = SyntheticVideo.RenderFrames(4, 5, Small);
+        Clip ccw = SyntheticVideo.RenderFrames(5, 5, Small);
+        // Same scene in the first frame, different after.
+        Assert.Equal(cw.Frame(0).ToArray(), ccw.Frame(0).ToArray());
+        Assert.NotEqual(cw.Frame(cw.Frames - 1).ToArray(), ccw.Frame(ccw.Frames - 1).ToArray());
+        // Mirroring the clockwise clip is not how counter-clockwise is made, but both keep the object in place.
+        var a = ObjectTrack(4, 5);
+        Assert.True(Math.Abs(a[^1].X - a[0].X) < 2 && Math.Abs(a[^1].Y - a[0].Y) < 2);
+    }
+
+    [Fact]
+    public void KineticsFormat_WritesAndReparses()
+    {
+        using var dir = new TempDir();
+        var options = new SyntheticDatasetOptions
+        {
+            Clip = new SyntheticClipOptions(Width: 32, Height: 32, Frames: 8, Fps: 8),
+            TrainPerClass = 2,
+            ValPerClass = 1,
+            Seed = 42,
+            ClassIds = [0, 1],
+        };
+        SyntheticDatasetWriter.WriteKinetics(dir.Path, options);
+
+        VideoDataset train = KineticsCsv.Read(Path.Combine(dir.Path, "train.csv"), Path.Combine(dir.Path, "train"));
+        VideoDataset val = KineticsCsv.Read(Path.Combine(dir.Path, "val.csv"), Path.Combine(dir.Path, "val"), train.ClassIndex);
+        Assert.Empty(train.Missing);
+        Assert.Empty(val.Missing);
+        Assert.Equal(4, train.Count);
+        Assert.Equal(2, val.Count);
+        Assert.Equal(["moving left to right", "moving right to left"], train.ClassNames);
+        Assert.All(train.Samples, s =>
+        {
+            Assert.Matches(@"^[A-Za-z0-9_-]{11}_\d{6}_\d{6}$", s.Id!);
+            Assert.Equal(s.ClassName, Path.GetFileName(Path.GetDirectoryName(s.Path)));
+            byte[] head = File.ReadAllBytes(s.Path)[4..8];
+            Assert.Equal("ftyp"u8.ToArray(), head);  // an mp4 container
+        });
+    }
+
+    [Fact]
+    public void Ssv2Format_WritesAndReparses()
+    {
+        using var dir = new TempDir();
+        var options = new SyntheticDatasetOptions
+        {
+            Clip = new SyntheticClipOptions(Width: 32, Height: 32, Frames: 8, Fps: 12),
+            TrainPerClass = 1,
+            ValPerClass = 1,
+            ClassIds = [4, 5],
+        };
+        SyntheticDatasetWriter.WriteSsv2(dir.Path, options);
+        string labels = Path.Combine(dir.Path, SyntheticDatasetWriter.Ssv2LabelsFile);
+        VideoDataset train = Ssv2Json.Read(labels, Path.Combine(dir.Path, SyntheticDatasetWriter.Ssv2TrainFile), Path.Combine(dir.Path, "videos"));
+        VideoDataset val = Ssv2Json.Read(labels, Path.Combine(dir.Path, SyntheticDatasetWriter.Ssv2ValidationFile), Path.Combine(dir.Path, "videos"));
+        Assert.Equal([0, 1], train.Samples.Select(s => s.Label));
+        Assert.Equal("Turning something counterclockwise", val[1].ClassName);
+        Assert.Empty(val.Missing);
+        Assert.All(train.Samples, s => Assert.Equal(new byte[] { 0x1A, 0x45, 0xDF, 0xA3 }, File.ReadAllBytes(s.Path)[..4]));  // EBML: webm
+    }
+}
