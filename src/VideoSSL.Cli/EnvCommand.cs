@@ -1,0 +1,45 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using VideoSSL.Torch;
+
+namespace VideoSSL.Cli;
+
+internal static class EnvCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("env", "Print the libtorch version, build flavour, devices, threads and BLAS");
+        command.SetAction(_ =>
+        {
+            Console.WriteLine($"videossl      {typeof(EnvCommand).Assembly.GetName().Version}");
+            Console.WriteLine($".NET          {RuntimeInformation.FrameworkDescription} ({RuntimeInformation.RuntimeIdentifier})");
+            Console.WriteLine($"libtorch      {Torch.Torch.Version}");
+            Console.WriteLine($"flavour       {(Torch.Torch.IsCudaBuild ? "CUDA" : "CPU")}");
+            var cuda = Torch.Torch.CudaDeviceCount;
+            Console.WriteLine($"devices       cpu{(cuda > 0 ? ", " + string.Join(", ", Enumerable.Range(0, cuda).Select(i => $"cuda:{i}")) : string.Empty)}");
+            Console.WriteLine($"threads       {Torch.Torch.NumThreads} (of {Environment.ProcessorCount} cores)");
+            Console.WriteLine($"attention     {(Torch.Torch.HasNativeAttention ? "aten::scaled_dot_product_attention" : "matmul + softmax fallback (libtorch < 2.0)")}");
+            var config = Torch.Torch.BuildConfig;
+            var blas = config.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("- BLAS_INFO", StringComparison.Ordinal) || l.Contains("BLAS_INFO", StringComparison.Ordinal));
+            var blasLibrary = ResolveBlas();
+            Console.WriteLine($"BLAS          {blas ?? "unknown"}{(blasLibrary is null ? string.Empty : $" -> {blasLibrary}")}");
+            Console.WriteLine();
+            Console.WriteLine(config.TrimEnd());
+            return 0;
+        });
+        return command;
+    }
+
+    // Debian's libtorch links the libblas.so.3 alternative; which library that is decides matmul speed.
+    private static string? ResolveBlas()
+    {
+        foreach (var path in new[] { "/etc/alternatives/libblas.so.3-x86_64-linux-gnu", "/etc/alternatives/libblas.so.3-aarch64-linux-gnu" })
+        {
+            if (File.Exists(path))
+            {
+                return new FileInfo(path).ResolveLinkTarget(true)?.FullName ?? path;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,109 @@
+using System.Text.Json;
+using VideoSSL.Torch;
+using VideoSSL.Torch.NN;
+using VideoSSL.Torch.Optim;
+using VideoSSL.Torch.Serialization;
+
+namespace VideoSSL.Training;
+
+/// <summary>Where a run stands: enough to continue exactly (bit-identical on CPU) after a stop.</summary>
+public sealed record TrainerState(long Step, long Epoch, long BatchInEpoch, long OptimizerSteps, double LastLoss, string ConfigJson);
+
+/// <summary>
+/// One safetensors file per checkpoint: `model.*` weights, `optim.*` AdamW moments, `rng.cpu`, and the
+/// trainer state plus resolved config as metadata. Written atomically (temp file + rename), so an
+/// interrupted write leaves the previous checkpoint intact.
+/// </summary>
+public static class Checkpoint
+{
+    public const string ModelPrefix = "model.";
+
+    public static void Save(string path, Module model, AdamW? optimizer, TrainerState state)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using var scope = Torch.Torch.NewScope();
+        var tensors = new List<KeyValuePair<string, Tensor>>();
+        tensors.AddRange(model.StateDict().Select(kv => new KeyValuePair<string, Tensor>(ModelPrefix + kv.Key, kv.Value)));
+        if (optimizer is not null)
+        {
+            tensors.AddRange(optimizer.StateDict().Select(kv => new KeyValuePair<string, Tensor>("optim." + kv.Key, kv.Value)));
+        }
+        tensors.Add(new("rng.cpu", Torch.Torch.GetRngState()));
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "videossl-checkpoint-1",
+            ["trainer_state"] = JsonSerializer.Serialize(state),
+        };
+        Weights.Save(path, tensors, metadata);
+    }
+
+    /// <summary>Restores model, optimizer and RNG from a checkpoint and returns the trainer state.</summary>
+    public static TrainerState Load(string path, Module model, AdamW? optimizer)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"checkpoint not found: {path}", path);
+        }
+        var metadata = Weights.ReadMetadata(path);
+        if (!metadata.TryGetValue("trainer_state", out var stateJson))
+        {
+            throw new InvalidDataException($"{path} is not a VideoSSL training checkpoint (no trainer_state metadata); load plain weights with --init instead");
+        }
+        var state = JsonSerializer.Deserialize<TrainerState>(stateJson) ?? throw new InvalidDataException($"{path}: unreadable trainer_state");
+        var device = model.Parameters().FirstOrDefault()?.Value.Device;
+        var tensors = Weights.Load(path, device);
+        try
+        {
+            var modelState = tensors.Where(kv => kv.Key.StartsWith(ModelPrefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[ModelPrefix.Length..], kv => kv.Value);
+            try
+            {
+                model.LoadStateDict(modelState);
+            }
+            catch (StateDictMismatchException e)
+            {
+                throw new StateDictMismatchException(e.Report, path);
+            }
+            if (optimizer is not null)
+            {
+                var optimState = tensors.Where(kv => kv.Key.StartsWith("optim.", StringComparison.Ordinal))
+                    .ToDictionary(kv => kv.Key["optim.".Length..], kv => kv.Value);
+                optimizer.LoadStateDict(optimState, state.OptimizerSteps);
+            }
+            if (tensors.TryGetValue("rng.cpu", out var rng))
+            {
+                using var cpu = rng.Cpu();
+                Torch.Torch.SetRngState(cpu);
+            }
+            return state;
+        }
+        finally
+        {
+            foreach (var t in tensors.Values)
+            {
+                t.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Reads `model.*` weights of a checkpoint (or any weight file) with a prefix stripped, for evaluation.</summary>
+    public static Dictionary<string, Tensor> LoadModelWeights(string path, string innerPrefix = "", Device? device = null)
+    {
+        var all = Weights.Load(path, device);
+        var prefixes = new[] { ModelPrefix + innerPrefix, innerPrefix };
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var prefix = prefixes.FirstOrDefault(p => all.Keys.Any(k => k.StartsWith(p, StringComparison.Ordinal))) ?? string.Empty;
+        foreach (var (name, tensor) in all)
+        {
+            if (name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                result[name[prefix.Length..]] = tensor;
+            }
+            else
+            {
+                tensor.Dispose();
+            }
+        }
+        return result;
+    }
+}

@@ -1,0 +1,272 @@
+using System.Collections;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Configuration;
+
+namespace VideoSSL.Training.Config;
+
+/// <summary>A configuration problem, naming the key and where it came from.</summary>
+public sealed class ConfigException : Exception
+{
+    public ConfigException(string message)
+        : base(message)
+    {
+    }
+
+    public ConfigException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    public ConfigException()
+    {
+    }
+}
+
+/// <summary>
+/// Binds a JSON config file plus `key.sub=value` overrides to a typed record with
+/// Microsoft.Extensions.Configuration. Keys are snake_case in files (`base_lr`) and PascalCase in C#
+/// (`BaseLr`); an unknown key or a value of the wrong type is an error that names the key and its source.
+/// </summary>
+public static class ConfigLoader
+{
+    public static JsonSerializerOptions JsonOptions { get; } = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static T Load<T>(string? path, IEnumerable<string> overrides)
+        where T : new()
+    {
+        var source = new Dictionary<string, (string? Value, string Origin)>(StringComparer.OrdinalIgnoreCase);
+        if (path is not null)
+        {
+            if (!File.Exists(path))
+            {
+                throw new ConfigException($"config file not found: {path}");
+            }
+            IConfigurationRoot fromFile;
+            try
+            {
+                fromFile = new ConfigurationBuilder().AddJsonFile(Path.GetFullPath(path), optional: false).Build();
+            }
+            catch (Exception e) when (e is FormatException or InvalidDataException or JsonException)
+            {
+                throw new ConfigException($"{path}: not valid JSON: {e.InnerException?.Message ?? e.Message}", e);
+            }
+            foreach (var (key, value) in fromFile.AsEnumerable())
+            {
+                if (value is not null)
+                {
+                    source[key] = (value, path);
+                }
+            }
+        }
+        foreach (var entry in overrides)
+        {
+            var equals = entry.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new ConfigException($"--set {entry}: expected key=value, e.g. train.lr=1e-4");
+            }
+            var key = entry[..equals].Trim().Replace('.', ':');
+            var value = entry[(equals + 1)..].Trim();
+            // A list given on the command line ("1,2,3" or "[1,2,3]") replaces the whole list.
+            var listType = PropertyTypeAt(typeof(T), key.Split(':'));
+            if (listType is not null && IsList(listType))
+            {
+                foreach (var stale in source.Keys.Where(k => k.StartsWith(key + ":", StringComparison.OrdinalIgnoreCase)).ToList())
+                {
+                    source.Remove(stale);
+                }
+                var items = value.Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                for (var k = 0; k < items.Length; k++)
+                {
+                    source[$"{key}:{k}"] = (items[k], $"--set {entry}");
+                }
+                continue;
+            }
+            source[key] = (value, $"--set {entry}");
+        }
+
+        // Validate every key against the record tree first, so the error names the key as the user wrote it.
+        var normalized = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, (value, origin)) in source)
+        {
+            var parts = key.Split(':');
+            var resolved = ResolveKey(typeof(T), parts, out var error);
+            if (resolved is null)
+            {
+                throw new ConfigException($"{origin}: unknown config key '{string.Join('.', parts)}'{error}");
+            }
+            normalized[resolved] = value;
+        }
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(normalized).Build();
+        var result = new T();
+        try
+        {
+            configuration.Bind(result, o => o.ErrorOnUnknownConfiguration = true);
+        }
+        catch (InvalidOperationException e)
+        {
+            var at = e.Message.IndexOf(" at '", StringComparison.Ordinal);
+            var key = at >= 0 ? e.Message[(at + 5)..e.Message.IndexOf('\'', at + 5)] : null;
+            var origin = key is not null && source.TryGetValue(key, out var entry) ? entry.Origin : path ?? "config";
+            var shown = key is null ? string.Empty : $" '{ToSnake(key)}'";
+            throw new ConfigException($"{origin}: bad value for config key{shown}: {e.InnerException?.Message ?? e.Message}", e);
+        }
+        FixAppendedLists(result, normalized);
+        return result;
+    }
+
+    /// <summary>The resolved config as snake_case JSON (what is saved to a run directory).</summary>
+    public static string ToJson<T>(T config) => JsonSerializer.Serialize(config, JsonOptions);
+
+    /// <summary>The config as dotted keys and values (for printing what a run resolved).</summary>
+    public static IEnumerable<string> Describe<T>(T config)
+    {
+        using var document = JsonDocument.Parse(ToJson(config));
+        foreach (var line in Flatten(document.RootElement, string.Empty))
+        {
+            yield return line;
+        }
+    }
+
+    private static IEnumerable<string> Flatten(JsonElement element, string prefix)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in element.EnumerateObject())
+            {
+                foreach (var line in Flatten(property.Value, prefix.Length == 0 ? property.Name : $"{prefix}.{property.Name}"))
+                {
+                    yield return line;
+                }
+            }
+        }
+        else
+        {
+            yield return $"{prefix} = {element.GetRawText()}";
+        }
+    }
+
+    // Maps a snake_case key path to the binder's property path; null (with a suggestion) when unknown.
+    private static string? ResolveKey(Type type, string[] parts, out string error)
+    {
+        error = string.Empty;
+        var resolved = new List<string>();
+        var current = type;
+        foreach (var part in parts)
+        {
+            if (IsList(current))
+            {
+                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                {
+                    error = $" (a list takes indices, got '{part}')";
+                    return null;
+                }
+                resolved.Add(part);
+                current = ElementType(current);
+                continue;
+            }
+            if (IsLeaf(current))
+            {
+                error = $" ('{string.Join('.', resolved)}' is a value, not a section)";
+                return null;
+            }
+            var properties = current.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToList();
+            var match = properties.FirstOrDefault(p => string.Equals(p.Name, ToPascal(part), StringComparison.OrdinalIgnoreCase));
+            if (match is null)
+            {
+                var known = properties.Select(p => ToSnake(p.Name)).ToList();
+                var closest = known.OrderBy(k => EditDistance(k, part)).FirstOrDefault();
+                error = closest is not null && EditDistance(closest, part) <= Math.Max(2, part.Length / 3)
+                    ? $" (did you mean '{string.Join('.', resolved.Select(ToSnake).Append(closest))}'?)"
+                    : $" (known keys here: {string.Join(", ", known)})";
+                return null;
+            }
+            resolved.Add(match.Name);
+            current = match.PropertyType;
+        }
+        return string.Join(':', resolved);
+    }
+
+    private static Type? PropertyTypeAt(Type type, string[] parts)
+    {
+        var current = type;
+        foreach (var part in parts)
+        {
+            var match = current.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .FirstOrDefault(p => string.Equals(p.Name, ToPascal(part), StringComparison.OrdinalIgnoreCase));
+            if (match is null)
+            {
+                return null;
+            }
+            current = match.PropertyType;
+        }
+        return current;
+    }
+
+    // The binder APPENDS a bound list to a non-empty default list; the user's list must replace it instead.
+    private static void FixAppendedLists(object root, Dictionary<string, string?> keys)
+    {
+        var listPaths = keys.Keys
+            .Select(k => k.Split(':'))
+            .Select(parts => (Parts: parts, Index: Array.FindLastIndex(parts, p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out _))))
+            .Where(x => x.Index > 0)
+            .GroupBy(x => string.Join(':', x.Parts[..x.Index]), StringComparer.OrdinalIgnoreCase);
+        foreach (var group in listPaths)
+        {
+            var count = group.Select(x => x.Parts[x.Index]).Distinct().Count();
+            var path = group.Key.Split(':');
+            object? owner = root;
+            for (var k = 0; k < path.Length - 1 && owner is not null; k++)
+            {
+                owner = owner.GetType().GetProperty(path[k], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)?.GetValue(owner);
+            }
+            var property = owner?.GetType().GetProperty(path[^1], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            if (property?.GetValue(owner) is Array array && array.Length > count)
+            {
+                var trimmed = Array.CreateInstance(array.GetType().GetElementType()!, count);
+                Array.Copy(array, array.Length - count, trimmed, 0, count);
+                property.SetValue(owner, trimmed);
+            }
+        }
+    }
+
+    private static bool IsList(Type type) => type.IsArray || (type != typeof(string) && typeof(IEnumerable).IsAssignableFrom(type) && type.IsGenericType);
+
+    private static Type ElementType(Type type) => type.IsArray ? type.GetElementType()! : type.GetGenericArguments()[0];
+
+    private static bool IsLeaf(Type type) =>
+        type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || Nullable.GetUnderlyingType(type) is not null;
+
+    private static string ToPascal(string snake) => snake.Replace("_", string.Empty, StringComparison.Ordinal);
+
+    public static string ToSnake(string name) => JsonNamingPolicy.SnakeCaseLower.ConvertName(name.Replace(":", ".", StringComparison.Ordinal)).Replace("._", ".", StringComparison.Ordinal);
+
+    private static int EditDistance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+        for (var j = 0; j <= b.Length; j++)
+        {
+            d[0, j] = j;
+        }
+        for (var i = 1; i <= a.Length; i++)
+        {
+            for (var j = 1; j <= b.Length; j++)
+            {
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+        }
+        return d[a.Length, b.Length];
+    }
+}

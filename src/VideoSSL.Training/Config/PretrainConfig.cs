@@ -1,0 +1,104 @@
+namespace VideoSSL.Training.Config;
+
+// Typed configs bound from experiments/*.json (snake_case keys). Defaults are VideoMAE ViT-B on K400
+// (methods.md §1) so an experiment file states only what differs; the quick-start configs override sizes.
+
+public sealed record PretrainConfig
+{
+    public string Name { get; init; } = "pretrain";
+    public long Seed { get; init; }
+    /// <summary>videomae (tube masking, v1) or videomae_v2 (dual masking).</summary>
+    public string Method { get; init; } = "videomae";
+    public ModelSection Model { get; init; } = new();
+    public MaskSection Mask { get; init; } = new();
+    public DataSection Data { get; init; } = new();
+    public OptimSection Train { get; init; } = new();
+    public LogSection Log { get; init; } = new();
+}
+
+public sealed record ModelSection
+{
+    /// <summary>Encoder from the model registry: vit_micro, vit_tiny, vit_small, vit_base, vit_large, vit_huge, vit_giant.</summary>
+    public string Encoder { get; init; } = "vit_base";
+    public int DecoderDim { get; init; } = 384;
+    public int DecoderDepth { get; init; } = 4;
+    public int DecoderHeads { get; init; } = 6;
+    public int ImgSize { get; init; } = 224;
+    public int Frames { get; init; } = 16;
+    public int Tubelet { get; init; } = 2;
+    public int Patch { get; init; } = 16;
+    public double DropPath { get; init; }
+    /// <summary>Normalised-pixel target (per-patch mean/std), as the published runs; false = raw pixels.</summary>
+    public bool NormPixLoss { get; init; } = true;
+}
+
+public sealed record MaskSection
+{
+    public double Ratio { get; init; } = 0.9;
+    /// <summary>VideoMAE V2's running-cell decoder mask ratio (used by videomae_v2).</summary>
+    public double DecoderRatio { get; init; } = 0.5;
+}
+
+public sealed record DataSection
+{
+    /// <summary>kinetics (official CSV), list (VideoMAE "path label" file), ssv2 (labels + split JSON) or synthetic.</summary>
+    public string Format { get; init; } = "kinetics";
+    /// <summary>Folder that holds the videos (flat or one folder per class).</summary>
+    public string Root { get; init; } = "";
+    /// <summary>CSV, list file or split JSON.</summary>
+    public string Annotations { get; init; } = "";
+    /// <summary>SSv2 labels JSON (something-something-v2-labels.json).</summary>
+    public string Labels { get; init; } = "";
+    public int NumFrames { get; init; } = 16;
+    public int SamplingRate { get; init; } = 4;
+    public int InputSize { get; init; } = 224;
+    public bool Flip { get; init; }
+    public int Workers { get; init; } = 2;
+    public int Prefetch { get; init; } = 4;
+    /// <summary>Share of unreadable videos tolerated before the run stops.</summary>
+    public double MaxFailedShare { get; init; } = 0.05;
+    public SyntheticSection Synthetic { get; init; } = new();
+}
+
+/// <summary>The built-in motion dataset, generated into `root` on first use.</summary>
+public sealed record SyntheticSection
+{
+    public int Classes { get; init; } = 12;
+    public int TrainPerClass { get; init; } = 16;
+    public int ValPerClass { get; init; } = 8;
+    public int Size { get; init; } = 64;
+    public int Frames { get; init; } = 32;
+    public int Fps { get; init; } = 8;
+    public int Seed { get; init; } = 1234;
+}
+
+public sealed record OptimSection
+{
+    public int Epochs { get; init; } = 800;
+    /// <summary>Stop after this many optimizer steps (0 = run all epochs): for quick checks.</summary>
+    public long MaxSteps { get; init; }
+    /// <summary>Clips per optimizer step (total); the lr scales with it: lr = base_lr × batch_size / 256.</summary>
+    public int BatchSize { get; init; } = 32;
+    public int AccumSteps { get; init; } = 1;
+    public double BaseLr { get; init; } = 1.5e-4;
+    public double MinLr { get; init; } = 1e-5;
+    public double WarmupEpochs { get; init; } = 40;
+    public double WeightDecay { get; init; } = 0.05;
+    public double[] Betas { get; init; } = [0.9, 0.95];
+    /// <summary>Global gradient-norm clip (0 = off, as VideoMAE).</summary>
+    public double ClipGrad { get; init; }
+    public string Device { get; init; } = "cpu";
+    /// <summary>bf16 autocast on CUDA.</summary>
+    public bool Bf16 { get; init; } = true;
+    /// <summary>libtorch intra-op threads (0 = its default).</summary>
+    public int Threads { get; init; }
+}
+
+public sealed record LogSection
+{
+    public int EverySteps { get; init; } = 10;
+    public int CheckpointEverySteps { get; init; } = 500;
+    /// <summary>Keep a numbered checkpoint every N steps besides last.safetensors (0 = only last).</summary>
+    public int KeepEverySteps { get; init; }
+    public int ReconstructionEverySteps { get; init; } = 500;
+}
