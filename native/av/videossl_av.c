@@ -524,14 +524,17 @@ static int seek_to(vav_reader* r, int64_t index)
     return ret;
 }
 
-/* Index of the keyframe at or before frame `index` from the container's index, or -1 when unknown. */
+/* The keyframe at or before frame `index` by the container's index, -1 when the index cannot tell:
+   empty, or ending before `index` (matroska fills it from the cues only at the first seek). */
 static int64_t keyframe_before(const vav_reader* r, int64_t index)
 {
-    if (avformat_index_get_entries_count(r->st) <= 0)
+    int entries = avformat_index_get_entries_count(r->st);
+    int64_t pts = index_to_pts(r, index);
+    if (entries <= 0 || avformat_index_get_entry(r->st, entries - 1)->timestamp < pts)
     {
         return -1;
     }
-    const AVIndexEntry* e = avformat_index_get_entry_from_timestamp(r->st, index_to_pts(r, index), AVSEEK_FLAG_BACKWARD);
+    const AVIndexEntry* e = avformat_index_get_entry_from_timestamp(r->st, pts, AVSEEK_FLAG_BACKWARD);
     return e != NULL ? pts_to_index(r, e->timestamp) : -1;
 }
 
@@ -604,11 +607,12 @@ static int32_t frame_at(vav_reader* r, int64_t want)
         if (just_seeked)
         {
             just_seeked = 0;
-            /* The seek landed after the wanted frame (container index by decode time, open GOPs):
-               go back further, doubling the distance, until the start of the stream. */
+            /* The seek landed after the wanted frame: mp4 indexes keyframes by decode time, which runs
+               ahead of presentation time by the B-frame delay. Go back by the overshoot, then doubling,
+               until the start of the stream. */
             if (r->cur_index > want && seek_target > 0)
             {
-                backoff = backoff == 0 ? (r->gop > DEFAULT_GOP ? r->gop : DEFAULT_GOP) : backoff * 2;
+                backoff = backoff == 0 ? r->cur_index - want + 1 : backoff * 2;
                 seek_target = want - backoff > 0 ? want - backoff : 0;
                 if (seek_to(r, seek_target) < 0)
                 {
