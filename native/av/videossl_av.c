@@ -30,6 +30,7 @@
 
 struct vav_reader
 {
+    char* path;
     AVFormatContext* fmt;
     AVCodecContext* dec;
     AVStream* st;
@@ -237,6 +238,11 @@ VAV_API int32_t vav_open(const char* path, int32_t threads, vav_reader** out_rea
     }
 
     vav_reader* r = calloc(1, sizeof *r);
+    if (r != NULL && (r->path = strdup(path)) == NULL)
+    {
+        free(r);
+        r = NULL;
+    }
     if (r == NULL)
     {
         return fail(VAV_E_NO_MEMORY, "out of memory");
@@ -353,6 +359,7 @@ VAV_API void vav_close(vav_reader* r)
     av_packet_free(&r->pkt);
     avcodec_free_context(&r->dec);
     avformat_close_input(&r->fmt);
+    free(r->path);
     free(r);
 }
 
@@ -501,18 +508,53 @@ static int decode_next(vav_reader* r)
     }
 }
 
-/* Seeks so that decoding resumes at the keyframe at or before frame `index` (or the stream start). */
-static int seek_to(vav_reader* r, int64_t index)
+/* Opens the file again at its start: the way back when the demuxer cannot seek, as in a webm whose cues
+   were cut off. */
+static int reopen(vav_reader* r)
 {
-    int64_t ts = index > 0 ? index_to_pts(r, index) : r->start_pts;
-    int ret = av_seek_frame(r->fmt, r->stream_index, ts, AVSEEK_FLAG_BACKWARD);
+    AVFormatContext* fmt = NULL;
+    int ret = avformat_open_input(&fmt, r->path, NULL, NULL);
+    if (ret >= 0)
+    {
+        ret = avformat_find_stream_info(fmt, NULL);
+    }
+    if (ret >= 0 && ((unsigned)r->stream_index >= fmt->nb_streams
+                     || fmt->streams[r->stream_index]->codecpar->codec_id != r->st->codecpar->codec_id))
+    {
+        ret = AVERROR_INVALIDDATA; /* the file changed under us */
+    }
     if (ret < 0)
     {
-        ret = avformat_seek_file(r->fmt, r->stream_index, INT64_MIN, ts, ts, 0);
+        avformat_close_input(&fmt);
+        return ret;
     }
-    if (ret < 0 && index > 0)
+    avformat_close_input(&r->fmt);
+    r->fmt = fmt;
+    r->st = fmt->streams[r->stream_index];
+    return 0;
+}
+
+/* Seeks so that decoding resumes at the keyframe at or before frame `index` (or the stream start);
+   a negative index reopens the file. */
+static int seek_to(vav_reader* r, int64_t index)
+{
+    int ret = -1;
+    if (index >= 0)
     {
-        ret = avformat_seek_file(r->fmt, r->stream_index, INT64_MIN, r->start_pts, r->start_pts, 0);
+        int64_t ts = index > 0 ? index_to_pts(r, index) : r->start_pts;
+        ret = av_seek_frame(r->fmt, r->stream_index, ts, AVSEEK_FLAG_BACKWARD);
+        if (ret < 0)
+        {
+            ret = avformat_seek_file(r->fmt, r->stream_index, INT64_MIN, ts, ts, 0);
+        }
+        if (ret < 0 && index > 0)
+        {
+            ret = avformat_seek_file(r->fmt, r->stream_index, INT64_MIN, r->start_pts, r->start_pts, 0);
+        }
+    }
+    if (ret < 0)
+    {
+        ret = reopen(r);
     }
     avcodec_flush_buffers(r->dec);
     av_frame_unref(r->cur);
@@ -584,10 +626,11 @@ static int32_t frame_at(vav_reader* r, int64_t want)
         {
             if (!r->have_cur)
             {
-                if (seek_target > 0)
+                if (seek_target >= 0)
                 {
-                    /* Seeked past the last keyframe with data (a truncated tail): restart earlier. */
-                    seek_target = seek_target / 2 - 1;
+                    /* Nothing decodable after the seek point (a truncated tail, or a demuxer without an
+                       index that seeked to the end): restart earlier, finally from a reopened file. */
+                    seek_target = seek_target > 0 ? seek_target / 2 - 1 : -1;
                     if (seek_to(r, seek_target) < 0)
                     {
                         return fail(VAV_E_DECODE, "cannot seek to frame %lld", (long long)seek_target);
