@@ -54,6 +54,7 @@ struct vav_reader
     int64_t last_index;  /* index of the real last frame once the end was reached, else -1 */
     int64_t last_key;    /* index of the last keyframe seen, -1 when unknown */
     int64_t gop;         /* largest keyframe distance seen */
+    int64_t target;      /* the frame being decoded towards; earlier frames nothing refers to are skipped */
 
     vav_info info;
 };
@@ -499,6 +500,11 @@ static int decode_next(vav_reader* r)
             av_packet_unref(r->pkt);
             continue;
         }
+        /* Frames before the target that no other frame refers to (most B-frames) need not be decoded.
+           They are never wanted later without a seek: a later read wants the target or beyond, and an
+           index below the current frame always seeks. */
+        int64_t index = r->pkt->pts != AV_NOPTS_VALUE ? pts_to_index(r, r->pkt->pts) : INT64_MAX;
+        r->dec->skip_frame = index < r->target && !(r->pkt->flags & AV_PKT_FLAG_KEY) ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
         ret = avcodec_send_packet(r->dec, r->pkt);
         av_packet_unref(r->pkt);
         if (ret < 0 && ret != AVERROR(EAGAIN) && ++errors > MAX_CONSECUTIVE_ERRORS)
@@ -608,6 +614,7 @@ static int32_t frame_at(vav_reader* r, int64_t want)
     {
         return VAV_OK;
     }
+    r->target = want;
     int64_t seek_target = want;
     int64_t backoff = 0;
     int just_seeked = 0;

@@ -39,6 +39,27 @@ public sealed class VideoReaderTests(TestVideos videos) : IClassFixture<TestVide
 
     [Theory]
     [MemberData(nameof(Codecs))]
+    public void Forward_reads_that_skip_frames_return_the_same_pixels_as_a_sequential_decode(string name)
+    {
+        Clip sequential;
+        using (var reader = VideoReader.Open(videos[name]))
+        {
+            sequential = reader.Read(Enumerable.Range(0, N).ToArray());
+        }
+        // Small gaps decode through (skipping unreferenced frames), large ones seek; neither may change a pixel.
+        using var forward = VideoReader.Open(videos[name]);
+        foreach (int[] wanted in (int[][])[[2], [7, 8], [15], [16, 19], [31], [33, 34, 38], [47]])
+        {
+            var clip = forward.Read(wanted);
+            for (var t = 0; t < wanted.Length; t++)
+            {
+                Assert.True(sequential.Frame(wanted[t]).SequenceEqual(clip.Frame(t)), $"frame {wanted[t]} differs from the sequential decode");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Codecs))]
     public void Backward_seek_after_a_late_read_finds_early_frames(string name)
     {
         using var reader = VideoReader.Open(videos[name]);
