@@ -20,10 +20,9 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
-#include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
-/* How many undecodable packets in a row end a read: a corrupt stream fails instead of spinning. */
+/* How many decoding errors while waiting for one frame end a read: a corrupt stream fails instead of spinning. */
 #define MAX_CONSECUTIVE_ERRORS 64
 /* Seek distance, in frames, to assume when the container has no keyframe index and no GOP was seen yet. */
 #define DEFAULT_GOP 32

@@ -19,6 +19,36 @@ public sealed class TestVideos : IDisposable
     public TestVideos()
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("videossl-video-tests-").FullName;
+        try
+        {
+            Generate();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Directory { get; }
+
+    public string H264 => Path.Combine(Directory, "h264.mp4");
+    public string Vp9 => Path.Combine(Directory, "vp9.webm");
+    public string Mpeg4 => Path.Combine(Directory, "mpeg4.mp4");
+    public string AudioOnly => Path.Combine(Directory, "sine.m4a");
+    public string TruncatedMp4 => Path.Combine(Directory, "truncated.mp4");
+    public string TruncatedWebm => Path.Combine(Directory, "truncated.webm");
+    public string Empty => Path.Combine(Directory, "empty.mp4");
+    public string RandomBytes => Path.Combine(Directory, "random.mp4");
+    public string UnknownCodec => Path.Combine(Directory, "unknown-codec.avi");
+    public string Missing => Path.Combine(Directory, "missing.mp4");
+
+    public string this[string name] => Path.Combine(Directory, name);
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+
+    private void Generate()
+    {
         var raw = new byte[FrameCount * Width * Height * 3];
         for (var i = 0; i < FrameCount; i++)
         {
@@ -49,23 +79,6 @@ public sealed class TestVideos : IDisposable
         Assert.True(replaced > 0, "the mpeg4 avi carries no FMP4 FourCC to replace");
         File.WriteAllBytes(UnknownCodec, avi);
     }
-
-    public string Directory { get; }
-
-    public string H264 => Path.Combine(Directory, "h264.mp4");
-    public string Vp9 => Path.Combine(Directory, "vp9.webm");
-    public string Mpeg4 => Path.Combine(Directory, "mpeg4.mp4");
-    public string AudioOnly => Path.Combine(Directory, "sine.m4a");
-    public string TruncatedMp4 => Path.Combine(Directory, "truncated.mp4");
-    public string TruncatedWebm => Path.Combine(Directory, "truncated.webm");
-    public string Empty => Path.Combine(Directory, "empty.mp4");
-    public string RandomBytes => Path.Combine(Directory, "random.mp4");
-    public string UnknownCodec => Path.Combine(Directory, "unknown-codec.avi");
-    public string Missing => Path.Combine(Directory, "missing.mp4");
-
-    public string this[string name] => Path.Combine(Directory, name);
-
-    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 
     public static void DrawIndex(Span<byte> frame, int index)
     {
