@@ -20,6 +20,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 /* How many decoding errors while waiting for one frame end a read: a corrupt stream fails instead of spinning. */
