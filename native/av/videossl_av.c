@@ -55,6 +55,7 @@ struct vav_reader
     int64_t last_key;    /* index of the last keyframe seen, -1 when unknown */
     int64_t gop;         /* largest keyframe distance seen */
     int64_t target;      /* the frame being decoded towards; earlier frames nothing refers to are skipped */
+    int skipped;         /* frames may have been skipped since the last seek */
 
     vav_info info;
 };
@@ -504,7 +505,9 @@ static int decode_next(vav_reader* r)
            They are never wanted later without a seek: a later read wants the target or beyond, and an
            index below the current frame always seeks. */
         int64_t index = r->pkt->pts != AV_NOPTS_VALUE ? pts_to_index(r, r->pkt->pts) : INT64_MAX;
-        r->dec->skip_frame = index < r->target && !(r->pkt->flags & AV_PKT_FLAG_KEY) ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+        int skip = index < r->target && !(r->pkt->flags & AV_PKT_FLAG_KEY);
+        r->dec->skip_frame = skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+        r->skipped |= skip;
         ret = avcodec_send_packet(r->dec, r->pkt);
         av_packet_unref(r->pkt);
         if (ret < 0 && ret != AVERROR(EAGAIN) && ++errors > MAX_CONSECUTIVE_ERRORS)
@@ -567,6 +570,7 @@ static int seek_to(vav_reader* r, int64_t index)
     r->have_cur = 0;
     r->cur_index = -1;
     r->input_eof = 0;
+    r->skipped = 0;
     r->last_key = -1;
     r->positioned = ret >= 0;
     return ret;
@@ -646,6 +650,22 @@ static int32_t frame_at(vav_reader* r, int64_t want)
                     continue;
                 }
                 return fail(VAV_E_DECODE, "no frame could be decoded");
+            }
+            if (r->skipped)
+            {
+                /* The real last frame may be one that was skipped: decode the tail again in full. */
+                if (seek_to(r, r->cur_index) < 0)
+                {
+                    return fail(VAV_E_DECODE, "cannot seek to frame %lld", (long long)r->cur_index);
+                }
+                r->target = INT64_MIN;
+                while ((ret = decode_next(r)) == 0)
+                {
+                }
+                if (ret != AVERROR_EOF || !r->have_cur)
+                {
+                    return fail(VAV_E_DECODE, "decoding the last frames failed: %s", av_err(ret));
+                }
             }
             r->last_index = r->cur_index; /* clamp: the video is shorter than asked */
             return VAV_OK;
