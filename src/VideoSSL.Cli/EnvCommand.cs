@@ -20,7 +20,7 @@ internal static class EnvCommand
             Console.WriteLine($"threads       {Torch.Torch.NumThreads} (of {Environment.ProcessorCount} cores)");
             Console.WriteLine($"attention     {(Torch.Torch.HasNativeAttention ? "aten::scaled_dot_product_attention" : "matmul + softmax fallback (libtorch < 2.0)")}");
             var config = Torch.Torch.BuildConfig;
-            var blas = config.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("- BLAS_INFO", StringComparison.Ordinal) || l.Contains("BLAS_INFO", StringComparison.Ordinal));
+            var blas = System.Text.RegularExpressions.Regex.Match(config, @"BLAS_INFO=(\w+)") is { Success: true } m ? m.Groups[1].Value : null;
             var blasLibrary = ResolveBlas();
             Console.WriteLine($"BLAS          {blas ?? "unknown"}{(blasLibrary is null ? string.Empty : $" -> {blasLibrary}")}");
             Console.WriteLine();

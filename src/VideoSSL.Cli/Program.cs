@@ -9,15 +9,7 @@ internal static class Program
         var root = new RootCommand("VideoSSL: self-supervised video pretraining and evaluation on libtorch")
         {
             EnvCommand.Create(),
-
         };
-        foreach (var command in ExtraCommands)
-        {
-            root.Subcommands.Add(command());
-        }
         return root.Parse(args).Invoke();
     }
-
-    // Commands registered by other files of the CLI (pretrain, probe, data, ...), so Program stays short.
-    internal static List<Func<Command>> ExtraCommands { get; } = [];
 }
