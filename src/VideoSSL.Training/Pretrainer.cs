@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using System.Globalization;
+using VideoSSL.Data.Loading;
+using VideoSSL.Methods;
+using VideoSSL.Torch;
+using VideoSSL.Torch.Optim;
+using VideoSSL.Training.Config;
+
+namespace VideoSSL.Training;
+
+/// <summary>A run stopped because the loss stopped being a number.</summary>
+public sealed class TrainingDivergedException : Exception
+{
+    public TrainingDivergedException(string message)
+        : base(message)
+    {
+    }
+
+    public TrainingDivergedException()
+    {
+    }
+
+    public TrainingDivergedException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>Hooks a higher layer (the CLI) uses to draw plots; the loop itself knows nothing of images.</summary>
+public sealed class PretrainHooks
+{
+    public Action<long, ReconstructionSample>? OnReconstruction { get; init; }
+
+    public Action<RunDirectory>? OnCheckpoint { get; init; }
+}
+
+/// <summary>
+/// The pretraining loop (MAE's engine_for_pretraining, per-step schedule): lr = base_lr × batch / 256
+/// with linear warmup from 0 and cosine to min_lr, AdamW, optional accumulation and clipping, bf16
+/// autocast on CUDA, checkpoints every N steps and at the end, exact resume.
+/// </summary>
+public sealed class Pretrainer
+{
+    private readonly PretrainConfig _config;
+    private readonly IPretrainTask _task;
+    private readonly ClipLoader _loader;
+    private readonly RunDirectory _run;
+    private readonly PretrainHooks _hooks;
+    private readonly Device _device;
+    private readonly TextWriter _out;
+
+    public Pretrainer(PretrainConfig config, IPretrainTask task, ClipLoader loader, RunDirectory run, Device device, PretrainHooks? hooks = null, TextWriter? output = null)
+    {
+        _config = config;
+        _task = task;
+        _loader = loader;
+        _run = run;
+        _device = device;
+        _hooks = hooks ?? new PretrainHooks();
+        _out = output ?? Console.Out;
+    }
+
+    public sealed record Result(long Steps, double FinalLoss, double ClipsPerSecond, TimeSpan Elapsed);
+
+    /// <param name="resumeFrom">A checkpoint to continue from exactly.</param>
+    /// <param name="stopAtStep">Stop after this step as an interruption would (a checkpoint is written; the schedule is unchanged).</param>
+    public Result Run(string? resumeFrom = null, long stopAtStep = long.MaxValue)
+    {
+        var train = _config.Train;
+        var accum = Math.Max(1, train.AccumSteps);
+        var batchesPerEpoch = _loader.BatchesPerEpoch;
+        if (batchesPerEpoch < accum)
+        {
+            throw new ConfigException($"train.accum_steps={accum} exceeds the {batchesPerEpoch} batches of one epoch: use more data or a smaller train.batch_size");
+        }
+        var stepsPerEpoch = batchesPerEpoch / accum;
+        var totalSteps = (long)train.Epochs * stepsPerEpoch;
+        if (train.MaxSteps > 0)
+        {
+            totalSteps = Math.Min(totalSteps, train.MaxSteps);
+        }
+        var warmupSteps = (long)Math.Round(train.WarmupEpochs * stepsPerEpoch);
+        var effectiveBatch = (long)train.BatchSize * accum;
+        var peakLr = train.BaseLr * effectiveBatch / 256;
+        var minLr = train.MinLr * effectiveBatch / 256;
+        _out.WriteLine($"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation), lr {peakLr:G4} (base {train.BaseLr:G4} x {effectiveBatch}/256), min lr {minLr:G4}");
+        _out.WriteLine($"{totalSteps} steps ({stepsPerEpoch} per epoch), warmup {warmupSteps} steps, {_task.Model.ParameterCount(true):N0} trainable parameters, device {_device}");
+
+        using var optimizer = new AdamW(_task.ParamGroups(train.WeightDecay), peakLr, train.Betas[0], train.Betas[1]);
+        var state = new TrainerState(0, 0, 0, 0, double.NaN, ConfigLoader.ToJson(_config));
+        if (resumeFrom is not null)
+        {
+            state = Checkpoint.Load(resumeFrom, _task.Model, optimizer);
+            _out.WriteLine($"resumed from {resumeFrom} at step {state.Step} (epoch {state.Epoch}, batch {state.BatchInEpoch})");
+        }
+
+        var progress = new Progress(_out, totalSteps, state.Step);
+        var watch = Stopwatch.StartNew();
+        long clipsSeen = 0;
+        var step = state.Step;
+        var lastLoss = state.LastLoss;
+        var useAutocast = _device.IsCuda && train.Bf16;
+        var lossSum = 0.0;
+        var lossCount = 0;
+        for (var epoch = (int)state.Epoch; step < totalSteps && step < stopAtStep; epoch++)
+        {
+            var startBatch = epoch == state.Epoch ? (int)state.BatchInEpoch : 0;
+            var batchInEpoch = startBatch;
+            foreach (var batch in _loader.Epoch(epoch, startBatch))
+            {
+                // Batches past the last whole accumulation group of the epoch are skipped, not carried over.
+                if (batchInEpoch >= stepsPerEpoch * accum)
+                {
+                    break;
+                }
+                var micro = (batchInEpoch - startBatch) % accum;
+                optimizer.Lr = Schedule.WarmupCosine(step, peakLr, minLr, warmupSteps, totalSteps);
+                double lossValue;
+                using (var scope = Torch.Torch.NewScope())
+                {
+                    var clips = ToDevice(batch);
+                    Tensor loss;
+                    using (useAutocast ? Torch.Torch.Autocast(_device) : null)
+                    {
+                        loss = _task.Loss(clips, step);
+                    }
+                    lossValue = loss.Item();
+                    if (!double.IsFinite(lossValue))
+                    {
+                        throw new TrainingDivergedException(
+                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. The last good checkpoint is {(File.Exists(_run.LastCheckpoint) ? _run.LastCheckpoint : "(none written yet)")}. Lower train.base_lr or set train.clip_grad.");
+                    }
+                    (accum == 1 ? loss : loss.Div(accum)).Backward();
+                }
+                batchInEpoch++;
+                clipsSeen += batch.Size;
+                lossSum += lossValue;
+                lossCount++;
+                if (micro != accum - 1)
+                {
+                    continue;
+                }
+                var gradNorm = train.ClipGrad > 0 ? GradClip.ClipGradNorm(_task.Model.Parameters(), train.ClipGrad) : double.NaN;
+                optimizer.Step();
+                optimizer.ZeroGrad();
+                _task.AfterOptimizerStep(step, totalSteps);
+                step++;
+                lastLoss = lossSum / lossCount;
+                lossSum = 0;
+                lossCount = 0;
+
+                var done = step >= totalSteps || step >= stopAtStep;
+                if (step % _config.Log.EverySteps == 0 || done)
+                {
+                    var seconds = watch.Elapsed.TotalSeconds;
+                    var clipsPerSecond = clipsSeen / Math.Max(seconds, 1e-9);
+                    var memory = _device.IsCuda ? Torch.Torch.CudaMemory(_device.Index).PeakAllocated / 1048576.0 : double.NaN;
+                    _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lastLoss), ("opt/lr", optimizer.Lr),
+                        ("opt/grad_norm", gradNorm), ("perf/clips_per_s", clipsPerSecond), ("mem/peak_mib", memory), ("time", seconds));
+                    _run.TensorBoard.AddScalar("train/loss", (float)lastLoss, step);
+                    _run.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
+                    progress.Report(step, epoch, lastLoss, optimizer.Lr, clipsPerSecond, memory);
+                }
+                if (_hooks.OnReconstruction is not null && (step % _config.Log.ReconstructionEverySteps == 0 || done))
+                {
+                    using var scope = Torch.Torch.NewScope();
+                    using var noGrad = Torch.Torch.NoGrad();
+                    var sample = _task.Reconstruct(ToDevice(batch), step);
+                    if (sample is not null)
+                    {
+                        _hooks.OnReconstruction(step, sample);
+                    }
+                }
+                var epochDone = batchInEpoch >= stepsPerEpoch * accum;
+                if (step % _config.Log.CheckpointEverySteps == 0 || done)
+                {
+                    var position = epochDone ? new TrainerState(step, epoch + 1, 0, optimizer.StepCount, lastLoss, state.ConfigJson)
+                        : new TrainerState(step, epoch, batchInEpoch, optimizer.StepCount, lastLoss, state.ConfigJson);
+                    Checkpoint.Save(_run.LastCheckpoint, _task.Model, optimizer, position);
+                    if (_config.Log.KeepEverySteps > 0 && step % _config.Log.KeepEverySteps == 0)
+                    {
+                        File.Copy(_run.LastCheckpoint, Path.Combine(_run.CheckpointDir, $"checkpoint-{step:D7}.safetensors"), overwrite: true);
+                    }
+                    _hooks.OnCheckpoint?.Invoke(_run);
+                }
+                if (done)
+                {
+                    break;
+                }
+            }
+            if (_loader.Failures.Count > 0)
+            {
+                _out.WriteLine($"epoch {epoch}: {_loader.Failures.Count} unreadable videos skipped so far (first: {_loader.Failures[0].Sample}: {_loader.Failures[0].Error})");
+            }
+        }
+        progress.Finish();
+        var elapsed = watch.Elapsed;
+        return new Result(step, lastLoss, clipsSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed);
+    }
+
+    private Tensor ToDevice(ClipBatch batch)
+    {
+        var shape = batch.Shape.Select(s => (long)s).ToArray();
+        var host = Tensor.From<float>(batch.Data, shape);
+        return _device.IsCuda ? host.To(_device, nonBlocking: false) : host;
+    }
+
+    /// <summary>A tqdm-style bar on a terminal; MAE-style plain lines when output is redirected.</summary>
+    private sealed class Progress(TextWriter output, long total, long start)
+    {
+        private readonly Stopwatch _watch = Stopwatch.StartNew();
+        private readonly bool _interactive = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
+
+        public void Report(long step, int epoch, double loss, double lr, double clipsPerSecond, double memoryMib)
+        {
+            var done = step - start;
+            var rate = done / Math.Max(_watch.Elapsed.TotalSeconds, 1e-9);
+            var eta = rate > 0 ? TimeSpan.FromSeconds((total - step) / rate) : TimeSpan.Zero;
+            var memory = double.IsNaN(memoryMib) ? string.Empty : string.Create(CultureInfo.InvariantCulture, $" mem {memoryMib:F0}MiB");
+            if (_interactive)
+            {
+                var fraction = (double)step / Math.Max(total, 1);
+                var filled = (int)(fraction * 24);
+                output.Write(string.Create(CultureInfo.InvariantCulture,
+                    $"\r{fraction * 100,3:F0}%|{new string('█', filled)}{new string(' ', 24 - filled)}| {step}/{total} [eta {eta:hh\\:mm\\:ss}, {clipsPerSecond:F1} clips/s, loss={loss:F4}, lr={lr:E2}{memory}]   "));
+            }
+            else
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Epoch: [{epoch}] [{step}/{total}] eta: {eta:hh\\:mm\\:ss} lr: {lr:E3} loss: {loss:F4} clips/s: {clipsPerSecond:F1}{memory}"));
+            }
+        }
+
+        public void Finish()
+        {
+            if (_interactive)
+            {
+                output.WriteLine();
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using VideoSSL.Data.Datasets;
+using VideoSSL.Data.Loading;
+using VideoSSL.Methods;
+using VideoSSL.Torch;
+using VideoSSL.Torch.NN;
+using VideoSSL.Torch.Optim;
+using VideoSSL.Training;
+using VideoSSL.Training.Config;
+
+namespace VideoSSL.Tests.Training;
+
+using static VideoSSL.Torch.Torch;
+using TensorT = VideoSSL.Torch.Tensor;
+
+public class PretrainerTests
+{
+    /// <summary>A masked linear autoencoder: small, but uses every piece of the loop (masks from the step, dropout RNG, AdamW).</summary>
+    private sealed class ToyTask : IPretrainTask
+    {
+        private readonly ToyModel _model = new();
+        private readonly long _seed;
+
+        public ToyTask(long seed, double poison = double.NaN)
+        {
+            _seed = seed;
+            PoisonAtStep = poison;
+        }
+
+        public double PoisonAtStep { get; }
+
+        public Module Model => _model;
+
+        public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) => [new ParamGroup([.. _model.Parameters()], weightDecay)];
+
+        public TensorT Loss(TensorT clips, long step)
+        {
+            var x = clips.Flatten(1);
+            var random = new Random((int)(_seed * 7919 + step));
+            var keep = Enumerable.Range(0, (int)x.Size(1)).Select(_ => random.NextDouble() < 0.5 ? 1f : 0f).ToArray();
+            var mask = TensorT.From(keep);
+            var hidden = Dropout(_model.Encoder.Forward(x.Mul(mask)), 0.1, _model.Training);
+            var loss = MseLoss(_model.Decoder.Forward(hidden), x);
+            return step == PoisonAtStep ? loss.Mul(double.NaN) : loss;
+        }
+
+        public void Dispose() => _model.Dispose();
+    }
+
+    private sealed class ToyModel : Module
+    {
+        public ToyModel()
+        {
+            Encoder = Child("encoder", new Linear(24, 8));
+            Decoder = Child("decoder", new Linear(8, 24));
+        }
+
+        public Linear Encoder { get; }
+        public Linear Decoder { get; }
+    }
+
+    private static ClipLoader Loader(int seed)
+    {
+        var samples = Enumerable.Range(0, 24).Select(i => new VideoSample($"clip{i}.mp4", i % 3, $"clip{i}")).ToList();
+        var dataset = new VideoDataset(samples, new Dictionary<string, int> { ["a"] = 0, ["b"] = 1, ["c"] = 2 });
+        // Each clip is a fixed pattern per class plus noise from the item's own RNG, as a real pipeline's augmentation.
+        ClipBatchItem Pipeline(VideoSample sample, int epoch, int index, Random random)
+        {
+            var data = new float[3 * 2 * 2 * 2];
+            for (var k = 0; k < data.Length; k++)
+            {
+                data[k] = (float)(Math.Sin(k * (sample.Label + 1)) + 0.1 * random.NextDouble());
+            }
+            return ClipBatchItem.Create(data, [3, 2, 2, 2], sample.Label);
+        }
+        return new ClipLoader(dataset, Pipeline, new ClipLoaderOptions { BatchSize = 4, Workers = 2, Seed = seed });
+    }
+
+    private static PretrainConfig Config(int epochs, int accum = 1) => ConfigLoader.Load<PretrainConfig>(null,
+    [
+        $"train.epochs={epochs}", "train.batch_size=4", $"train.accum_steps={accum}", "train.base_lr=0.5", "train.min_lr=0.01",
+        "train.warmup_epochs=1", "train.clip_grad=1.0", "log.every_steps=1", "log.checkpoint_every_steps=3", "log.reconstruction_every_steps=1000",
+    ]);
+
+    private static List<double> Losses(string runDir) =>
+        File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl"))
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("train/loss").GetDouble()).ToList();
+
+    private static string Train(PretrainConfig config, string? runDir, bool resume, long stopAt = long.MaxValue, double poison = double.NaN)
+    {
+        ManualSeed((ulong)config.Seed);
+        using var task = new ToyTask(config.Seed, poison);
+        var effective = config;
+        var manifest = ManifestInfo.Create(config.Seed, "test", [], "cpu");
+        using var run = RunDirectory.Open(runDir ?? Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run"), "toy", effective, [], manifest, resume);
+        var trainer = new Pretrainer(effective, task, Loader(0), run, VideoSSL.Torch.Device.CPU, output: TextWriter.Null);
+        trainer.Run(resume ? run.LastCheckpoint : null, stopAt);
+        return run.Path;
+    }
+
+    [Fact]
+    public void Stopped_and_resumed_run_gives_bit_identical_losses()
+    {
+        var config = Config(epochs: 3, accum: 2);
+        var full = Losses(Train(config, null, false));
+        // Stop after 6 of 9 steps (a checkpoint step), then continue from last.safetensors with the full schedule.
+        var partialDir = Train(config, null, false, stopAt: 6);
+        Train(config, partialDir, resume: true);
+        var resumed = Losses(partialDir);
+        Assert.Equal(full.Count, resumed.Count);
+        Assert.Equal(full, resumed);
+    }
+
+    [Fact]
+    public void Loss_falls_on_the_toy_task()
+    {
+        var config = Config(epochs: 6);
+        var losses = Losses(Train(config with { Train = config.Train with { BaseLr = 8 } }, null, false));
+        Assert.True(losses[^1] < 0.5 * losses[0], $"loss went from {losses[0]} to {losses[^1]}");
+    }
+
+    [Fact]
+    public void Non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint()
+    {
+        var config = Config(epochs: 3);
+        var dir = Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run");
+        var e = Assert.Throws<TrainingDivergedException>(() => Train(config, dir, false, poison: 4));
+        Assert.Contains("step 4", e.Message, StringComparison.Ordinal);
+        var last = Path.Combine(dir, "checkpoints", "last.safetensors");
+        Assert.Contains(last, e.Message, StringComparison.Ordinal);
+        using var model = new ToyModel();
+        var state = Checkpoint.Load(last, model, null);
+        Assert.Equal(3, state.Step);
+    }
+
+    [Fact]
+    public void A_second_run_into_the_same_folder_is_refused_without_resume()
+    {
+        var config = Config(epochs: 1);
+        var dir = Train(config, null, false);
+        var e = Assert.Throws<IOException>(() => Train(config, dir, false));
+        Assert.Contains("--resume", e.Message, StringComparison.Ordinal);
+    }
+}
