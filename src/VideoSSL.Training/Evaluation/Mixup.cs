@@ -145,9 +145,10 @@ public sealed class Mixup
         var off = smoothing / numClasses;
         var on = 1.0 - smoothing + off;
         using var scope = Torch.NewScope();
-        var index = labels.Long().View(-1, 1);
+        var target = device ?? labels.Device;
+        var index = labels.Long().View(-1, 1).To(target); // labels often stay on the CPU while clips go to the GPU
         var batch = index.Size(0);
-        var y1 = Torch.Full([batch, numClasses], off, ScalarType.Float32, device ?? labels.Device).Scatter(1, index, on);
+        var y1 = Torch.Full([batch, numClasses], off, ScalarType.Float32, target).Scatter(1, index, on);
         var y2 = y1.Flip(0);
         return scope.MoveToOuter(y1.Mul(lambda).Add(y2, 1.0 - lambda));
     }
