@@ -227,7 +227,7 @@ public sealed partial class Tensor : IDisposable
         where T : unmanaged
     {
         var dtype = Dtype;
-        if (dtype.ElementSize() != Marshal.SizeOf<T>())
+        if (dtype.ElementSize() != System.Runtime.CompilerServices.Unsafe.SizeOf<T>())
         {
             throw new InvalidOperationException($"cannot copy a {dtype} tensor into {typeof(T).Name}[]: convert it with To() first");
         }
