@@ -131,6 +131,19 @@ public sealed record VideoMAEConfig
 
     public bool DualMasking => DecoderMaskRatio > 0;
 
+    public void Validate()
+    {
+        Encoder.Validate();
+        if (DecoderDim <= 0 || DecoderDepth <= 0 || DecoderHeads <= 0 || DecoderDim % DecoderHeads != 0)
+        {
+            throw new ArgumentException($"VideoMAE decoder {DecoderDim} wide with {DecoderHeads} heads and depth {DecoderDepth}: need positive sizes and width divisible by heads");
+        }
+        if (MaskRatio is < 0 or >= 1 || DecoderMaskRatio is < 0 or >= 1)
+        {
+            throw new ArgumentException($"mask ratios must lie in [0, 1): encoder {MaskRatio}, decoder {DecoderMaskRatio}");
+        }
+    }
+
     /// <summary>
     /// The official pairing of encoder size and decoder (methods.md §1 table). V2 uses its scripts' shallower
     /// decoders for large/huge. Small sizes (micro, tiny) are ours, for tests and CPU runs.
@@ -210,6 +223,7 @@ public sealed class VideoMAEPretrainModel : Module
 
     public VideoMAEPretrainModel(VideoMAEConfig config)
     {
+        config.Validate();
         Config = config;
         var e = config.Encoder;
         Encoder = Child("encoder", new VideoViTEncoder(e));
