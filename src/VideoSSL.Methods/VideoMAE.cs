@@ -1,6 +1,7 @@
 using VideoSSL.Models;
 using VideoSSL.Torch;
 using VideoSSL.Torch.NN;
+using VideoSSL.Torch.Optim;
 
 namespace VideoSSL.Methods;
 
@@ -455,5 +456,65 @@ public static class VideoMAE
             squares += (pixels[j] - mean) * (pixels[j] - mean);
         }
         return (mean, Math.Sqrt(squares / Math.Max(1, count - 1)));
+    }
+}
+
+/// <summary>
+/// VideoMAE / VideoMAE V2 as a pretraining task for the training loop. Masks for step s are drawn from a
+/// generator seeded by (seed, s), so a resumed run masks exactly as an uninterrupted one.
+/// </summary>
+public sealed class VideoMAETask : IPretrainTask
+{
+    private readonly VideoMAEPretrainModel _model;
+    private readonly long _seed;
+
+    public VideoMAETask(VideoMAEConfig config, long seed)
+    {
+        _model = new VideoMAEPretrainModel(config);
+        _seed = seed;
+    }
+
+    public Module Model => _model;
+
+    public VideoMAEPretrainModel Network => _model;
+
+    public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) => Methods.ParamGroups.WeightDecaySplit(_model, weightDecay);
+
+    public Tensor Loss(Tensor clips, long step)
+    {
+        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, step), (int)clips.Size(0), clips.Device);
+        using (encoderMask)
+        using (decoderMask)
+        {
+            return _model.Loss(clips, encoderMask, decoderMask).Loss;
+        }
+    }
+
+    public ReconstructionSample? Reconstruct(Tensor clips, long step)
+    {
+        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, step), (int)clips.Size(0), clips.Device);
+        using (encoderMask)
+        using (decoderMask)
+        {
+            // Reconstruct every encoder-masked token (also under dual masking) so the grid shows the whole picture.
+            var prediction = _model.Forward(clips, encoderMask);
+            var frames = VideoMAE.Reconstruct(clips, encoderMask, prediction, encoderMask.Masked, _model.Config.Encoder, _model.Config.NormPixLoss);
+            return new ReconstructionSample(frames.Original, frames.Masked, frames.Reconstruction, frames.Frames, frames.Height, frames.Width);
+        }
+    }
+
+    public void Dispose() => _model.Dispose();
+}
+
+/// <summary>A System.Random for (seed, step) that is the same in every process (string.GetHashCode is not).</summary>
+public static class StepRandom
+{
+    public static Random For(long seed, long step)
+    {
+        var z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step + 0x632BE59BD9B4E019UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        z ^= z >> 31;
+        return new Random((int)(z & 0x7FFFFFFF));
     }
 }
