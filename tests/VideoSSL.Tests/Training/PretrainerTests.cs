@@ -141,3 +141,35 @@ public class PretrainerTests
         Assert.Contains("--resume", e.Message, StringComparison.Ordinal);
     }
 }
+
+public class CheckpointTests
+{
+    private sealed class Net : Module
+    {
+        public Net()
+        {
+            Fc = Child("fc", new Linear(4, 3));
+        }
+
+        public Linear Fc { get; }
+    }
+
+    [Fact]
+    public void Interrupted_checkpoint_write_leaves_the_previous_checkpoint_loadable()
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("vssl-ckpt-").FullName, "last.safetensors");
+        using var model = new Net();
+        Checkpoint.Save(path, model, null, new TrainerState(5, 0, 5, 5, 0.5, "{}"));
+        var before = File.ReadAllBytes(path);
+        // A tensor that fails while being written (disposed) stands in for a crash or a full disk mid-write.
+        using var broken = new Net();
+        broken.Fc.Bias!.Value.Dispose();
+        Assert.ThrowsAny<Exception>(() => Checkpoint.Save(path, broken, null, new TrainerState(10, 0, 10, 10, 0.4, "{}")));
+        Assert.Equal(before, File.ReadAllBytes(path));
+        using var restored = new Net();
+        var state = Checkpoint.Load(path, restored, null);
+        Assert.Equal(5, state.Step);
+        Assert.Equal(model.Fc.Weight.Value.ToArray<float>(), restored.Fc.Weight.Value.ToArray<float>());
+        Assert.Equal([path], Directory.GetFiles(Path.GetDirectoryName(path)!));
+    }
+}
