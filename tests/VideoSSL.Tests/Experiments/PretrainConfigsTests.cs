@@ -1,0 +1,218 @@
+using System.Text.Json;
+using VideoSSL.Training.Config;
+
+namespace VideoSSL.Tests.Experiments;
+
+/// <summary>
+/// Every pretraining config under experiments/ must load and describe a model and data pipeline that can
+/// exist; the published recipes must keep the figures derived from the official scripts (experiments/README.md).
+/// </summary>
+public class PretrainConfigsTests
+{
+    private static readonly string[] s_encoders = ["vit_micro", "vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge", "vit_giant"];
+    private static readonly string[] s_methods = ["videomae", "videomae_v2"];
+    private static readonly string[] s_formats = ["kinetics", "list", "ssv2", "synthetic"];
+    private static readonly string[] s_kineticsFormats = ["kinetics", "list"];
+
+    private static readonly string s_experiments = Path.Combine(FindRepoRoot(), "experiments");
+
+    /// <summary>Paths relative to experiments/ ('/'-separated) of every JSON file with a top-level "method".</summary>
+    public static TheoryData<string> Configs()
+    {
+        var data = new TheoryData<string>();
+        foreach (var file in PretrainConfigFiles())
+        {
+            data.Add(file);
+        }
+        return data;
+    }
+
+    private static List<string> PretrainConfigFiles()
+    {
+        var files = new List<string>();
+        foreach (var path in Directory.EnumerateFiles(s_experiments, "*.json", SearchOption.AllDirectories))
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(path));
+            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("method", out _))
+            {
+                files.Add(Path.GetRelativePath(s_experiments, path).Replace('\\', '/'));
+            }
+        }
+        files.Sort(StringComparer.Ordinal);
+        return files;
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException($"no VideoSSL.sln above {AppContext.BaseDirectory}");
+    }
+
+    private static PretrainConfig Load(string file) => ConfigLoader.Load<PretrainConfig>(Path.Combine(s_experiments, file), []);
+
+    private static bool IsQuickstart(string file) => file.StartsWith("quickstart/", StringComparison.Ordinal);
+
+    [Theory]
+    [MemberData(nameof(Configs))]
+    public void Config_loads_and_describes_a_buildable_run(string file)
+    {
+        var config = Load(file);
+        var model = config.Model;
+        var mask = config.Mask;
+        var data = config.Data;
+
+        Assert.False(string.IsNullOrWhiteSpace(config.Name));
+        Assert.Contains(config.Method, s_methods);
+        Assert.Contains(model.Encoder, s_encoders);
+        Assert.True(model.ImgSize % model.Patch == 0, $"img_size {model.ImgSize} is not a multiple of patch {model.Patch}");
+        Assert.True(model.Frames % model.Tubelet == 0, $"frames {model.Frames} is not a multiple of tubelet {model.Tubelet}");
+        Assert.True(model.DecoderDim % model.DecoderHeads == 0, $"decoder_dim {model.DecoderDim} is not a multiple of decoder_heads {model.DecoderHeads}");
+        Assert.True(model.DecoderDepth >= 1);
+        // The loader samples data.num_frames at data.input_size; the model must be built for that clip.
+        Assert.Equal(model.Frames, data.NumFrames);
+        Assert.Equal(model.ImgSize, data.InputSize);
+
+        Assert.InRange(mask.Ratio, 0.5, 0.95);
+        // Tube masking masks int(ratio × cells) of every slice: at least one cell must stay visible.
+        var cells = (model.ImgSize / model.Patch) * (model.ImgSize / model.Patch);
+        Assert.True((int)(mask.Ratio * cells) < cells, $"mask.ratio {mask.Ratio} leaves no visible token among {cells} cells per slice");
+        if (config.Method == "videomae_v2")
+        {
+            Assert.Equal(0.5, mask.DecoderRatio);
+            // The running-cell decoder mask tiles the grid with 2×2 cells.
+            Assert.True(model.ImgSize / model.Patch % 2 == 0, $"grid side {model.ImgSize / model.Patch} is odd: running-cell masking needs 2×2 cells");
+        }
+
+        Assert.Contains(data.Format, s_formats);
+        Assert.False(string.IsNullOrWhiteSpace(data.Root), "data.root is empty");
+        if (data.Format is "kinetics" or "list" or "ssv2")
+        {
+            Assert.False(string.IsNullOrWhiteSpace(data.Annotations), "data.annotations is empty");
+        }
+        if (data.Format == "ssv2")
+        {
+            Assert.False(string.IsNullOrWhiteSpace(data.Labels), "data.labels is empty");
+            // SSv2 classes such as "left to right" change meaning under a flip.
+            Assert.False(data.Flip);
+        }
+        // Only clips that fit the synthetic videos can be sampled densely without repeating frames.
+        if (data.Format == "synthetic")
+        {
+            Assert.True(data.NumFrames * data.SamplingRate <= data.Synthetic.Frames,
+                $"{data.NumFrames} frames at stride {data.SamplingRate} span more than the {data.Synthetic.Frames} synthetic frames");
+            Assert.True(data.InputSize <= data.Synthetic.Size);
+        }
+
+        var train = config.Train;
+        Assert.True(train.BatchSize >= 1 && train.AccumSteps >= 1);
+        Assert.True(train.BaseLr > 0 && train.MinLr >= 0 && train.MinLr < train.BaseLr, $"base_lr {train.BaseLr}, min_lr {train.MinLr}");
+        Assert.True(train.WarmupEpochs < train.Epochs);
+        Assert.Equal(2, train.Betas.Length);
+        Assert.All(train.Betas, b => Assert.InRange(b, 0.0, 0.9999));
+        Assert.False(data.Flip, "VideoMAE pretraining does not flip");
+
+        if (IsQuickstart(file))
+        {
+            Assert.Equal("cpu", train.Device);
+            Assert.Equal("synthetic", data.Format);
+        }
+        else
+        {
+            Assert.Equal("cuda", train.Device);
+            Assert.True(train.Bf16);
+            Assert.Equal(224, model.ImgSize);
+            Assert.Equal(16, model.Frames);
+        }
+
+        var name = Path.GetFileName(file);
+        if (name.StartsWith("k400_", StringComparison.Ordinal))
+        {
+            Assert.Contains(data.Format, s_kineticsFormats);
+            Assert.Equal(4, data.SamplingRate);
+        }
+        else if (name.StartsWith("ssv2_", StringComparison.Ordinal))
+        {
+            Assert.Equal("ssv2", data.Format);
+            Assert.Equal(2, data.SamplingRate);
+        }
+        else
+        {
+            Assert.True(IsQuickstart(file), $"{file}: a published recipe is named k400_* or ssv2_* so its sampling protocol can be checked");
+        }
+    }
+
+    [Fact]
+    public void Run_names_are_unique()
+    {
+        var names = PretrainConfigFiles().Select(f => (File: f, Load(f).Name)).ToList();
+        var duplicates = names.GroupBy(n => n.Name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => string.Join(", ", g.Select(n => n.File))).ToList();
+        Assert.True(duplicates.Count == 0, $"same run name in: {string.Join("; ", duplicates)}");
+    }
+
+    // Figures derived from the official scripts (see experiments/README.md): encoder, decoder dim/depth/heads,
+    // total clips per optimizer step, peak and final lr after scaling, epochs, warmup epochs.
+    // V1: per-GPU --batch_size × 8 GPUs × --nnodes, --lr 1.5e-4 and --min_lr 1e-5 (defaults) × total/256.
+    // V2: --num_sample 4 is folded in: 4× the clips per step and 4× the epochs at the same absolute lr.
+    public static TheoryData<string, string, int, int, int, int, double, double, int, double> PublishedRecipes() => new()
+    {
+        { "videomae/k400_vit_small_16x4_e1600.json", "vit_small", 192, 4, 3, 1024, 6e-4, 4e-5, 1601, 40 },
+        { "videomae/k400_vit_base_16x4_e800.json", "vit_base", 384, 4, 6, 2048, 1.2e-3, 8e-5, 801, 40 },
+        { "videomae/k400_vit_base_16x4_e1600.json", "vit_base", 384, 4, 6, 2048, 1.2e-3, 8e-5, 1601, 40 },
+        { "videomae/k400_vit_large_16x4_e1600.json", "vit_large", 512, 12, 8, 512, 3e-4, 2e-5, 1601, 40 },
+        { "videomae/k400_vit_huge_16x4_e1600.json", "vit_huge", 640, 12, 8, 1024, 6e-4, 4e-5, 1601, 40 },
+        { "videomae/ssv2_vit_small_16x2_e2400.json", "vit_small", 192, 4, 3, 2048, 1.2e-3, 8e-5, 2401, 40 },
+        { "videomae/ssv2_vit_base_16x2_e800.json", "vit_base", 384, 4, 6, 2048, 1.2e-3, 8e-5, 801, 40 },
+        { "videomae/ssv2_vit_base_16x2_e2400.json", "vit_base", 384, 4, 6, 2048, 1.2e-3, 8e-5, 2401, 40 },
+        { "videomae_v2/k400_vit_base_16x4_dual.json", "vit_base", 384, 4, 6, 4096, 4e-3, 4e-5, 800, 80 },
+        { "videomae_v2/k400_vit_g_16x4_dual.json", "vit_giant", 512, 4, 8, 8192, 4.8e-3, 8e-5, 1200, 120 },
+    };
+
+    [Theory]
+    [MemberData(nameof(PublishedRecipes))]
+    public void Published_recipe_keeps_the_official_figures(
+        string file, string encoder, int decoderDim, int decoderDepth, int decoderHeads,
+        int totalBatch, double peakLr, double minLr, int epochs, double warmupEpochs)
+    {
+        // Only VideoMAE V2's giant uses patch 14 (pretrain_videomae_giant_patch14_224) and clips gradients (--clip_grad 0.02).
+        var giant = encoder == "vit_giant";
+        var config = Load(file);
+        Assert.Equal(encoder, config.Model.Encoder);
+        Assert.Equal(decoderDim, config.Model.DecoderDim);
+        Assert.Equal(decoderDepth, config.Model.DecoderDepth);
+        Assert.Equal(decoderHeads, config.Model.DecoderHeads);
+        Assert.Equal(giant ? 14 : 16, config.Model.Patch);
+        Assert.Equal(0.9, config.Mask.Ratio);
+        Assert.Equal(config.Method == "videomae_v2", file.StartsWith("videomae_v2/", StringComparison.Ordinal));
+        var train = config.Train;
+        // The trainer scales by the effective batch: batch_size × accum_steps (per-GPU batch × world size).
+        var effective = train.BatchSize * train.AccumSteps;
+        Assert.Equal(totalBatch, effective);
+        Assert.Equal(peakLr, train.BaseLr * effective / 256, 1e-12);
+        Assert.Equal(minLr, train.MinLr * effective / 256, 1e-12);
+        Assert.Equal(epochs, train.Epochs);
+        Assert.Equal(warmupEpochs, train.WarmupEpochs);
+        Assert.Equal(giant ? 0.02 : 0.0, train.ClipGrad);
+        Assert.Equal(0.05, train.WeightDecay);
+        Assert.Equal([0.9, 0.95], train.Betas);
+        Assert.Equal(0.0, config.Model.DropPath);
+        Assert.True(config.Model.NormPixLoss);
+    }
+
+    [Fact]
+    public void Every_published_recipe_has_its_official_figures_pinned()
+    {
+        var pinned = PublishedRecipes().Select(row => (string)row[0]).ToHashSet(StringComparer.Ordinal);
+        var published = PretrainConfigFiles().Where(f => !IsQuickstart(f)).ToList();
+        Assert.NotEmpty(published);
+        var unpinned = published.Where(f => !pinned.Contains(f)).ToList();
+        Assert.True(unpinned.Count == 0, $"add the official figures to PublishedRecipes for: {string.Join(", ", unpinned)}");
+        var missing = pinned.Where(f => !published.Contains(f)).ToList();
+        Assert.True(missing.Count == 0, $"pinned recipes with no config file: {string.Join(", ", missing)}");
+    }
+}
