@@ -69,6 +69,7 @@ internal static class PretrainCommand
             Stride = config.Data.SamplingRate,
             InputSize = config.Data.InputSize,
             Flip = config.Data.Flip,
+            Repeats = config.Data.NumSample,
         });
         var loader = new ClipLoader(dataset, pipeline, new ClipLoaderOptions
         {

@@ -136,7 +136,7 @@ public sealed class Pretrainer
                     (accum == 1 ? loss : loss.Div(accum)).Backward();
                 }
                 batchInEpoch++;
-                clipsSeen += batch.Size;
+                clipsSeen += ClipsIn(batch);
                 lossSum += lossValue;
                 lossCount++;
                 if (micro != accum - 1)
@@ -206,9 +206,16 @@ public sealed class Pretrainer
         return new Result(step, lastLoss, clipsSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed);
     }
 
+    private static long ClipsIn(ClipBatch batch) => batch.Shape.Length == 6 ? (long)batch.Shape[0] * batch.Shape[1] : batch.Shape[0];
+
     private Tensor ToDevice(ClipBatch batch)
     {
         var shape = batch.Shape.Select(s => (long)s).ToArray();
+        if (shape.Length == 6)
+        {
+            // Repeated augmentation: [B, k, 3, T, H, W] → k independent clips per video in one batch of B·k.
+            shape = [shape[0] * shape[1], .. shape[2..]];
+        }
         var host = Tensor.From<float>(batch.Data, shape);
         return _device.IsCuda ? host.To(_device, nonBlocking: false) : host;
     }

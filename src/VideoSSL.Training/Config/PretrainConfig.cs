@@ -53,6 +53,11 @@ public sealed record DataSection
     public int SamplingRate { get; init; } = 4;
     public int InputSize { get; init; } = 224;
     public bool Flip { get; init; }
+    /// <summary>
+    /// Repeated augmentation: clips cut from each decoded video (VideoMAE V2's --num_sample). The lr scaling
+    /// counts videos, not clips, as the official code does.
+    /// </summary>
+    public int NumSample { get; init; } = 1;
     public int Workers { get; init; } = 2;
     public int Prefetch { get; init; } = 4;
     /// <summary>Share of unreadable videos tolerated before the run stops.</summary>
@@ -77,7 +82,10 @@ public sealed record OptimSection
     public int Epochs { get; init; } = 800;
     /// <summary>Stop after this many optimizer steps (0 = run all epochs): for quick checks.</summary>
     public long MaxSteps { get; init; }
-    /// <summary>Clips per optimizer step (total); the lr scales with it: lr = base_lr × batch_size / 256.</summary>
+    /// <summary>
+    /// Videos per forward pass. One optimizer step sees batch_size × accum_steps videos (on one GPU, a
+    /// recipe's per-GPU batch × GPUs), and the lr scales with that: lr = base_lr × batch_size × accum_steps / 256.
+    /// </summary>
     public int BatchSize { get; init; } = 32;
     public int AccumSteps { get; init; } = 1;
     public double BaseLr { get; init; } = 1.5e-4;

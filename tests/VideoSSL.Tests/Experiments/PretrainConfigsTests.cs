@@ -158,7 +158,7 @@ public class PretrainConfigsTests
     // Figures derived from the official scripts (see experiments/README.md): encoder, decoder dim/depth/heads,
     // total clips per optimizer step, peak and final lr after scaling, epochs, warmup epochs.
     // V1: per-GPU --batch_size × 8 GPUs × --nnodes, --lr 1.5e-4 and --min_lr 1e-5 (defaults) × total/256.
-    // V2: --num_sample 4 is folded in: 4× the clips per step and 4× the epochs at the same absolute lr.
+    // V2: per-GPU 32 videos × GPUs, --num_sample 4 clips per video (data.num_sample); lr scales by videos.
     public static TheoryData<string, string, int, int, int, int, double, double, int, double> PublishedRecipes() => new()
     {
         { "videomae/k400_vit_small_16x4_e1600.json", "vit_small", 192, 4, 3, 1024, 6e-4, 4e-5, 1601, 40 },
@@ -169,8 +169,8 @@ public class PretrainConfigsTests
         { "videomae/ssv2_vit_small_16x2_e2400.json", "vit_small", 192, 4, 3, 2048, 1.2e-3, 8e-5, 2401, 40 },
         { "videomae/ssv2_vit_base_16x2_e800.json", "vit_base", 384, 4, 6, 2048, 1.2e-3, 8e-5, 801, 40 },
         { "videomae/ssv2_vit_base_16x2_e2400.json", "vit_base", 384, 4, 6, 2048, 1.2e-3, 8e-5, 2401, 40 },
-        { "videomae_v2/k400_vit_base_16x4_dual.json", "vit_base", 384, 4, 6, 4096, 4e-3, 4e-5, 800, 80 },
-        { "videomae_v2/k400_vit_g_16x4_dual.json", "vit_giant", 512, 4, 8, 8192, 4.8e-3, 8e-5, 1200, 120 },
+        { "videomae_v2/k400_vit_base_16x4_dual.json", "vit_base", 384, 4, 6, 1024, 4e-3, 4e-5, 200, 20 },
+        { "videomae_v2/k400_vit_g_16x4_dual.json", "vit_giant", 512, 4, 8, 2048, 4.8e-3, 8e-5, 300, 30 },
     };
 
     [Theory]
@@ -198,6 +198,7 @@ public class PretrainConfigsTests
         Assert.Equal(epochs, train.Epochs);
         Assert.Equal(warmupEpochs, train.WarmupEpochs);
         Assert.Equal(giant ? 0.02 : 0.0, train.ClipGrad);
+        Assert.Equal(config.Method == "videomae_v2" ? 4 : 1, config.Data.NumSample);
         Assert.Equal(0.05, train.WeightDecay);
         Assert.Equal([0.9, 0.95], train.Betas);
         Assert.Equal(0.0, config.Model.DropPath);
