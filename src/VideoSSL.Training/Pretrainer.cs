@@ -159,7 +159,8 @@ public sealed class Pretrainer
                 {
                     var seconds = watch.Elapsed.TotalSeconds;
                     var clipsPerSecond = clipsSeen / Math.Max(seconds, 1e-9);
-                    var memory = _device.IsCuda ? Torch.Torch.CudaMemory(_device.Index).PeakAllocated / 1048576.0 : double.NaN;
+                    // CUDA: the caching allocator's peak; CPU: the process's resident memory.
+                    var memory = _device.IsCuda ? Torch.Torch.CudaMemory(_device.Index).PeakAllocated / 1048576.0 : Environment.WorkingSet / 1048576.0;
                     var intervalLoss = intervalSum / intervalCount;
                     intervalSum = 0;
                     intervalCount = 0;
