@@ -11,6 +11,9 @@ internal static class Program
             EnvCommand.Create(),
             BenchCommand.Create(),
             RunPlotting.CreatePlotCommand(),
+            EvaluationCommands.CreateProbe(),
+            EvaluationCommands.CreateFinetune(),
+            EvaluationCommands.CreateEval(),
         };
         return root.Parse(args).Invoke();
     }
