@@ -59,7 +59,7 @@ internal static class EvaluationCommands
     {
         var config = ConfigLoader.Load<ProbeConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
-        ValidateProbe(path, config);
+        EvalSetup.ValidateProbe(path, config);
         var device = Setup(config.Train.Device, config.Train.Threads);
         var trainSet = EvalSetup.OpenTrain(config.Data, Console.WriteLine);
         var valSet = EvalSetup.OpenVal(config.Data, config.Val, trainSet.ClassIndex, Console.WriteLine);
@@ -196,28 +196,6 @@ internal static class EvaluationCommands
                 t.Dispose();
             }
         }
-    }
-
-    private static void ValidateProbe(string path, ProbeConfig config)
-    {
-        var p = config.Probe;
-        void Check(bool ok, string message)
-        {
-            if (!ok)
-            {
-                throw new ConfigException($"{path}: {message}");
-            }
-        }
-        Check(p.Kind is "linear" or "attentive" or "ridge", $"probe.kind '{p.Kind}' must be linear, attentive or ridge");
-        Check(p.Pooling is "mean" or "last_k", $"probe.pooling '{p.Pooling}' must be mean or last_k");
-        Check(p.BlockPooling is "concatenate" or "average", $"probe.block_pooling '{p.BlockPooling}' must be concatenate or average");
-        Check(p.AttentiveVariant is "vjepa" or "vjepa2", $"probe.attentive_variant '{p.AttentiveVariant}' must be vjepa or vjepa2");
-        Check(p.AttentiveDepth >= 1, "probe.attentive_depth must be at least 1");
-        var depth = EvalSetup.ModelConfig(config.Model).Depth;
-        Check(p.Pooling != "last_k" || (p.LastK >= 1 && p.LastK <= depth), $"probe.last_k {p.LastK} must lie in [1, {depth}]");
-        Check(p.Kind != "attentive" || p.CacheFeatures || config.Train.BatchSize > 0, "train.batch_size must be positive");
-        Check(config.Train.Betas.Length == 2, "train.betas needs two values");
-        Check(config.Train.BatchSize >= 1 && config.Train.Epochs >= 1, "train.batch_size and train.epochs must be at least 1");
     }
 
     private static Device Setup(string device, int threads)

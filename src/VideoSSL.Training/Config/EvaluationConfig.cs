@@ -111,7 +111,7 @@ public sealed record FinetuneOptimSection
     public int Epochs { get; init; } = 75;
     /// <summary>Stop after this many optimizer steps (0 = run all epochs): for quick checks.</summary>
     public long MaxSteps { get; init; }
-    /// <summary>Videos per optimizer step (total); lr = base_lr × batch_size / 256. Repeated augmentation adds views, not lr.</summary>
+    /// <summary>Videos per loader batch; a step sees batch_size × accum_steps videos and lr = base_lr × that / 256 (repeated-augmentation views do not count, as in VideoMAE).</summary>
     public int BatchSize { get; init; } = 8;
     public int AccumSteps { get; init; } = 1;
     public double BaseLr { get; init; } = 1e-3;

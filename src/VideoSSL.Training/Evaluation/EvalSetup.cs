@@ -35,11 +35,8 @@ public static class EvalSetup
         {
             Fail("data.root and data.annotations must be set");
         }
-        if (data.Format == "ssv2" && protocol != "ssv2")
-        {
-            Fail("data.format ssv2 needs protocol ssv2 (segment sampling)");
-        }
-        if (protocol == "ssv2" && data.Flip)
+        // V-JEPA tests SSv2 with dense clips (protocol kinetics), so the format does not fix the protocol; flipping it never is allowed.
+        if ((protocol == "ssv2" || data.Format == "ssv2") && data.Flip)
         {
             Fail("data.flip must be false for ssv2: left/right classes would swap meaning");
         }
@@ -73,6 +70,28 @@ public static class EvalSetup
         {
             Fail($"model.num_classes must be 0 (from the dataset) or positive, got {model.NumClasses}");
         }
+    }
+
+    /// <summary>Throws a <see cref="ConfigException"/> naming the key when a probe config is inconsistent.</summary>
+    public static void ValidateProbe(string path, ProbeConfig config)
+    {
+        var p = config.Probe;
+        void Check(bool ok, string message)
+        {
+            if (!ok)
+            {
+                throw new ConfigException($"{path}: {message}");
+            }
+        }
+        Check(p.Kind is "linear" or "attentive" or "ridge", $"probe.kind '{p.Kind}' must be linear, attentive or ridge");
+        Check(p.Pooling is "mean" or "last_k", $"probe.pooling '{p.Pooling}' must be mean or last_k");
+        Check(p.BlockPooling is "concatenate" or "average", $"probe.block_pooling '{p.BlockPooling}' must be concatenate or average");
+        Check(p.AttentiveVariant is "vjepa" or "vjepa2", $"probe.attentive_variant '{p.AttentiveVariant}' must be vjepa or vjepa2");
+        Check(p.AttentiveDepth >= 1, "probe.attentive_depth must be at least 1");
+        var depth = EvalSetup.ModelConfig(config.Model).Depth;
+        Check(p.Pooling != "last_k" || (p.LastK >= 1 && p.LastK <= depth), $"probe.last_k {p.LastK} must lie in [1, {depth}]");
+        Check(config.Train.Betas.Length == 2, "train.betas needs two values");
+        Check(config.Train.BatchSize >= 1 && config.Train.Epochs >= 1, "train.batch_size and train.epochs must be at least 1");
     }
 
     public static VideoViTConfig ModelConfig(ClassifierSection model) => ModelRegistry.Resolve(model.Encoder, c => c with
