@@ -13,14 +13,9 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks (speed targets live here, not in unit tests)");
         bench.Subcommands.Add(CreateOps());
-        foreach (var extra in ExtraBenchmarks)
-        {
-            bench.Subcommands.Add(extra());
-        }
+        bench.Subcommands.Add(BenchPretrainCommand.Create());
         return bench;
     }
-
-    internal static List<Func<Command>> ExtraBenchmarks { get; } = [];
 
     private static Command CreateOps()
     {

@@ -102,6 +102,9 @@ public sealed class Pretrainer
         var useAutocast = _device.IsCuda && train.Bf16;
         var lossSum = 0.0;
         var lossCount = 0;
+        // Logged loss = mean over the steps since the last log line, so a curve is not one batch's noise.
+        var intervalSum = 0.0;
+        var intervalCount = 0;
         for (var epoch = (int)state.Epoch; step < totalSteps && step < stopAtStep; epoch++)
         {
             var startBatch = epoch == state.Epoch ? (int)state.BatchInEpoch : 0;
@@ -148,6 +151,8 @@ public sealed class Pretrainer
                 lastLoss = lossSum / lossCount;
                 lossSum = 0;
                 lossCount = 0;
+                intervalSum += lastLoss;
+                intervalCount++;
 
                 var done = step >= totalSteps || step >= stopAtStep;
                 if (step % _config.Log.EverySteps == 0 || done)
@@ -155,11 +160,14 @@ public sealed class Pretrainer
                     var seconds = watch.Elapsed.TotalSeconds;
                     var clipsPerSecond = clipsSeen / Math.Max(seconds, 1e-9);
                     var memory = _device.IsCuda ? Torch.Torch.CudaMemory(_device.Index).PeakAllocated / 1048576.0 : double.NaN;
-                    _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lastLoss), ("opt/lr", optimizer.Lr),
+                    var intervalLoss = intervalSum / intervalCount;
+                    intervalSum = 0;
+                    intervalCount = 0;
+                    _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", intervalLoss), ("opt/lr", optimizer.Lr),
                         ("opt/grad_norm", gradNorm), ("perf/clips_per_s", clipsPerSecond), ("mem/peak_mib", memory), ("time", seconds));
-                    _run.TensorBoard.AddScalar("train/loss", (float)lastLoss, step);
+                    _run.TensorBoard.AddScalar("train/loss", (float)intervalLoss, step);
                     _run.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
-                    progress.Report(step, epoch, lastLoss, optimizer.Lr, clipsPerSecond, memory);
+                    progress.Report(step, epoch, intervalLoss, optimizer.Lr, clipsPerSecond, memory);
                 }
                 if (_hooks.OnReconstruction is not null && (step % _config.Log.ReconstructionEverySteps == 0 || done))
                 {

@@ -31,17 +31,21 @@ internal unsafe struct OpArg
 
     // Tensors passed by handle could be finalized mid-call when nothing else references them (a temporary
     // outside any scope). Each argument tensor is parked in a per-thread ring, which keeps it reachable until
-    // long after the synchronous call that used it has returned.
+    // long after the synchronous call that used it has returned. One thread-static read per argument.
     [ThreadStatic]
-    private static Tensor?[]? t_keepAlive;
-    [ThreadStatic]
-    private static int t_keepAliveNext;
+    private static KeepAliveRing? t_keepAlive;
+
+    private sealed class KeepAliveRing
+    {
+        public readonly Tensor?[] Slots = new Tensor?[64];
+        public int Next;
+    }
 
     private static void KeepAlive(Tensor tensor)
     {
-        var ring = t_keepAlive ??= new Tensor?[64];
-        ring[t_keepAliveNext] = tensor;
-        t_keepAliveNext = (t_keepAliveNext + 1) & 63;
+        var ring = t_keepAlive ??= new KeepAliveRing();
+        ring.Slots[ring.Next] = tensor;
+        ring.Next = (ring.Next + 1) & 63;
     }
 
     public static OpArg Default => default;

@@ -1,3 +1,4 @@
+using VideoSSL.Models;
 using VideoSSL.Torch;
 using VideoSSL.Torch.NN;
 
@@ -71,7 +72,7 @@ public sealed class AttentivePooler : Module
         CrossAttentionBlock = Child("cross_attention_block", new CrossAttentionBlock(embedDim, numHeads, mlpRatio, normEps, outputProjection: variant == AttentiveProbeVariant.VJepa));
         if (depth > 1)
         {
-            Blocks = Child("blocks", new ModuleList<ProbeBlock>(Enumerable.Range(0, (int)depth - 1).Select(_ => new ProbeBlock(embedDim, numHeads, mlpRatio, normEps))));
+            Blocks = Child("blocks", new ModuleList<Block>(Enumerable.Range(0, (int)depth - 1).Select(_ => new Block((int)embedDim, (int)numHeads, (int)(embedDim * mlpRatio), QkvBiasStyle.Full, dropPath: 0, normEps))));
         }
         InitWeights(initStd);
     }
@@ -82,7 +83,7 @@ public sealed class AttentivePooler : Module
     public CrossAttentionBlock CrossAttentionBlock { get; }
 
     /// <summary>The depth − 1 self-attention blocks, or null at depth 1.</summary>
-    public ModuleList<ProbeBlock>? Blocks { get; }
+    public ModuleList<Block>? Blocks { get; }
 
     /// <summary>Tokens [B, N, D] → pooled query [B, 1, D].</summary>
     public Tensor Forward(Tensor tokens)
@@ -134,7 +135,7 @@ public sealed class AttentivePooler : Module
             {
                 for (var l = 1; l <= Blocks.Count; l++)
                 {
-                    Blocks[l - 1].Attention.Proj.Weight.Value.Div_(Math.Sqrt(2.0 * (l + 1)));
+                    Blocks[l - 1].Attn.Proj.Weight.Value.Div_(Math.Sqrt(2.0 * (l + 1)));
                     Blocks[l - 1].Mlp.Fc2.Weight.Value.Div_(Math.Sqrt(2.0 * (l + 1)));
                 }
             }
@@ -148,7 +149,7 @@ public sealed class AttentivePooler : Module
             {
                 for (var i = 0; i < Blocks.Count; i++)
                 {
-                    Blocks[i].Attention.Proj.Weight.Value.Div_(Math.Sqrt(2.0 * (i + 1)));
+                    Blocks[i].Attn.Proj.Weight.Value.Div_(Math.Sqrt(2.0 * (i + 1)));
                     Blocks[i].Mlp.Fc2.Weight.Value.Div_(Math.Sqrt(2.0 * (i + 1)));
                     lastLayerId = i;
                 }
@@ -166,13 +167,13 @@ public sealed class CrossAttentionBlock : Module
         Norm1 = Child("norm1", new LayerNorm(dim, normEps));
         Attention = Child("xattn", new CrossAttention(dim, numHeads, outputProjection));
         Norm2 = Child("norm2", new LayerNorm(dim, normEps));
-        Mlp = Child("mlp", new ProbeMlp(dim, (long)(dim * mlpRatio)));
+        Mlp = Child("mlp", new Mlp((int)dim, (int)(dim * mlpRatio)));
     }
 
     public LayerNorm Norm1 { get; }
     public CrossAttention Attention { get; }
     public LayerNorm Norm2 { get; }
-    public ProbeMlp Mlp { get; }
+    public Mlp Mlp { get; }
 
     /// <summary>Query [B, n, D] attending to tokens [B, N, D] → [B, n, D].</summary>
     public Tensor Forward(Tensor q, Tensor x)
@@ -219,71 +220,3 @@ public sealed class CrossAttention : Module
     }
 }
 
-/// <summary>Pre-norm self-attention block of the deeper probes (jepa's Block: qkv with bias, proj, GELU MLP).</summary>
-public sealed class ProbeBlock : Module
-{
-    public ProbeBlock(long dim, long numHeads, double mlpRatio = 4.0, double normEps = 1e-5)
-    {
-        Norm1 = Child("norm1", new LayerNorm(dim, normEps));
-        Attention = Child("attn", new ProbeSelfAttention(dim, numHeads));
-        Norm2 = Child("norm2", new LayerNorm(dim, normEps));
-        Mlp = Child("mlp", new ProbeMlp(dim, (long)(dim * mlpRatio)));
-    }
-
-    public LayerNorm Norm1 { get; }
-    public ProbeSelfAttention Attention { get; }
-    public LayerNorm Norm2 { get; }
-    public ProbeMlp Mlp { get; }
-
-    public Tensor Forward(Tensor x)
-    {
-        using var scope = Torch.NewScope();
-        x = x.Add(Attention.Forward(Norm1.Forward(x)));
-        x = x.Add(Mlp.Forward(Norm2.Forward(x)));
-        return scope.MoveToOuter(x);
-    }
-}
-
-public sealed class ProbeSelfAttention : Module
-{
-    private readonly long _numHeads;
-
-    public ProbeSelfAttention(long dim, long numHeads)
-    {
-        _numHeads = numHeads;
-        Qkv = Child("qkv", new Linear(dim, 3 * dim));
-        Proj = Child("proj", new Linear(dim, dim));
-    }
-
-    public Linear Qkv { get; }
-    public Linear Proj { get; }
-
-    public Tensor Forward(Tensor x)
-    {
-        using var scope = Torch.NewScope();
-        var (b, n, c) = (x.Size(0), x.Size(1), x.Size(2));
-        var qkv = Qkv.Forward(x).Reshape(b, n, 3, _numHeads, c / _numHeads).Permute(2, 0, 3, 1, 4); // [3, B, h, N, c/h]
-        var o = Torch.ScaledDotProductAttention(qkv.Select(0, 0), qkv.Select(0, 1), qkv.Select(0, 2));
-        o = Proj.Forward(o.Transpose(1, 2).Reshape(b, n, c));
-        return scope.MoveToOuter(o);
-    }
-}
-
-/// <summary>fc1 → exact GELU → fc2.</summary>
-public sealed class ProbeMlp : Module
-{
-    public ProbeMlp(long dim, long hidden)
-    {
-        Fc1 = Child("fc1", new Linear(dim, hidden));
-        Fc2 = Child("fc2", new Linear(hidden, dim));
-    }
-
-    public Linear Fc1 { get; }
-    public Linear Fc2 { get; }
-
-    public Tensor Forward(Tensor x)
-    {
-        using var scope = Torch.NewScope();
-        return scope.MoveToOuter(Fc2.Forward(Torch.Gelu(Fc1.Forward(x))));
-    }
-}

@@ -58,19 +58,20 @@ public class PretrainerTests
         public Linear Decoder { get; }
     }
 
-    private static ClipLoader Loader(int seed)
+    private static ClipLoader Loader(int seed, int[]? shape = null)
     {
         var samples = Enumerable.Range(0, 24).Select(i => new VideoSample($"clip{i}.mp4", i % 3, $"clip{i}")).ToList();
         var dataset = new VideoDataset(samples, new Dictionary<string, int> { ["a"] = 0, ["b"] = 1, ["c"] = 2 });
         // Each clip is a fixed pattern per class plus noise from the item's own RNG, as a real pipeline's augmentation.
         ClipBatchItem Pipeline(VideoSample sample, int epoch, int index, Random random)
         {
-            var data = new float[3 * 2 * 2 * 2];
+            var itemShape = shape ?? [3, 2, 2, 2];
+            var data = new float[itemShape.Aggregate(1, (a, b) => a * b)];
             for (var k = 0; k < data.Length; k++)
             {
                 data[k] = (float)(Math.Sin(k * (sample.Label + 1)) + 0.1 * random.NextDouble());
             }
-            return ClipBatchItem.Create(data, [3, 2, 2, 2], sample.Label);
+            return ClipBatchItem.Create(data, itemShape, sample.Label);
         }
         return new ClipLoader(dataset, Pipeline, new ClipLoaderOptions { BatchSize = 4, Workers = 2, Seed = seed });
     }
@@ -85,14 +86,15 @@ public class PretrainerTests
         File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl"))
             .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("train/loss").GetDouble()).ToList();
 
-    private static string Train(PretrainConfig config, string? runDir, bool resume, long stopAt = long.MaxValue, double poison = double.NaN)
+    private static string Train(PretrainConfig config, string? runDir, bool resume, long stopAt = long.MaxValue, double poison = double.NaN, bool videoMae = false)
     {
         ManualSeed((ulong)config.Seed);
-        using var task = new ToyTask(config.Seed, poison);
+        using IPretrainTask task = videoMae ? new VideoMAETask(TinyVideoMae, config.Seed) : new ToyTask(config.Seed, poison);
         var effective = config;
         var manifest = ManifestInfo.Create(config.Seed, "test", [], "cpu");
         using var run = RunDirectory.Open(runDir ?? Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run"), "toy", effective, [], manifest, resume);
-        var trainer = new Pretrainer(effective, task, Loader(0), run, VideoSSL.Torch.Device.CPU, output: TextWriter.Null);
+        var loader = videoMae ? Loader(0, [3, 4, 32, 32]) : Loader(0);
+        var trainer = new Pretrainer(effective, task, loader, run, VideoSSL.Torch.Device.CPU, output: TextWriter.Null);
         trainer.Run(resume ? run.LastCheckpoint : null, stopAt);
         return run.Path;
     }
@@ -108,6 +110,19 @@ public class PretrainerTests
         var resumed = Losses(partialDir);
         Assert.Equal(full.Count, resumed.Count);
         Assert.Equal(full, resumed);
+    }
+
+    private static VideoSSL.Methods.VideoMAEConfig TinyVideoMae => VideoSSL.Methods.VideoMAEConfig.ForSize("vit_micro", v2: false,
+        e => e with { ImgSize = 32, NumFrames = 4 }) with { MaskRatio = 0.5 };
+
+    [Fact]
+    public void VideoMAE_run_stopped_and_resumed_gives_bit_identical_losses()
+    {
+        var config = Config(epochs: 2);
+        var full = Losses(Train(config, null, false, videoMae: true));
+        var partialDir = Train(config, null, false, stopAt: 6, videoMae: true);
+        Train(config, partialDir, resume: true, videoMae: true);
+        Assert.Equal(full, Losses(partialDir));
     }
 
     [Fact]
@@ -139,5 +154,37 @@ public class PretrainerTests
         var dir = Train(config, null, false);
         var e = Assert.Throws<IOException>(() => Train(config, dir, false));
         Assert.Contains("--resume", e.Message, StringComparison.Ordinal);
+    }
+}
+
+public class CheckpointTests
+{
+    private sealed class Net : Module
+    {
+        public Net()
+        {
+            Fc = Child("fc", new Linear(4, 3));
+        }
+
+        public Linear Fc { get; }
+    }
+
+    [Fact]
+    public void Interrupted_checkpoint_write_leaves_the_previous_checkpoint_loadable()
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("vssl-ckpt-").FullName, "last.safetensors");
+        using var model = new Net();
+        Checkpoint.Save(path, model, null, new TrainerState(5, 0, 5, 5, 0.5, "{}"));
+        var before = File.ReadAllBytes(path);
+        // A tensor that fails while being written (disposed) stands in for a crash or a full disk mid-write.
+        using var broken = new Net();
+        broken.Fc.Bias!.Value.Dispose();
+        Assert.ThrowsAny<Exception>(() => Checkpoint.Save(path, broken, null, new TrainerState(10, 0, 10, 10, 0.4, "{}")));
+        Assert.Equal(before, File.ReadAllBytes(path));
+        using var restored = new Net();
+        var state = Checkpoint.Load(path, restored, null);
+        Assert.Equal(5, state.Step);
+        Assert.Equal(model.Fc.Weight.Value.ToArray<float>(), restored.Fc.Weight.Value.ToArray<float>());
+        Assert.Equal([path], Directory.GetFiles(Path.GetDirectoryName(path)!));
     }
 }

@@ -1,0 +1,159 @@
+using System.CommandLine;
+using VideoSSL.Data.Datasets;
+using VideoSSL.Data.Loading;
+using VideoSSL.Data.Pipelines;
+using VideoSSL.Data.Synthetic;
+using VideoSSL.Methods;
+using VideoSSL.Models;
+using VideoSSL.Torch;
+using VideoSSL.Training;
+using VideoSSL.Training.Config;
+
+namespace VideoSSL.Cli;
+
+internal static class PretrainCommand
+{
+    public static Command Create()
+    {
+        var config = new Argument<string>("config") { Description = "experiment JSON (see experiments/)" };
+        var set = new Option<string[]>("--set") { Description = "override a config key: --set train.base_lr=1e-4 (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var runDir = new Option<string?>("--run-dir") { Description = "run folder (default runs/NAME-TIMESTAMP)" };
+        var resume = new Option<string?>("--resume") { Description = "continue a run: from CHECKPOINT, or from --run-dir's last checkpoint", Arity = ArgumentArity.ZeroOrOne };
+        var command = new Command("pretrain", "Self-supervised pretraining (VideoMAE, VideoMAE V2)") { config, set, runDir, resume };
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            var resuming = parse.GetResult(resume) is not null;
+            Run(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume));
+        }));
+        return command;
+    }
+
+    public static Pretrainer.Result Run(string configPath, IReadOnlyList<string> overrides, string? runDir, bool resume, string? resumeCheckpoint)
+    {
+        var config = ConfigLoader.Load<PretrainConfig>(configPath, overrides);
+        if (resume && runDir is null && resumeCheckpoint is not null)
+        {
+            // `--resume runs/x/checkpoints/last.safetensors`: the run folder is the checkpoint's grandparent.
+            runDir = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resumeCheckpoint)));
+        }
+        if (resume && runDir is null)
+        {
+            throw new ConfigException("--resume needs --run-dir (or a checkpoint path inside a run folder)");
+        }
+        var device = Device.Parse(config.Train.Device);
+        if (device.IsCuda && !Torch.Torch.CudaIsAvailable)
+        {
+            throw new ConfigException($"train.device={config.Train.Device}, but this libtorch {(Torch.Torch.IsCudaBuild ? "sees no CUDA device" : "is a CPU build")}: use --set train.device=cpu");
+        }
+        if (config.Train.Threads > 0)
+        {
+            Torch.Torch.NumThreads = config.Train.Threads;
+        }
+        Torch.Torch.ManualSeed((ulong)config.Seed);
+        Torch.Torch.SetDeterministic(!device.IsCuda);
+        if (device.IsCuda)
+        {
+            Torch.Torch.SetAllowTf32(true);
+        }
+
+        Console.WriteLine($"videossl pretrain {configPath} ({config.Method}, {config.Model.Encoder}, seed {config.Seed})");
+        foreach (var line in ConfigLoader.Describe(config))
+        {
+            Console.WriteLine($"  {line}");
+        }
+        var dataset = OpenDataset(config.Data, "train", Console.WriteLine);
+        var pipeline = VideoPipelines.Create(new VideoPipelineOptions
+        {
+            Protocol = PipelineProtocol.Pretrain,
+            Frames = config.Data.NumFrames,
+            Stride = config.Data.SamplingRate,
+            InputSize = config.Data.InputSize,
+            Flip = config.Data.Flip,
+        });
+        var loader = new ClipLoader(dataset, pipeline, new ClipLoaderOptions
+        {
+            BatchSize = config.Train.BatchSize,
+            Workers = config.Data.Workers,
+            PrefetchBatches = config.Data.Prefetch,
+            Seed = (int)config.Seed,
+            MaxFailureFraction = config.Data.MaxFailedShare,
+        }, Console.WriteLine);
+        Console.WriteLine($"data: {dataset.Count} videos, {loader.BatchesPerEpoch} batches of {config.Train.BatchSize} per epoch");
+
+        using var task = new VideoMAETask(MethodConfig(config), config.Seed);
+        task.Model.To(device);
+        var manifest = ManifestInfo.Create(config.Seed, "pretrain", Environment.GetCommandLineArgs(), device.ToString());
+        using var run = RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume);
+        dataset.SaveClassIndex(Path.Combine(run.Path, "class_index.json"));
+        Console.WriteLine($"run folder: {run.Path}");
+        var trainer = new Pretrainer(config, task, loader, run, device, RunPlotting.Hooks(run));
+        var checkpoint = resume ? resumeCheckpoint ?? run.LastCheckpoint : null;
+        var result = trainer.Run(checkpoint);
+        Console.WriteLine($"done: {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}, {result.ClipsPerSecond:F1} clips/s, final loss {result.FinalLoss:F4}");
+        Console.WriteLine($"checkpoint: {run.LastCheckpoint}");
+        return result;
+    }
+
+    public static VideoMAEConfig MethodConfig(PretrainConfig config)
+    {
+        var v2 = config.Method switch
+        {
+            "videomae" => false,
+            "videomae_v2" => true,
+            _ => throw new ConfigException($"unknown method '{config.Method}' (videomae, videomae_v2)"),
+        };
+        if (!ModelRegistry.Names.Contains(config.Model.Encoder))
+        {
+            throw new ConfigException($"model.encoder '{config.Model.Encoder}' is not a registered model ({string.Join(", ", ModelRegistry.Names)})");
+        }
+        var m = config.Model;
+        var encoder = ModelRegistry.Resolve(m.Encoder, e => e with
+        {
+            ImgSize = m.ImgSize,
+            NumFrames = m.Frames,
+            TubeletSize = m.Tubelet,
+            PatchSize = m.Patch,
+            DropPathRate = m.DropPath,
+        });
+        var methodConfig = new VideoMAEConfig
+        {
+            Encoder = encoder,
+            DecoderDim = m.DecoderDim,
+            DecoderDepth = m.DecoderDepth,
+            DecoderHeads = m.DecoderHeads,
+            MaskRatio = config.Mask.Ratio,
+            NormPixLoss = m.NormPixLoss,
+            DecoderMaskRatio = v2 ? config.Mask.DecoderRatio : 0,
+        };
+        if (config.Data.NumFrames != m.Frames || config.Data.InputSize != m.ImgSize)
+        {
+            throw new ConfigException($"data.num_frames/input_size ({config.Data.NumFrames}/{config.Data.InputSize}) must equal model.frames/img_size ({m.Frames}/{m.ImgSize})");
+        }
+        return methodConfig;
+    }
+
+    /// <summary>Opens a split; the synthetic format is generated into data.root on first use.</summary>
+    public static VideoDataset OpenDataset(DataSection data, string split, Action<string> log)
+    {
+        if (data.Format != "synthetic")
+        {
+            return DatasetFactory.Open(data.Format, data.Root, data.Annotations, data.Labels, log);
+        }
+        var root = string.IsNullOrEmpty(data.Root) ? Path.Combine("data", "synth", "kinetics") : data.Root;
+        var csv = Path.Combine(root, $"{split}.csv");
+        if (!File.Exists(csv))
+        {
+            var s = data.Synthetic;
+            log($"generating the synthetic motion dataset in {root} ({s.Classes} classes, {s.TrainPerClass}+{s.ValPerClass} clips per class, {s.Size}px, {s.Frames} frames)");
+            SyntheticDatasetWriter.WriteKinetics(root, new SyntheticDatasetOptions
+            {
+                Clip = new SyntheticClipOptions(s.Size, s.Size, s.Frames, s.Fps),
+                TrainPerClass = s.TrainPerClass,
+                ValPerClass = s.ValPerClass,
+                Seed = s.Seed,
+                ClassIds = [.. Enumerable.Range(0, s.Classes)],
+            }, log);
+        }
+        return KineticsCsv.Read(csv, Path.Combine(root, split), log: log);
+    }
+}
