@@ -204,7 +204,18 @@ internal static class EvaluationCommands
         {
             Torch.Torch.NumThreads = threads;
         }
-        return Device.Parse(device);
+        var parsed = Device.Parse(device);
+        if (parsed.IsCuda && !Torch.Torch.CudaIsAvailable)
+        {
+            throw new ConfigException($"device {device}, but this libtorch {(Torch.Torch.IsCudaBuild ? "sees no CUDA device" : "is a CPU build")}: use --set train.device=cpu");
+        }
+        // As pretraining: bit-exact resume on the CPU; TF32 matmuls on CUDA.
+        Torch.Torch.SetDeterministic(!parsed.IsCuda);
+        if (parsed.IsCuda)
+        {
+            Torch.Torch.SetAllowTf32(true);
+        }
+        return parsed;
     }
 
     private static void PrintConfig<T>(T config)
