@@ -12,6 +12,9 @@ internal static class Program
             BenchCommand.Create(),
             PretrainCommand.Create(),
             RunPlotting.CreatePlotCommand(),
+            EvaluationCommands.CreateProbe(),
+            EvaluationCommands.CreateFinetune(),
+            EvaluationCommands.CreateEval(),
         };
         return root.Parse(args).Invoke();
     }

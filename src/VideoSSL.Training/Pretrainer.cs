@@ -222,7 +222,7 @@ public sealed class Pretrainer
     }
 
     /// <summary>A tqdm-style bar on a terminal; MAE-style plain lines when output is redirected.</summary>
-    private sealed class Progress(TextWriter output, long total, long start)
+    internal sealed class Progress(TextWriter output, long total, long start)
     {
         private readonly Stopwatch _watch = Stopwatch.StartNew();
         private readonly bool _interactive = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;

@@ -1,0 +1,239 @@
+using System.CommandLine;
+using System.Text.Json;
+using VideoSSL.Data.Datasets;
+using VideoSSL.Models;
+using VideoSSL.Plots;
+using VideoSSL.Torch;
+using VideoSSL.Torch.Serialization;
+using VideoSSL.Training;
+using VideoSSL.Training.Config;
+using VideoSSL.Training.Evaluation;
+
+namespace VideoSSL.Cli;
+
+/// <summary>`videossl probe`, `videossl finetune` and `videossl eval`.</summary>
+internal static class EvaluationCommands
+{
+    private const string ClassIndexFile = "class_index.json";
+
+    public static Command CreateProbe()
+    {
+        var config = new Argument<string>("config") { Description = "probe config (JSON)" };
+        var set = SetOption();
+        var runDir = new Option<string?>("--run-dir") { Description = "run folder (default runs/NAME-TIMESTAMP)" };
+        var command = new Command("probe", "Train a linear, attentive or ridge probe on a frozen encoder and report validation accuracy") { config, set, runDir };
+        command.SetAction(parse => CliErrors.Guard(() => Probe(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir))));
+        return command;
+    }
+
+    public static Command CreateFinetune()
+    {
+        var config = new Argument<string>("config") { Description = "fine-tune config (JSON)" };
+        var set = SetOption();
+        var runDir = new Option<string?>("--run-dir") { Description = "run folder (default runs/NAME-TIMESTAMP)" };
+        var resume = new Option<string?>("--resume") { Description = "continue the run in --run-dir from its last checkpoint, or from CKPT", Arity = ArgumentArity.ZeroOrOne };
+        var noTest = new Option<bool>("--no-test") { Description = "skip the multi-view test of the best checkpoint at the end" };
+        var command = new Command("finetune", "Fine-tune a classifier from a pretrained encoder (VideoMAE recipe), then test it with multiple views") { config, set, runDir, resume, noTest };
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            var resuming = parse.GetResult(resume) is not null;
+            Finetune(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume), !parse.GetValue(noTest));
+        }));
+        return command;
+    }
+
+    public static Command CreateEval()
+    {
+        var config = new Argument<string>("config") { Description = "eval or fine-tune config (JSON)" };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "fine-tuned weights (our checkpoint or an official .pth)", Required = true };
+        var set = SetOption();
+        var outDir = new Option<string?>("--out") { Description = "where the report goes (default: eval/ next to the checkpoint folder)" };
+        var command = new Command("eval", "Multi-view test: top-1/top-5/mean class accuracy, predictions.csv, confusion matrix") { config, checkpoint, set, outDir };
+        command.SetAction(parse => CliErrors.Guard(() => Eval(parse.GetValue(config)!, parse.GetValue(checkpoint)!, parse.GetValue(set) ?? [], parse.GetValue(outDir))));
+        return command;
+    }
+
+    private static Option<string[]> SetOption() => new("--set") { Description = "override a config key, e.g. --set train.epochs=10 (repeatable)", AllowMultipleArgumentsPerToken = false };
+
+    private static void Probe(string path, string[] sets, string? runDir)
+    {
+        var config = ConfigLoader.Load<ProbeConfig>(path, sets);
+        EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
+        EvalSetup.ValidateProbe(path, config);
+        var device = Setup(config.Train.Device, config.Train.Threads);
+        var trainSet = EvalSetup.OpenTrain(config.Data, Console.WriteLine);
+        var valSet = EvalSetup.OpenVal(config.Data, config.Val, trainSet.ClassIndex, Console.WriteLine);
+        var numClasses = config.Model.NumClasses > 0 ? config.Model.NumClasses : trainSet.ClassCount;
+        config = config with { Model = config.Model with { NumClasses = numClasses, DropPath = 0 } };
+        PrintConfig(config);
+
+        Torch.Torch.ManualSeed((ulong)config.Seed);
+        using var encoder = new VideoViTEncoder(EvalSetup.ModelConfig(config.Model));
+        Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitEncoder(encoder, config.Init) : $"encoder: random init (seed {config.Seed}), a baseline");
+        encoder.To(device);
+        var cache = config.Probe.Kind == "ridge" || config.Probe.CacheFeatures;
+        // The cache holds one centre view per training video; live training sees the loader's random crops every epoch.
+        var trainLoader = cache
+            ? EvalSetup.Loader(trainSet, EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine)
+            : EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine);
+        var valLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
+
+        using var run = RunDirectory.Open(runDir, config.Name, config, sets, ManifestInfo.Create(config.Seed, "probe", Environment.GetCommandLineArgs(), device.ToString()), resume: false);
+        trainSet.SaveClassIndex(Path.Combine(run.Path, ClassIndexFile));
+        Console.WriteLine($"run folder: {run.Path}");
+        var result = new Prober(config, encoder, trainLoader, valLoader, numClasses, run, device).Run();
+        Report(Path.Combine(run.Path, "test"), result.LastEval, trainSet.ClassNames);
+        RunPlots.Regenerate(run.Path);
+        Console.WriteLine($"best val acc1 {result.BestAcc1 * 100:F2}%; run folder {run.Path}");
+    }
+
+    private static void Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test)
+    {
+        var config = ConfigLoader.Load<FinetuneConfig>(path, sets);
+        EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
+        if (config.Train.Betas.Length != 2)
+        {
+            throw new ConfigException($"{path}: train.betas needs two values");
+        }
+        if (resume && runDir is null && resumeFrom is null)
+        {
+            throw new ConfigException("--resume needs --run-dir (the run to continue) or a checkpoint path");
+        }
+        var device = Setup(config.Train.Device, config.Train.Threads);
+        var trainSet = EvalSetup.OpenTrain(config.Data, Console.WriteLine);
+        var valSet = EvalSetup.OpenVal(config.Data, config.Val, trainSet.ClassIndex, Console.WriteLine);
+        var numClasses = config.Model.NumClasses > 0 ? config.Model.NumClasses : trainSet.ClassCount;
+        config = config with { Model = config.Model with { NumClasses = numClasses } };
+        PrintConfig(config);
+
+        Torch.Torch.ManualSeed((ulong)config.Seed);
+        using var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model), numClasses, config.Model.HeadInitScale, config.Model.HeadDrop);
+        if (!resume)
+        {
+            Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitClassifier(model, config.Init) : "model: random init (no init checkpoint given)");
+        }
+        model.To(device);
+        var numSample = Math.Max(1, config.Aug.NumSample);
+        var trainLoader = EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol, numSample), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine);
+        // Per-epoch validation uses one view per video (SSv2: its two segment offsets) as VideoMAE's validation; the full test follows.
+        var valLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
+
+        if (resume && resumeFrom is not null && runDir is null)
+        {
+            runDir = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resumeFrom)));
+        }
+        using var run = RunDirectory.Open(runDir, config.Name, config, sets, ManifestInfo.Create(config.Seed, "finetune", Environment.GetCommandLineArgs(), device.ToString()), resume);
+        trainSet.SaveClassIndex(Path.Combine(run.Path, ClassIndexFile));
+        Console.WriteLine($"run folder: {run.Path}");
+        var finetuner = new Finetuner(config, model, trainLoader, valLoader, run, device, new FinetuneHooks { OnEpoch = r => RunPlots.Regenerate(r.Path) });
+        var result = finetuner.Run(resume ? resumeFrom ?? run.LastCheckpoint : null);
+        RunPlots.Regenerate(run.Path);
+        Console.WriteLine($"fine-tuned {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}; best single-view val acc1 {result.BestAcc1 * 100:F2}%");
+        if (!test || !File.Exists(finetuner.BestCheckpoint))
+        {
+            return;
+        }
+        Checkpoint.Load(finetuner.BestCheckpoint, model, null);
+        model.Eval();
+        var testLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
+        Console.WriteLine($"testing {finetuner.BestCheckpoint} with {config.Test.Clips} clips x {config.Test.Crops} crops");
+        var eval = Evaluator.Run(model.Classify, testLoader, numClasses, device, config.Train.Bf16, Console.Out);
+        Report(Path.Combine(run.Path, "test"), eval, trainSet.ClassNames);
+    }
+
+    private static void Eval(string path, string checkpoint, string[] sets, string? outDir)
+    {
+        var config = LoadEvalConfig(path, sets);
+        EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
+        var device = Setup(config.Device, config.Threads);
+        // Class ids must be the ones training used: the run folder keeps them next to its checkpoints.
+        var runIndex = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(checkpoint)))!, ClassIndexFile);
+        var classIndex = File.Exists(runIndex) ? VideoDataset.LoadClassIndex(runIndex) : null;
+        var valSet = EvalSetup.OpenVal(config.Data, config.Val, classIndex, Console.WriteLine);
+        var numClasses = config.Model.NumClasses > 0 ? config.Model.NumClasses : HeadClasses(checkpoint);
+        var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model with { DropPath = 0 }), numClasses);
+        using (model)
+        {
+            var loaded = EvalSetup.InitClassifier(model, checkpoint);
+            if (!loaded.StartsWith("loaded the whole classifier", StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"{checkpoint} has no {numClasses}-class head: evaluate a fine-tuned checkpoint ({loaded})");
+            }
+            Console.WriteLine(loaded);
+            model.To(device);
+            model.Eval();
+            var loader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
+            Console.WriteLine($"testing {valSet.Count} videos with {config.Test.Clips} clips x {config.Test.Crops} crops on {device}");
+            var result = Evaluator.Run(model.Classify, loader, numClasses, device, config.Bf16, Console.Out);
+            outDir ??= Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(checkpoint)))!, "eval");
+            Report(outDir, result, valSet.ClassNames.Count == numClasses ? valSet.ClassNames : null);
+        }
+    }
+
+    // A fine-tune config is an eval config with training sections: accept either, so one file serves both commands.
+    private static EvalConfig LoadEvalConfig(string path, string[] sets)
+    {
+        using var document = File.Exists(path) ? JsonDocument.Parse(File.ReadAllText(path)) : null;
+        if (document is not null && document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("train", out _))
+        {
+            return ConfigLoader.Load<FinetuneConfig>(path, sets).ToEvalConfig();
+        }
+        return ConfigLoader.Load<EvalConfig>(path, sets);
+    }
+
+    private static int HeadClasses(string checkpoint)
+    {
+        var state = EvalSetup.LoadWeights(checkpoint);
+        try
+        {
+            return state.TryGetValue("head.weight", out var head) ? (int)head.Size(0)
+                : throw new InvalidDataException($"{checkpoint} has no head.weight: set model.num_classes or evaluate a fine-tuned checkpoint");
+        }
+        finally
+        {
+            foreach (var t in state.Values)
+            {
+                t.Dispose();
+            }
+        }
+    }
+
+    private static Device Setup(string device, int threads)
+    {
+        if (threads > 0)
+        {
+            Torch.Torch.NumThreads = threads;
+        }
+        var parsed = Device.Parse(device);
+        if (parsed.IsCuda && !Torch.Torch.CudaIsAvailable)
+        {
+            throw new ConfigException($"device {device}, but this libtorch {(Torch.Torch.IsCudaBuild ? "sees no CUDA device" : "is a CPU build")}: use --set train.device=cpu");
+        }
+        // As pretraining: bit-exact resume on the CPU; TF32 matmuls on CUDA.
+        Torch.Torch.SetDeterministic(!parsed.IsCuda);
+        if (parsed.IsCuda)
+        {
+            Torch.Torch.SetAllowTf32(true);
+        }
+        return parsed;
+    }
+
+    private static void PrintConfig<T>(T config)
+    {
+        foreach (var line in ConfigLoader.Describe(config))
+        {
+            Console.WriteLine($"  {line}");
+        }
+    }
+
+    private static void Report(string dir, EvalResult result, IReadOnlyList<string>? classNames)
+    {
+        Console.Write(Evaluator.WriteReport(dir, result, classNames));
+        var plot = new ConfusionMatrixPlot(result.Metrics.ConfusionMatrix, classNames)
+        {
+            Title = $"confusion matrix: top-1 {result.Metrics.Top1 * 100:F1}% ({result.Metrics.Count} videos x {result.Views} views)",
+        };
+        plot.Save(Path.Combine(dir, "confusion.png"));
+        Console.WriteLine($"wrote {Path.Combine(dir, "predictions.csv")}, metrics.json, confused_pairs.txt, confusion.png");
+    }
+}

@@ -1,0 +1,307 @@
+using VideoSSL.Data.Datasets;
+using VideoSSL.Data.Loading;
+using VideoSSL.Data.Pipelines;
+using VideoSSL.Data.Synthetic;
+using VideoSSL.Models;
+using VideoSSL.Torch;
+using VideoSSL.Torch.NN;
+using VideoSSL.Torch.Serialization;
+using VideoSSL.Training.Config;
+
+namespace VideoSSL.Training.Evaluation;
+
+/// <summary>
+/// What the evaluation commands share: opening the splits a config names, the loader pipelines of each protocol,
+/// the model a config describes, and loading initial weights whatever checkpoint kind they come from.
+/// </summary>
+public static class EvalSetup
+{
+    /// <summary>Formats `data.format` accepts: the real layouts plus the built-in synthetic motion set (Kinetics layout).</summary>
+    public static readonly IReadOnlyList<string> Formats = [.. DatasetFactory.Formats, "synthetic"];
+
+    /// <summary>Throws a <see cref="ConfigException"/> naming the key when a config cannot describe a runnable evaluation.</summary>
+    public static void Validate(string source, ClassifierSection model, string protocol, DataSection data, TestSection test)
+    {
+        void Fail(string message) => throw new ConfigException($"{source}: {message}");
+        if (!Formats.Contains(data.Format))
+        {
+            Fail($"data.format '{data.Format}' is not one of {string.Join(", ", Formats)}");
+        }
+        if (protocol is not ("kinetics" or "ssv2"))
+        {
+            Fail($"protocol '{protocol}' must be kinetics or ssv2");
+        }
+        if (data.Format != "synthetic" && (data.Root.Length == 0 || data.Annotations.Length == 0))
+        {
+            Fail("data.root and data.annotations must be set");
+        }
+        // V-JEPA tests SSv2 with dense clips (protocol kinetics), so the format does not fix the protocol; flipping it never is allowed.
+        if ((protocol == "ssv2" || data.Format == "ssv2") && data.Flip)
+        {
+            Fail("data.flip must be false for ssv2: left/right classes would swap meaning");
+        }
+        if (protocol == "ssv2" && test.Clips != 2)
+        {
+            Fail($"test.clips is {test.Clips}, but the SSv2 protocol always tests 2 temporal views");
+        }
+        VideoViTConfig config;
+        try
+        {
+            config = ModelConfig(model);
+            config.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigException($"{source}: model: {e.Message}", e);
+        }
+        if (model.Frames != data.NumFrames)
+        {
+            Fail($"model.frames {model.Frames} differs from data.num_frames {data.NumFrames}");
+        }
+        if (model.ImgSize != data.InputSize)
+        {
+            Fail($"model.img_size {model.ImgSize} differs from data.input_size {data.InputSize}");
+        }
+        if (test.Clips < 1 || test.Crops < 1 || test.BatchSize < 1)
+        {
+            Fail("test.clips, test.crops and test.batch_size must be at least 1");
+        }
+        if (model.NumClasses < 0)
+        {
+            Fail($"model.num_classes must be 0 (from the dataset) or positive, got {model.NumClasses}");
+        }
+    }
+
+    /// <summary>Throws a <see cref="ConfigException"/> naming the key when a probe config is inconsistent.</summary>
+    public static void ValidateProbe(string path, ProbeConfig config)
+    {
+        var p = config.Probe;
+        void Check(bool ok, string message)
+        {
+            if (!ok)
+            {
+                throw new ConfigException($"{path}: {message}");
+            }
+        }
+        Check(p.Kind is "linear" or "attentive" or "ridge", $"probe.kind '{p.Kind}' must be linear, attentive or ridge");
+        Check(p.Pooling is "mean" or "last_k", $"probe.pooling '{p.Pooling}' must be mean or last_k");
+        Check(p.BlockPooling is "concatenate" or "average", $"probe.block_pooling '{p.BlockPooling}' must be concatenate or average");
+        Check(p.AttentiveVariant is "vjepa" or "vjepa2", $"probe.attentive_variant '{p.AttentiveVariant}' must be vjepa or vjepa2");
+        Check(p.AttentiveDepth >= 1, "probe.attentive_depth must be at least 1");
+        var depth = EvalSetup.ModelConfig(config.Model).Depth;
+        Check(p.Pooling != "last_k" || (p.LastK >= 1 && p.LastK <= depth), $"probe.last_k {p.LastK} must lie in [1, {depth}]");
+        Check(config.Train.Betas.Length == 2, "train.betas needs two values");
+        Check(config.Train.BatchSize >= 1 && config.Train.Epochs >= 1, "train.batch_size and train.epochs must be at least 1");
+    }
+
+    public static VideoViTConfig ModelConfig(ClassifierSection model) => ModelRegistry.Resolve(model.Encoder, c => c with
+    {
+        ImgSize = model.ImgSize,
+        NumFrames = model.Frames,
+        TubeletSize = model.Tubelet,
+        PatchSize = model.Patch,
+        DropPathRate = model.DropPath,
+    });
+
+    /// <summary>The training split (generating the synthetic set first if it is missing).</summary>
+    public static VideoDataset OpenTrain(DataSection data, Action<string>? log = null)
+    {
+        if (data.Format == "synthetic")
+        {
+            EnsureSynthetic(data, log);
+            return KineticsCsv.Read(Path.Combine(data.Root, "train.csv"), Path.Combine(data.Root, "train"), null, log);
+        }
+        return DatasetFactory.Open(data.Format, data.Root, data.Annotations, Blank(data.Labels), log);
+    }
+
+    /// <summary>The validation split; Kinetics ids follow <paramref name="classIndex"/> (the training split's) when given.</summary>
+    public static VideoDataset OpenVal(DataSection data, SplitSection val, IReadOnlyDictionary<string, int>? classIndex = null, Action<string>? log = null)
+    {
+        if (data.Format == "synthetic")
+        {
+            EnsureSynthetic(data, log);
+            var root = Blank(val.Root) ?? Path.Combine(data.Root, "val");
+            return KineticsCsv.Read(Blank(val.Annotations) ?? Path.Combine(data.Root, "val.csv"), root, classIndex, log);
+        }
+        var videos = Blank(val.Root) ?? data.Root;
+        var annotations = Blank(val.Annotations) ?? throw new ConfigException("val.annotations must name the validation split");
+        if (data.Format == "kinetics" && Blank(val.Labels) is null && classIndex is not null)
+        {
+            if (!Directory.Exists(videos))
+            {
+                throw new DirectoryNotFoundException($"video root not found: {videos}");
+            }
+            return KineticsCsv.Read(annotations, videos, classIndex, log);
+        }
+        return DatasetFactory.Open(data.Format, videos, annotations, Blank(val.Labels) ?? Blank(data.Labels), log);
+    }
+
+    /// <summary>Writes the synthetic motion dataset into data.root unless its train.csv is already there.</summary>
+    public static void EnsureSynthetic(DataSection data, Action<string>? log = null)
+    {
+        if (data.Root.Length == 0)
+        {
+            throw new ConfigException("data.root must name the folder of the synthetic dataset");
+        }
+        if (File.Exists(Path.Combine(data.Root, "train.csv")) && File.Exists(Path.Combine(data.Root, "val.csv")))
+        {
+            return;
+        }
+        var s = data.Synthetic;
+        log?.Invoke($"generating the synthetic dataset in {data.Root} ({s.Classes} classes, {s.TrainPerClass}+{s.ValPerClass} clips per class)");
+        SyntheticDatasetWriter.WriteKinetics(data.Root, new SyntheticDatasetOptions
+        {
+            Clip = new SyntheticClipOptions(s.Size, s.Size, s.Frames, s.Fps),
+            TrainPerClass = s.TrainPerClass,
+            ValPerClass = s.ValPerClass,
+            Seed = s.Seed,
+            ClassIds = [.. Enumerable.Range(0, Math.Min(s.Classes, SyntheticVideo.Classes.Count))],
+        }, log);
+    }
+
+    /// <summary>Fine-tune training clips: random resized crop, flip as data.flip, <paramref name="repeats"/> views per video.</summary>
+    public static VideoPipelineOptions TrainPipeline(DataSection data, string protocol, int repeats = 1) => new()
+    {
+        Protocol = PipelineProtocol.FinetuneTrain,
+        Sampling = Scheme(protocol),
+        Frames = data.NumFrames,
+        Stride = data.SamplingRate,
+        InputSize = data.InputSize,
+        Flip = data.Flip,
+        Repeats = repeats,
+    };
+
+    /// <summary>Test views: short side to the input size, clips × crops (SSv2: 2 segment views × crops).</summary>
+    public static VideoPipelineOptions TestPipeline(DataSection data, string protocol, int clips, int crops) => new()
+    {
+        Protocol = PipelineProtocol.Test,
+        Sampling = Scheme(protocol),
+        Frames = data.NumFrames,
+        Stride = data.SamplingRate,
+        InputSize = data.InputSize,
+        TestClips = clips,
+        TestCrops = crops,
+    };
+
+    /// <summary>A loader over a dataset; evaluation loaders keep every video in order.</summary>
+    public static ClipLoader Loader(VideoDataset dataset, VideoPipelineOptions pipeline, DataSection data, int batchSize, long seed, bool train, Action<string>? log = null) =>
+        new(dataset, VideoPipelines.Create(pipeline), new ClipLoaderOptions
+        {
+            BatchSize = batchSize,
+            Workers = data.Workers,
+            PrefetchBatches = Math.Max(1, data.Prefetch),
+            Seed = (int)seed,
+            Shuffle = train,
+            DropLast = train,
+            MaxFailureFraction = data.MaxFailedShare,
+        }, log);
+
+    public static SamplingScheme Scheme(string protocol) => protocol == "ssv2" ? SamplingScheme.Ssv2 : SamplingScheme.Kinetics;
+
+    /// <summary>
+    /// The model weights of a checkpoint as plain names: `model.encoder.*` of a pretraining checkpoint becomes
+    /// `*`, `model.*` of a fine-tune checkpoint `*`, and an official .pth's `model` entry keeps its names
+    /// (<see cref="VideoViTClassifier.LoadPretrainedEncoder"/> strips `encoder.` / `backbone.`).
+    /// </summary>
+    public static Dictionary<string, Tensor> LoadWeights(string path, Device? device = null)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"checkpoint not found: {path}", path);
+        }
+        var all = Weights.Load(path, device);
+        var prefix = new[] { Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix }
+            .FirstOrDefault(p => all.Keys.Any(k => k.StartsWith(p, StringComparison.Ordinal)));
+        if (prefix is null)
+        {
+            return all;
+        }
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, tensor) in all)
+        {
+            if (name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                result[name[prefix.Length..]] = tensor;
+            }
+            else
+            {
+                tensor.Dispose();
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Initialises a classifier: a checkpoint with a head of the right shape is loaded whole (resuming from our own
+    /// fine-tuned weights); otherwise only the backbone is taken and fc_norm/head keep their fresh init.
+    /// </summary>
+    public static string InitClassifier(VideoViTClassifier model, string path)
+    {
+        var state = LoadWeights(path);
+        try
+        {
+            if (state.TryGetValue("head.weight", out var head) && head.Shape.SequenceEqual(model.Head.Weight.Shape))
+            {
+                try
+                {
+                    model.LoadStateDict(state);
+                }
+                catch (StateDictMismatchException e)
+                {
+                    throw new StateDictMismatchException(e.Report, path);
+                }
+                return $"loaded the whole classifier from {path}";
+            }
+            StateDictReport report;
+            try
+            {
+                report = model.LoadPretrainedEncoder(state);
+            }
+            catch (StateDictMismatchException e)
+            {
+                throw new StateDictMismatchException(e.Report, path);
+            }
+            return $"loaded the encoder from {path} (fresh: {string.Join(", ", report.Missing)}; ignored: {report.Unexpected.Count} tensors)";
+        }
+        finally
+        {
+            foreach (var t in state.Values)
+            {
+                t.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Initialises a frozen probe encoder (with its final norm): the backbone must be complete; a checkpoint without
+    /// the final `norm` (a fine-tuned one keeps `fc_norm` instead) leaves it at identity.
+    /// </summary>
+    public static string InitEncoder(VideoViTEncoder encoder, string path)
+    {
+        var state = LoadWeights(path);
+        try
+        {
+            var renamed = state.ToDictionary(
+                kv => kv.Key.StartsWith("encoder.", StringComparison.Ordinal) ? kv.Key["encoder.".Length..]
+                    : kv.Key.StartsWith("backbone.", StringComparison.Ordinal) ? kv.Key["backbone.".Length..] : kv.Key,
+                kv => kv.Value, StringComparer.Ordinal);
+            var report = encoder.LoadStateDict(renamed, strict: false);
+            var missing = report.Missing.Where(n => !n.StartsWith("norm.", StringComparison.Ordinal)).ToList();
+            if (missing.Count > 0 || report.ShapeMismatched.Count > 0)
+            {
+                throw new StateDictMismatchException(new StateDictReport(missing, report.Unexpected, report.ShapeMismatched), path);
+            }
+            var note = report.Missing.Count > 0 ? "; no final norm in the checkpoint: left at identity" : string.Empty;
+            return $"loaded the encoder from {path} ({report.Unexpected.Count} other tensors ignored{note})";
+        }
+        finally
+        {
+            foreach (var t in state.Values)
+            {
+                t.Dispose();
+            }
+        }
+    }
+
+    private static string? Blank(string value) => value.Length == 0 ? null : value;
+}

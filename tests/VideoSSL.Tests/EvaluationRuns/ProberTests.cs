@@ -1,0 +1,70 @@
+using VideoSSL.Models;
+using VideoSSL.Torch.Serialization;
+using VideoSSL.Training.Config;
+using VideoSSL.Training.Evaluation;
+
+namespace VideoSSL.Tests.EvaluationRuns;
+
+using static VideoSSL.Torch.Torch;
+
+// Alone: the runs draw from libtorch's global RNG (init, drop path), which parallel tests would also draw from.
+[Collection(VideoSSL.Tests.Torch.LiveTensorCollection.Name)]
+public class ProberTests
+{
+    private static (Prober.Result Result, string Dir) Probe(ProbeConfig config, bool liveTrainLoader)
+    {
+        ManualSeed(11);
+        using var encoder = new VideoViTEncoder(EvalSetup.ModelConfig(config.Model));
+        using var run = TinyClips.NewRun(config);
+        var trainSet = TinyClips.Dataset(30, "train");
+        // Cache mode extracts every video once in order; live mode uses a shuffled, drop-last loader with the probe's seed.
+        var train = liveTrainLoader
+            ? TinyClips.Loader(trainSet, config.Train.BatchSize, (int)config.Seed, train: true, augment: false)
+            : TinyClips.Loader(trainSet, 7, 0, train: false, augment: false);
+        var val = TinyClips.Loader(TinyClips.Dataset(12, "val"), 5, 0, train: false, augment: false);
+        var result = new Prober(config, encoder, train, val, TinyClips.Classes, run, VideoSSL.Torch.Device.CPU, TextWriter.Null).Run();
+        return (result, run.Path);
+    }
+
+    [Fact]
+    public void A_probe_trained_from_the_cache_equals_one_trained_on_live_features()
+    {
+        string[] keys = ["seed=5", "probe.kind=linear", "train.epochs=3", "train.batch_size=8", "train.base_lr=2", "train.warmup_epochs=1", "log.every_steps=1"];
+        var cached = Probe(TinyClips.Probe([.. keys, "probe.cache_features=true"]), liveTrainLoader: false);
+        var live = Probe(TinyClips.Probe([.. keys, "probe.cache_features=false"]), liveTrainLoader: true);
+        Assert.True(File.Exists(Path.Combine(cached.Dir, "features", "train.safetensors")));
+        Assert.False(Directory.Exists(Path.Combine(live.Dir, "features")) && File.Exists(Path.Combine(live.Dir, "features", "train.safetensors")));
+        static double[] Losses(string dir) =>
+            [.. TinyClips.MetricLines(dir).Where(l => !l.TryGetProperty("val/acc1", out _)).Select(l => l.GetProperty("train/loss").GetDouble())];
+        var a = Losses(cached.Dir);
+        var b = Losses(live.Dir);
+        Assert.Equal(9, a.Length); // 30 clips / batch 8 = 3 steps per epoch, 3 epochs
+        Assert.Equal(a.Length, b.Length);
+        for (var i = 0; i < a.Length; i++)
+        {
+            Assert.Equal(a[i], b[i], 4);
+        }
+        // Same head init and the same batches in the same order → the same head and the same validation scores.
+        var headA = Weights.Load(Path.Combine(cached.Dir, "checkpoints", Prober.LastCheckpointName));
+        var headB = Weights.Load(Path.Combine(live.Dir, "checkpoints", Prober.LastCheckpointName));
+        var wa = headA["model.head.1.weight"].ToArray<float>();
+        var wb = headB["model.head.1.weight"].ToArray<float>();
+        Assert.Equal(wa.Length, wb.Length);
+        Assert.True(wa.Zip(wb).Max(p => Math.Abs(p.First - p.Second)) < 1e-4);
+        var pa = cached.Result.LastEval.Predictions;
+        var pb = live.Result.LastEval.Predictions;
+        Assert.Equal(pa.Select(p => p.VideoId), pb.Select(p => p.VideoId));
+        Assert.True(pa.Zip(pb).All(p => p.First.Probabilities.Zip(p.Second.Probabilities).All(q => Math.Abs(q.First - q.Second) < 1e-4)));
+    }
+
+    [Fact]
+    public void Ridge_and_attentive_probes_separate_the_lit_channel()
+    {
+        var ridge = Probe(TinyClips.Probe("probe.kind=ridge"), liveTrainLoader: false);
+        Assert.True(ridge.Result.BestAcc1 >= 0.9, $"ridge val acc1 {ridge.Result.BestAcc1}");
+        var attentive = Probe(TinyClips.Probe("probe.kind=attentive", "probe.attentive_variant=vjepa2", "probe.attentive_depth=2",
+            "train.epochs=20", "train.batch_size=6", "train.base_lr=0.003", "train.scale_lr=false", "train.warmup_epochs=1", "train.weight_decay=0.01"), liveTrainLoader: false);
+        Assert.True(attentive.Result.BestAcc1 >= 0.9, $"attentive val acc1 {attentive.Result.BestAcc1}");
+        Assert.Contains(TinyClips.MetricLines(attentive.Dir), l => l.TryGetProperty("val/acc5", out _));
+    }
+}
