@@ -47,6 +47,9 @@ public sealed record VideoPipelineOptions
     /// <summary>Horizontal flip with probability 0.5. Null takes the protocol's default: off for pretraining (VideoMAE), on for fine-tuning except SSv2.</summary>
     public bool? Flip { get; init; }
 
+    /// <summary>Smallest area fraction of the fine-tune random resized crop.</summary>
+    public double MinCropScale { get; init; } = 0.08;
+
     /// <summary>Repeated augmentation: augmented copies of each decoded clip (VideoMAE fine-tuning uses 2). Not for <see cref="PipelineProtocol.Test"/>.</summary>
     public int Repeats { get; init; } = 1;
 

@@ -145,7 +145,7 @@ public static class VideoPipelines
         {
             Clip cropped = options.Protocol == PipelineProtocol.Pretrain
                 ? ClipTransforms.MultiScaleCrop(clip, s, s, r)
-                : ClipTransforms.RandomResizedCrop(clip, s, s, r);
+                : ClipTransforms.RandomResizedCrop(clip, s, s, r, options.MinCropScale);
             return flip ? ClipTransforms.RandomFlip(cropped, 0.5, r) : cropped;
         });
         for (int v = 0; v < views.Count; v++)

@@ -53,6 +53,8 @@ public sealed record DataSection
     public int SamplingRate { get; init; } = 4;
     public int InputSize { get; init; } = 224;
     public bool Flip { get; init; }
+    /// <summary>Smallest area fraction of the fine-tune random resized crop (0.08 as VideoMAE/torchvision; raise it for small objects).</summary>
+    public double MinCropScale { get; init; } = 0.08;
     /// <summary>
     /// Repeated augmentation: clips cut from each decoded video (VideoMAE V2's --num_sample). The lr scaling
     /// counts videos, not clips, as the official code does.

@@ -168,6 +168,7 @@ public static class EvalSetup
         Stride = data.SamplingRate,
         InputSize = data.InputSize,
         Flip = data.Flip,
+        MinCropScale = data.MinCropScale,
         Repeats = repeats,
     };
 

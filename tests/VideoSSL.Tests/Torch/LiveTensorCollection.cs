@@ -1,8 +1,8 @@
 namespace VideoSSL.Tests.Torch;
 
 /// <summary>
-/// Tests that read the process-wide live-tensor counter run alone: any test running beside them
-/// creates tensors and would move the count.
+/// Tests that read process-wide libtorch state run alone: the live-tensor counter (any test beside them
+/// creates tensors) and the global RNG (exact-resume tests seed it and must be the only ones drawing).
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class LiveTensorCollection

@@ -12,6 +12,7 @@ namespace VideoSSL.Tests.Training;
 using static VideoSSL.Torch.Torch;
 using TensorT = VideoSSL.Torch.Tensor;
 
+[Collection(VideoSSL.Tests.Torch.LiveTensorCollection.Name)]
 public class PretrainerTests
 {
     /// <summary>A masked linear autoencoder: small, but uses every piece of the loop (masks from the step, dropout RNG, AdamW).</summary>
