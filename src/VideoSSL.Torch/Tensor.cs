@@ -5,13 +5,17 @@ namespace VideoSSL.Torch;
 
 /// <summary>
 /// A handle to a libtorch tensor. Native memory is freed by <see cref="Dispose"/>: either directly, or by
-/// the innermost <see cref="DisposeScope"/> that was open when the tensor was created. The finalizer is only
-/// a safety net; GPU memory must never wait for the garbage collector.
+/// the innermost <see cref="DisposeScope"/> that was open when the tensor was created. A finalizer is only
+/// a safety net, and only for tensors no scope owns; GPU memory must never wait for the garbage collector.
 /// </summary>
 public sealed partial class Tensor : IDisposable
 {
     private static long s_live;
     private IntPtr _handle;
+
+    // The safety net for tensors outside any scope. Scope-owned tensors (all the temporaries of a step) carry
+    // none, which keeps finalizable allocations off the per-op path.
+    private FinalizerGuard? _guard;
 
     internal Tensor(IntPtr handle)
     {
@@ -21,12 +25,33 @@ public sealed partial class Tensor : IDisposable
         }
         _handle = handle;
         Interlocked.Increment(ref s_live);
-        DisposeScope.RegisterWithCurrent(this);
+        var scope = DisposeScope.Current;
+        if (scope is null)
+        {
+            _guard = new FinalizerGuard(handle);
+        }
+        else
+        {
+            scope.Register(this);
+        }
     }
 
-    ~Tensor()
+    /// <summary>Frees the handle if its tensor becomes unreachable without being disposed.</summary>
+    private sealed class FinalizerGuard(IntPtr handle)
     {
-        Free();
+        ~FinalizerGuard()
+        {
+            NativeMethods.vs_tensor_free(handle);
+            Interlocked.Decrement(ref s_live);
+        }
+    }
+
+    private void GuardIfUnowned()
+    {
+        if (Scope is null && _guard is null && _handle != IntPtr.Zero)
+        {
+            _guard = new FinalizerGuard(_handle);
+        }
     }
 
     /// <summary>Tensors created and not yet disposed (finalized ones excluded): lets tests prove nothing leaks.</summary>
@@ -41,18 +66,18 @@ public sealed partial class Tensor : IDisposable
 
     public void Dispose()
     {
-        Free();
-        GC.SuppressFinalize(this);
-    }
-
-    private void Free()
-    {
         var handle = Interlocked.Exchange(ref _handle, IntPtr.Zero);
-        if (handle != IntPtr.Zero)
+        if (handle == IntPtr.Zero)
         {
-            NativeMethods.vs_tensor_free(handle);
-            Interlocked.Decrement(ref s_live);
+            return;
         }
+        if (_guard is not null)
+        {
+            GC.SuppressFinalize(_guard);
+            _guard = null;
+        }
+        NativeMethods.vs_tensor_free(handle);
+        Interlocked.Decrement(ref s_live);
     }
 
     /// <summary>Takes this tensor out of its scope: the caller now owns it and must dispose it.</summary>
@@ -60,6 +85,7 @@ public sealed partial class Tensor : IDisposable
     {
         Scope?.Forget(this);
         Scope = null;
+        GuardIfUnowned();
         return this;
     }
 
@@ -74,6 +100,7 @@ public sealed partial class Tensor : IDisposable
         scope.Forget(this);
         Scope = null;
         scope.Parent?.Register(this);
+        GuardIfUnowned();
         return this;
     }
 

@@ -170,4 +170,37 @@ public class DisposeScopeTests
         kept.Dispose();
         Assert.Equal(before, VideoSSL.Torch.Tensor.LiveCount);
     }
+
+    [Fact]
+    public void A_forgotten_tensor_outside_any_scope_is_freed_by_the_finalizer_safety_net()
+    {
+        var before = VideoSSL.Torch.Tensor.LiveCount;
+        Forget();
+        Assert.Equal(before + 3, VideoSSL.Torch.Tensor.LiveCount);
+        // The per-thread keep-alive ring holds the last 64 operator arguments; cycle it first.
+        using (var churn = NewScope())
+        {
+            var x = Zeros([1]);
+            for (var k = 0; k < 70; k++)
+            {
+                x.Neg();
+            }
+        }
+        for (var k = 0; k < 3 && VideoSSL.Torch.Tensor.LiveCount != before; k++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        Assert.Equal(before, VideoSSL.Torch.Tensor.LiveCount);
+
+        // Neither created outside a scope (Ones), nor moved out of one (the sum), nor detached (the clone) is missed.
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        static void Forget()
+        {
+            var loose = Ones([4]);
+            using var scope = NewScope();
+            scope.MoveToOuter(loose.Add(1.0));
+            loose.Mul(2.0).DetachFromScope();
+        }
+    }
 }
