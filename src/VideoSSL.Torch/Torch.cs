@@ -291,7 +291,14 @@ public static unsafe partial class Torch
                 : A.Sdpa.Call(T(query), T(key), T(value), T(attnMask), D(dropoutP), B(false));
         }
         using var scope = NewScope();
-        var scores = query.MatMul(key.Transpose(-2, -1)).Mul(scale ?? defaultScale);
+        // Unscaled scores are not kept for backward: free them now rather than at the end of the scope, as
+        // Python's refcounting would; at N=1568 that is a [B, H, N, N] buffer per layer.
+        Tensor scores;
+        using (var keyT = key.Transpose(-2, -1))
+        using (var raw = query.MatMul(keyT))
+        {
+            scores = raw.Mul(scale ?? defaultScale);
+        }
         if (attnMask is not null)
         {
             scores = attnMask.Dtype == ScalarType.Bool ? scores.MaskedFill(attnMask.LogicalNot(), double.NegativeInfinity) : scores.Add(attnMask);
