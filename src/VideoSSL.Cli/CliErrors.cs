@@ -1,3 +1,4 @@
+using VideoSSL.Data.Video;
 using VideoSSL.Torch;
 using VideoSSL.Torch.NN;
 using VideoSSL.Training;
@@ -5,21 +6,30 @@ using VideoSSL.Training.Config;
 
 namespace VideoSSL.Cli;
 
-/// <summary>Expected failures (bad config, missing file, divergence) print one clear line and exit 1; bugs keep their stack trace.</summary>
+/// <summary>Expected failures (bad config or input, missing file, divergence) print one clear line and exit 1; bugs keep their stack trace.</summary>
 internal static class CliErrors
 {
-    public static int Guard(Action action)
+    public static int Guard(Action action) => Run(() =>
+    {
+        action();
+        return 0;
+    });
+
+    public static int Run(Func<int> action)
     {
         try
         {
-            action();
-            return 0;
+            return action();
         }
-        catch (Exception e) when (e is ConfigException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
-                                      or IOException or TrainingDivergedException or StateDictMismatchException or TorchException or NotSupportedException)
+        catch (Exception e) when (IsExpected(e))
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
         }
     }
+
+    // Each of these names the offending file, key, option or value in its message.
+    private static bool IsExpected(Exception e) => e is ConfigException or FileNotFoundException or DirectoryNotFoundException
+        or InvalidDataException or IOException or UnauthorizedAccessException or TrainingDivergedException or StateDictMismatchException
+        or TorchException or NotSupportedException or VideoDecodeException or ArgumentException or FormatException or DllNotFoundException;
 }

@@ -10,6 +10,7 @@ internal static class Program
         {
             EnvCommand.Create(),
             BenchCommand.Create(),
+            DataCommand.Create(),
             PretrainCommand.Create(),
             RunPlotting.CreatePlotCommand(),
             EvaluationCommands.CreateProbe(),
