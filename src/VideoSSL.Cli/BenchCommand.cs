@@ -14,6 +14,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmarks (speed targets live here, not in unit tests)");
         bench.Subcommands.Add(CreateOps());
         bench.Subcommands.Add(BenchPretrainCommand.Create());
+        bench.Subcommands.Add(BenchDataCommand.Create());
         return bench;
     }
 

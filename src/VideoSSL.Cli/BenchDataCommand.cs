@@ -1,0 +1,99 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using VideoSSL.Data.Loading;
+using VideoSSL.Data.Pipelines;
+
+namespace VideoSSL.Cli;
+
+/// <summary>
+/// Decoded-and-augmented clips per second through the real loader (workers, pipeline, batching), next to
+/// tools/reference/bench_data.py doing the same work with PyAV and PIL. The reference reads a VideoMAE list
+/// file, so --format list is what runs both.
+/// </summary>
+internal static class BenchDataCommand
+{
+    public static Command Create()
+    {
+        var format = new Option<string>("--format") { Description = "kinetics, list or ssv2", DefaultValueFactory = _ => "list" };
+        var root = new Option<string>("--root") { Description = "folder the videos are under", Required = true };
+        var annotations = new Option<string>("--annotations") { Description = "CSV, list file or SSv2 split JSON", Required = true };
+        var labels = new Option<string?>("--labels") { Description = "SSv2 labels JSON" };
+        var protocol = new Option<string>("--protocol") { Description = "pretrain (multi-scale crop) or finetune (random resized crop)", DefaultValueFactory = _ => "pretrain" };
+        var frames = new Option<int>("--frames") { DefaultValueFactory = _ => 16 };
+        var stride = new Option<int>("--stride") { DefaultValueFactory = _ => 4 };
+        var size = new Option<int>("--size") { DefaultValueFactory = _ => 224 };
+        var workers = new Option<int>("--workers") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 8 };
+        var seconds = new Option<double>("--seconds") { DefaultValueFactory = _ => 20 };
+        var noReference = new Option<bool>("--no-reference") { Description = "skip the PyAV reference run" };
+        var python = new Option<string>("--python") { Description = "interpreter with PyAV for the reference", DefaultValueFactory = _ => "/usr/bin/python3" };
+        var command = new Command("data", "Decoded-and-augmented clips/s through the loader, next to a PyAV reference")
+        {
+            format, root, annotations, labels, protocol, frames, stride, size, workers, batch, seconds, noReference, python,
+        };
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            var dataset = DatasetFactory.Open(parse.GetValue(format)!, parse.GetValue(root)!, parse.GetValue(annotations)!, parse.GetValue(labels), Console.WriteLine);
+            var options = new VideoPipelineOptions
+            {
+                Protocol = parse.GetValue(protocol) == "finetune" ? PipelineProtocol.FinetuneTrain : PipelineProtocol.Pretrain,
+                Frames = parse.GetValue(frames),
+                Stride = parse.GetValue(stride),
+                InputSize = parse.GetValue(size),
+            };
+            var workerCount = parse.GetValue(workers);
+            var loader = new ClipLoader(dataset, VideoPipelines.Create(options), new ClipLoaderOptions
+            {
+                BatchSize = parse.GetValue(batch),
+                Workers = workerCount,
+                PrefetchBatches = 4,
+                DropLast = false,
+            });
+            Console.WriteLine($"{dataset.Count} videos, {options.Protocol} {options.Frames}x{options.Stride} -> {options.InputSize}, {workerCount} workers");
+            var limit = TimeSpan.FromSeconds(parse.GetValue(seconds));
+            long clips = 0;
+            var watch = Stopwatch.StartNew();
+            for (var epoch = 0; watch.Elapsed < limit; epoch++)
+            {
+                foreach (var b in loader.Epoch(epoch))
+                {
+                    clips += b.Size;
+                    if (watch.Elapsed >= limit)
+                    {
+                        break;
+                    }
+                }
+            }
+            var ours = clips / watch.Elapsed.TotalSeconds;
+            Console.WriteLine($"VideoSSL: {clips} clips in {watch.Elapsed.TotalSeconds:F1} s = {ours:F1} clips/s");
+            if (parse.GetValue(noReference) || parse.GetValue(format) != "list")
+            {
+                return;
+            }
+            var script = BenchCommand.FindScript("tools/reference/bench_data.py");
+            if (script is null)
+            {
+                Console.WriteLine("PyAV reference: tools/reference/bench_data.py not found (run from the repository)");
+                return;
+            }
+            var arguments = string.Create(CultureInfo.InvariantCulture,
+                $"{script} --list {parse.GetValue(annotations)} --root {parse.GetValue(root)} --frames {options.Frames} --stride {options.Stride} --size {options.InputSize} --workers {workerCount} --seconds {parse.GetValue(seconds)}");
+            using var process = Process.Start(new ProcessStartInfo(parse.GetValue(python)!, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            var output = process.StandardOutput.ReadToEnd();
+            var error = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0)
+            {
+                Console.WriteLine($"PyAV reference failed: {error.Trim()}");
+                return;
+            }
+            using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+            var theirs = json.RootElement.GetProperty("clips_per_s").GetDouble();
+            Console.WriteLine($"PyAV {json.RootElement.GetProperty("pyav").GetString()} + PIL: {theirs:F1} clips/s");
+            Console.WriteLine($"ratio: {ours / theirs:F2}x");
+        }));
+        return command;
+    }
+}
