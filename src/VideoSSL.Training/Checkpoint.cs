@@ -86,13 +86,24 @@ public static class Checkpoint
         }
     }
 
-    /// <summary>Reads `model.*` weights of a checkpoint (or any weight file) with a prefix stripped, for evaluation.</summary>
-    public static Dictionary<string, Tensor> LoadModelWeights(string path, string innerPrefix = "", Device? device = null)
+    /// <summary>
+    /// Reads a weight file and strips the first of <paramref name="prefixes"/> that any name starts with,
+    /// dropping names without it; with no prefix matching, every tensor is returned as stored.
+    /// (A pretraining checkpoint holds `model.encoder.*`, a fine-tuned one `model.*`, a plain file bare names.)
+    /// </summary>
+    public static Dictionary<string, Tensor> LoadWeights(string path, Device? device, params string[] prefixes)
     {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"checkpoint not found: {path}", path);
+        }
         var all = Weights.Load(path, device);
-        var prefixes = new[] { ModelPrefix + innerPrefix, innerPrefix };
+        var prefix = prefixes.FirstOrDefault(p => all.Keys.Any(k => k.StartsWith(p, StringComparison.Ordinal)));
+        if (prefix is null)
+        {
+            return all;
+        }
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        var prefix = prefixes.FirstOrDefault(p => all.Keys.Any(k => k.StartsWith(p, StringComparison.Ordinal))) ?? string.Empty;
         foreach (var (name, tensor) in all)
         {
             if (name.StartsWith(prefix, StringComparison.Ordinal))

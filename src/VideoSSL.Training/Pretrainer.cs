@@ -67,22 +67,9 @@ public sealed class Pretrainer
     public Result Run(string? resumeFrom = null, long stopAtStep = long.MaxValue)
     {
         var train = _config.Train;
-        var accum = Math.Max(1, train.AccumSteps);
         var batchesPerEpoch = _loader.BatchesPerEpoch;
-        if (batchesPerEpoch < accum)
-        {
-            throw new ConfigException($"train.accum_steps={accum} exceeds the {batchesPerEpoch} batches of one epoch: use more data or a smaller train.batch_size");
-        }
-        var stepsPerEpoch = batchesPerEpoch / accum;
-        var totalSteps = (long)train.Epochs * stepsPerEpoch;
-        if (train.MaxSteps > 0)
-        {
-            totalSteps = Math.Min(totalSteps, train.MaxSteps);
-        }
-        var warmupSteps = (long)Math.Round(train.WarmupEpochs * stepsPerEpoch);
-        var effectiveBatch = (long)train.BatchSize * accum;
-        var peakLr = train.BaseLr * effectiveBatch / 256;
-        var minLr = train.MinLr * effectiveBatch / 256;
+        var plan = StepPlan.Create(batchesPerEpoch, train.BatchSize, train.AccumSteps, train.Epochs, train.MaxSteps, train.WarmupEpochs, train.BaseLr, train.MinLr);
+        var (accum, stepsPerEpoch, totalSteps, warmupSteps, effectiveBatch, peakLr, minLr) = plan;
         _out.WriteLine($"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation), lr {peakLr:G4} (base {train.BaseLr:G4} x {effectiveBatch}/256), min lr {minLr:G4}");
         _out.WriteLine($"{totalSteps} steps ({stepsPerEpoch} per epoch), warmup {warmupSteps} steps, {_task.Model.ParameterCount(true):N0} trainable parameters, device {_device}");
 

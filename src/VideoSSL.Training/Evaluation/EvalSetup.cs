@@ -204,33 +204,8 @@ public static class EvalSetup
     /// `*`, `model.*` of a fine-tune checkpoint `*`, and an official .pth's `model` entry keeps its names
     /// (<see cref="VideoViTClassifier.LoadPretrainedEncoder"/> strips `encoder.` / `backbone.`).
     /// </summary>
-    public static Dictionary<string, Tensor> LoadWeights(string path, Device? device = null)
-    {
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"checkpoint not found: {path}", path);
-        }
-        var all = Weights.Load(path, device);
-        var prefix = new[] { Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix }
-            .FirstOrDefault(p => all.Keys.Any(k => k.StartsWith(p, StringComparison.Ordinal)));
-        if (prefix is null)
-        {
-            return all;
-        }
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (name, tensor) in all)
-        {
-            if (name.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                result[name[prefix.Length..]] = tensor;
-            }
-            else
-            {
-                tensor.Dispose();
-            }
-        }
-        return result;
-    }
+    public static Dictionary<string, Tensor> LoadWeights(string path, Device? device = null) =>
+        Checkpoint.LoadWeights(path, device, Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix);
 
     /// <summary>
     /// Initialises a classifier: a checkpoint with a head of the right shape is loaded whole (resuming from our own

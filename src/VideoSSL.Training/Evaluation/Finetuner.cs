@@ -60,23 +60,10 @@ public sealed class Finetuner
         var train = _config.Train;
         var aug = _config.Aug;
         var numClasses = _model.NumClasses;
-        var accum = Math.Max(1, train.AccumSteps);
         var batchesPerEpoch = _train.BatchesPerEpoch;
-        if (batchesPerEpoch < accum)
-        {
-            throw new ConfigException($"train.accum_steps={accum} exceeds the {batchesPerEpoch} batches of one epoch: use more data or a smaller train.batch_size");
-        }
-        var stepsPerEpoch = batchesPerEpoch / accum;
-        var totalSteps = (long)train.Epochs * stepsPerEpoch;
-        if (train.MaxSteps > 0)
-        {
-            totalSteps = Math.Min(totalSteps, train.MaxSteps);
-        }
-        var warmupSteps = (long)Math.Round(train.WarmupEpochs * stepsPerEpoch);
-        var effectiveBatch = (long)train.BatchSize * accum;
         // VideoMAE scales by videos per step; the repeated-augmentation views do not count.
-        var peakLr = train.BaseLr * effectiveBatch / 256;
-        var minLr = train.MinLr * effectiveBatch / 256;
+        var (accum, stepsPerEpoch, totalSteps, warmupSteps, effectiveBatch, peakLr, minLr) =
+            StepPlan.Create(batchesPerEpoch, train.BatchSize, train.AccumSteps, train.Epochs, train.MaxSteps, train.WarmupEpochs, train.BaseLr, train.MinLr);
         var depth = _model.Config.Depth;
         _out.WriteLine($"effective batch {effectiveBatch} videos ({train.BatchSize} x {accum} accumulation, x{Math.Max(1, aug.NumSample)} views each), lr {peakLr:G4} (base {train.BaseLr:G4} x {effectiveBatch}/256), min lr {minLr:G4}, layer decay {train.LayerDecay}");
         _out.WriteLine($"{totalSteps} steps ({stepsPerEpoch} per epoch), warmup {warmupSteps} steps, {_model.ParameterCount(true):N0} trainable parameters, {numClasses} classes, device {_device}");
