@@ -34,6 +34,8 @@ public static class FfmpegEncoder
         args.AddRange(codec == VideoCodec.H264Mp4
             ? ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-f", "mp4"]
             : ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "0", "-crf", "40", "-pix_fmt", "yuv420p", "-f", "webm"]);
+        // Without bitexact the muxers write random track/segment UIDs and a date, so the same frames would give different files.
+        args.AddRange(["-fflags", "+bitexact", "-flags:v", "+bitexact"]);
         args.Add(temp);
 
         var info = new ProcessStartInfo(ffmpeg)
