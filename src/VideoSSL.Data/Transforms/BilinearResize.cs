@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace VideoSSL.Data.Transforms;
 
 /// <summary>
@@ -28,7 +30,7 @@ public static class BilinearResize
             throw new ArgumentOutOfRangeException(nameof(outWidth), $"output size {outWidth}x{outHeight} must be positive");
         }
         var output = new Clip(source.Frames, outHeight, outWidth);
-        (int[] x0, int[] x1, int[] wx) = Axis(left, width, outWidth);
+        (int[] x0, int[] x1, int[] wx) = Axis(0, width, outWidth);
         (int[] y0, int[] y1, int[] wy) = Axis(top, height, outHeight);
         for (int o = 0; o < outWidth; o++)
         {
@@ -36,43 +38,69 @@ public static class BilinearResize
             x1[o] *= 3;
         }
         int outRow = outWidth * 3;
-        // Horizontal pass of every source row of the region, then the vertical pass reads two of them.
-        var rows = new int[height * outRow];
+        int regionRow = width * 3;
+        // Vertical pass first: it reads whole rows, so it vectorises, and it leaves only outHeight rows for the
+        // scalar horizontal pass. No rounding happens between the passes, so the result equals horizontal-first.
+        var rows = new int[outHeight * regionRow];
         int srcRow = source.Width * 3;
         for (int t = 0; t < source.Frames; t++)
         {
             ReadOnlySpan<byte> frame = source.Frame(t);
-            for (int r = 0; r < height; r++)
+            for (int o = 0; o < outHeight; o++)
             {
-                ReadOnlySpan<byte> src = frame.Slice((top + r) * srcRow, srcRow);
-                Span<int> dst = rows.AsSpan(r * outRow, outRow);
-                for (int o = 0; o < outWidth; o++)
-                {
-                    int a = x0[o];
-                    int b = x1[o];
-                    int w1 = wx[o];
-                    int w0 = One - w1;
-                    int d = o * 3;
-                    dst[d] = src[a] * w0 + src[b] * w1;
-                    dst[d + 1] = src[a + 1] * w0 + src[b + 1] * w1;
-                    dst[d + 2] = src[a + 2] * w0 + src[b + 2] * w1;
-                }
+                ReadOnlySpan<byte> ra = frame.Slice(y0[o] * srcRow + left * 3, regionRow);
+                ReadOnlySpan<byte> rb = frame.Slice(y1[o] * srcRow + left * 3, regionRow);
+                VerticalRow(ra, rb, One - wy[o], wy[o], rows.AsSpan(o * regionRow, regionRow));
             }
             Span<byte> outFrame = output.Frame(t);
             for (int o = 0; o < outHeight; o++)
             {
-                ReadOnlySpan<int> ra = rows.AsSpan((y0[o] - top) * outRow, outRow);
-                ReadOnlySpan<int> rb = rows.AsSpan((y1[o] - top) * outRow, outRow);
+                ReadOnlySpan<int> src = rows.AsSpan(o * regionRow, regionRow);
                 Span<byte> dst = outFrame.Slice(o * outRow, outRow);
-                int w1 = wy[o];
-                int w0 = One - w1;
-                for (int i = 0; i < outRow; i++)
+                for (int x = 0; x < outWidth; x++)
                 {
-                    dst[i] = (byte)((ra[i] * w0 + rb[i] * w1 + Round) >> Shift);
+                    int a = x0[x];
+                    int b = x1[x];
+                    int w1 = wx[x];
+                    int w0 = One - w1;
+                    int d = x * 3;
+                    dst[d] = (byte)((src[a] * w0 + src[b] * w1 + Round) >> Shift);
+                    dst[d + 1] = (byte)((src[a + 1] * w0 + src[b + 1] * w1 + Round) >> Shift);
+                    dst[d + 2] = (byte)((src[a + 2] * w0 + src[b + 2] * w1 + Round) >> Shift);
                 }
             }
         }
         return output;
+    }
+
+    /// <summary>dst[i] = a[i]·w0 + b[i]·w1, widened to int.</summary>
+    private static void VerticalRow(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, int w0, int w1, Span<int> dst)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && a.Length >= Vector<byte>.Count)
+        {
+            var v0 = new Vector<int>(w0);
+            var v1 = new Vector<int>(w1);
+            int step = Vector<byte>.Count;
+            for (; i <= a.Length - step; i += step)
+            {
+                Vector.Widen(new Vector<byte>(a[i..]), out Vector<ushort> al, out Vector<ushort> ah);
+                Vector.Widen(new Vector<byte>(b[i..]), out Vector<ushort> bl, out Vector<ushort> bh);
+                Vector.Widen(al, out Vector<uint> a0, out Vector<uint> a1);
+                Vector.Widen(ah, out Vector<uint> a2, out Vector<uint> a3);
+                Vector.Widen(bl, out Vector<uint> b0, out Vector<uint> b1);
+                Vector.Widen(bh, out Vector<uint> b2, out Vector<uint> b3);
+                int n = Vector<int>.Count;
+                (Vector.AsVectorInt32(a0) * v0 + Vector.AsVectorInt32(b0) * v1).CopyTo(dst[i..]);
+                (Vector.AsVectorInt32(a1) * v0 + Vector.AsVectorInt32(b1) * v1).CopyTo(dst[(i + n)..]);
+                (Vector.AsVectorInt32(a2) * v0 + Vector.AsVectorInt32(b2) * v1).CopyTo(dst[(i + 2 * n)..]);
+                (Vector.AsVectorInt32(a3) * v0 + Vector.AsVectorInt32(b3) * v1).CopyTo(dst[(i + 3 * n)..]);
+            }
+        }
+        for (; i < a.Length; i++)
+        {
+            dst[i] = a[i] * w0 + b[i] * w1;
+        }
     }
 
     /// <summary>
