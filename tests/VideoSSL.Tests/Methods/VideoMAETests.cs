@@ -245,7 +245,15 @@ torch.save({'videos': videos, 'mask': mask.to(torch.uint8), 'decode_mask': decod
         var mask = model.EncoderMasks.NextBatch(new Random(1), 3);
         var v1 = model.Loss(clip, mask);
         var v2 = model.Loss(clip, mask, mask.Inverted());
-        Assert.Equal(v1.Prediction.ToArray<float>(), v2.Prediction.ToArray<float>());
+        // Not bit-exact: BLAS kernels may take another path for differently aligned buffers, which moves the last
+        // bits between two forwards of the same input (seen once in ~20 full-suite runs).
+        var a = v1.Prediction.ToArray<float>();
+        var b = v2.Prediction.ToArray<float>();
+        Assert.Equal(a.Length, b.Length);
+        for (var k = 0; k < a.Length; k++)
+        {
+            Assert.True(Math.Abs(a[k] - b[k]) <= 1e-5f * Math.Max(1f, Math.Abs(a[k])), $"prediction {k}: {a[k]} vs {b[k]}");
+        }
         Assert.Equal(v1.Loss.Item(), v2.Loss.Item(), 6);
     }
 

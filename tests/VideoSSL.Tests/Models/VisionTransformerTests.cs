@@ -234,7 +234,13 @@ public class VisionTransformerTests
         Assert.Equal([2L, 3, 64], blocks[1].Shape);
         var normed = model.Norm!.Forward(blocks[1]).ToArray<float>();
         Assert.Equal(normed, output.ToArray<float>());
-        Assert.Equal(output.ToArray<float>(), model.Forward(clip, indices).ToArray<float>());
+        // Two forwards of the same input: equal up to BLAS paths that depend on buffer alignment.
+        var again = model.Forward(clip, indices).ToArray<float>();
+        var first = output.ToArray<float>();
+        for (var k = 0; k < first.Length; k++)
+        {
+            Assert.True(Math.Abs(first[k] - again[k]) <= 1e-5f * Math.Max(1f, Math.Abs(first[k])), $"output {k}: {first[k]} vs {again[k]}");
+        }
     }
 
     [Fact]
