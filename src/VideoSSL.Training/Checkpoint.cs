@@ -37,6 +37,23 @@ public static class Checkpoint
         Weights.Save(path, tensors, metadata);
     }
 
+    /// <summary>
+    /// Writes a run's last.safetensors at an optimizer-step boundary (and a numbered copy every keepEverySteps).
+    /// At the end of an epoch the position points at the start of the next one, so a resume does not replay it.
+    /// </summary>
+    public static void SaveProgress(RunDirectory run, Module model, AdamW optimizer, long step, int epoch, int batchInEpoch,
+        bool epochDone, double lastLoss, string configJson, int keepEverySteps)
+    {
+        var position = epochDone
+            ? new TrainerState(step, epoch + 1, 0, optimizer.StepCount, lastLoss, configJson)
+            : new TrainerState(step, epoch, batchInEpoch, optimizer.StepCount, lastLoss, configJson);
+        Save(run.LastCheckpoint, model, optimizer, position);
+        if (keepEverySteps > 0 && step % keepEverySteps == 0)
+        {
+            File.Copy(run.LastCheckpoint, Path.Combine(run.CheckpointDir, $"checkpoint-{step:D7}.safetensors"), overwrite: true);
+        }
+    }
+
     /// <summary>Restores model, optimizer and RNG from a checkpoint and returns the trainer state.</summary>
     public static TrainerState Load(string path, Module model, AdamW? optimizer)
     {

@@ -170,13 +170,7 @@ public sealed class Pretrainer
                 var epochDone = batchInEpoch >= stepsPerEpoch * accum;
                 if (step % _config.Log.CheckpointEverySteps == 0 || done)
                 {
-                    var position = epochDone ? new TrainerState(step, epoch + 1, 0, optimizer.StepCount, lastLoss, state.ConfigJson)
-                        : new TrainerState(step, epoch, batchInEpoch, optimizer.StepCount, lastLoss, state.ConfigJson);
-                    Checkpoint.Save(_run.LastCheckpoint, _task.Model, optimizer, position);
-                    if (_config.Log.KeepEverySteps > 0 && step % _config.Log.KeepEverySteps == 0)
-                    {
-                        File.Copy(_run.LastCheckpoint, Path.Combine(_run.CheckpointDir, $"checkpoint-{step:D7}.safetensors"), overwrite: true);
-                    }
+                    Checkpoint.SaveProgress(_run, _task.Model, optimizer, step, epoch, batchInEpoch, epochDone, lastLoss, state.ConfigJson, _config.Log.KeepEverySteps);
                     _hooks.OnCheckpoint?.Invoke(_run);
                 }
                 if (done)

@@ -197,13 +197,7 @@ public sealed class Finetuner
                 }
                 if (step % _config.Log.CheckpointEverySteps == 0 || done || epochDone)
                 {
-                    var position = epochDone ? new TrainerState(step, epoch + 1, 0, optimizer.StepCount, lastLoss, state.ConfigJson)
-                        : new TrainerState(step, epoch, batchInEpoch, optimizer.StepCount, lastLoss, state.ConfigJson);
-                    Checkpoint.Save(_run.LastCheckpoint, _model, optimizer, position);
-                    if (_config.Log.KeepEverySteps > 0 && step % _config.Log.KeepEverySteps == 0)
-                    {
-                        File.Copy(_run.LastCheckpoint, Path.Combine(_run.CheckpointDir, $"checkpoint-{step:D7}.safetensors"), overwrite: true);
-                    }
+                    Checkpoint.SaveProgress(_run, _model, optimizer, step, epoch, batchInEpoch, epochDone, lastLoss, state.ConfigJson, _config.Log.KeepEverySteps);
                     _hooks.OnEpoch?.Invoke(_run);
                 }
                 if (done)
