@@ -9,6 +9,9 @@ namespace VideoSSL.Tests.Methods;
 
 using Torch = VideoSSL.Torch.Torch;
 
+// Serial: two forwards of one model must agree; this test failed twice in ~25 parallel suite runs and the cause is
+// not yet found (no test or library code changes process-wide libtorch settings).
+[Collection(VideoSSL.Tests.Torch.LiveTensorCollection.Name)]
 public class VideoMAETests
 {
     /// <summary>ViT-micro on 4 × 32 × 32 clips: a 2 × 2 × 2 token grid, decoder 32 wide, 1 block.</summary>
