@@ -62,7 +62,7 @@ internal static class PretrainCommand
             Console.WriteLine($"  {line}");
         }
         var dataset = OpenDataset(config.Data, "train", Console.WriteLine);
-        var pipeline = VideoPipelines.Create(new VideoPipelineOptions
+        var pipeline = VideoPipelines.CreateWriter(new VideoPipelineOptions
         {
             Protocol = PipelineProtocol.Pretrain,
             Frames = config.Data.NumFrames,
@@ -78,6 +78,7 @@ internal static class PretrainCommand
             PrefetchBatches = config.Data.Prefetch,
             Seed = (int)config.Seed,
             MaxFailureFraction = config.Data.MaxFailedShare,
+            RecycleBatchBuffers = true,  // the trainer copies each batch into a tensor before asking for the next
         }, Console.WriteLine);
         Console.WriteLine($"data: {dataset.Count} videos, {loader.BatchesPerEpoch} batches of {config.Train.BatchSize} per epoch");
 

@@ -46,7 +46,8 @@ def multi_scale_crop(width, height, size, rng):
 def load_clip(path, frames, stride, size, rng):
     with av.open(path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # One decoder thread per worker process, like VideoSSL's loader (DecoderThreads = 1): with as many workers
+        # as cores, frame threading only adds contention (measured: AUTO was 10-20% slower here with 2 workers).
         n = stream.frames or int(float(stream.duration * stream.time_base) * float(stream.average_rate))
         wanted = pretrain_indices(n, frames, stride, rng)
         fps = float(stream.average_rate)

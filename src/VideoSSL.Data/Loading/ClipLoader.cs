@@ -21,6 +21,13 @@ public sealed record ClipLoaderOptions
     /// <summary>Share of the dataset allowed to fail in one epoch before loading stops with an error.</summary>
     public double MaxFailureFraction { get; init; } = 0.1;
 
+    /// <summary>
+    /// With an item writer: a batch's <see cref="ClipBatch.Data"/> is reused for a later batch once the next one is
+    /// requested, so a consumer that copies each batch (into a tensor) right away allocates no batch memory in steady
+    /// state. Leave off when batches are kept.
+    /// </summary>
+    public bool RecycleBatchBuffers { get; init; }
+
     /// <summary>Replacement draws for one batch slot before giving up (guards against a dataset that is all broken).</summary>
     public int MaxAttemptsPerItem { get; init; } = 16;
 }
@@ -36,13 +43,29 @@ public sealed record ClipLoaderOptions
 public sealed class ClipLoader
 {
     private readonly VideoDataset _dataset;
-    private readonly Func<VideoSample, int, int, Random, ClipBatchItem> _pipeline;
+    private readonly Func<VideoSample, int, int, Random, ClipBatchItem>? _pipeline;
+    private readonly ClipItemWriter? _writer;
     private readonly ClipLoaderOptions _options;
     private readonly Action<string>? _log;
     private readonly List<LoadFailure> _failures = [];
+    private readonly System.Collections.Concurrent.ConcurrentBag<float[]> _spareBuffers = [];
 
     /// <param name="pipeline">(sample, epoch, dataset index, rng) → item: decode, sample frames, augment. Must be thread-safe.</param>
     public ClipLoader(VideoDataset dataset, Func<VideoSample, int, int, Random, ClipBatchItem> pipeline, ClipLoaderOptions options, Action<string>? log = null)
+        : this(dataset, options, log)
+    {
+        _pipeline = pipeline;
+    }
+
+    /// <param name="writer">Writes each item into its slot of the batch buffer. Must be thread-safe.</param>
+    public ClipLoader(VideoDataset dataset, ClipItemWriter writer, ClipLoaderOptions options, Action<string>? log = null)
+        : this(dataset, options, log)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(writer.ItemSize, 1, nameof(writer));
+        _writer = writer;
+    }
+
+    private ClipLoader(VideoDataset dataset, ClipLoaderOptions options, Action<string>? log)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(options.Workers);
@@ -53,7 +76,6 @@ public sealed class ClipLoader
             throw new ArgumentException("the dataset has no samples", nameof(dataset));
         }
         _dataset = dataset;
-        _pipeline = pipeline;
         _options = options;
         _log = log;
     }
@@ -125,7 +147,7 @@ public sealed class ClipLoader
                     BatchSlot slot = slots[(int)(position / batchSize) - startBatch];
                     try
                     {
-                        slot.Items[(int)(position % batchSize)] = ComputeItem(epoch, order, position);
+                        slot.Items[(int)(position % batchSize)] = ComputeItem(epoch, order, position, slot, (int)(position % batchSize));
                         if (Interlocked.Decrement(ref slot.Remaining) == 0)
                         {
                             slot.Done.TrySetResult();
@@ -162,7 +184,7 @@ public sealed class ClipLoader
                     for (int i = 0; i < slot.Items.Length; i++)
                     {
                         cts.Token.ThrowIfCancellationRequested();
-                        slot.Items[i] = ComputeItem(epoch, order, start + i);
+                        slot.Items[i] = ComputeItem(epoch, order, start + i, slot, i);
                     }
                 }
                 else
@@ -176,7 +198,10 @@ public sealed class ClipLoader
                         throw e.InnerExceptions[0];
                     }
                 }
-                ClipBatch batch = Assemble(epoch, startBatch + b, slot.Items);
+                ClipBatch batch = _writer is null
+                    ? Assemble(epoch, startBatch + b, slot.Items)
+                    : new ClipBatch(epoch, startBatch + b, slot.Data!, [slot.Items.Length, .. _writer.ItemShape],
+                        [.. slot.Items.Select(i => i.Label)], [.. slot.Items.Select(i => i.SampleIndex)], [.. slot.Items.Select(i => i.Name)]);
                 foreach (ItemResult item in slot.Items)
                 {
                     foreach (LoadFailure failure in item.Failures)
@@ -196,6 +221,10 @@ public sealed class ClipLoader
                 slots[b] = null!;  // let the batch's items be collected once handed out
                 permits.Release(slot.Items.Length);
                 yield return batch;
+                if (_options.RecycleBatchBuffers && _writer is not null)
+                {
+                    _spareBuffers.Add(batch.Data);
+                }
             }
         }
         finally
@@ -208,7 +237,7 @@ public sealed class ClipLoader
         }
     }
 
-    private ItemResult ComputeItem(int epoch, int[] order, long position)
+    private ItemResult ComputeItem(int epoch, int[] order, long position, BatchSlot slot, int slotIndex)
     {
         List<LoadFailure>? failures = null;
         for (int attempt = 0; attempt < _options.MaxAttemptsPerItem; attempt++)
@@ -220,8 +249,16 @@ public sealed class ClipLoader
             var rng = new Random(Seeds.Derive(_options.Seed, epoch, index, attempt));
             try
             {
-                ClipBatchItem item = _pipeline(sample, epoch, index, rng);
-                return new ItemResult(item, index, sample.Name, (IReadOnlyList<LoadFailure>?)failures ?? []);
+                IReadOnlyList<LoadFailure> failed = (IReadOnlyList<LoadFailure>?)failures ?? [];
+                if (_writer is null)
+                {
+                    ClipBatchItem item = _pipeline!(sample, epoch, index, rng);
+                    return new ItemResult(item, index, sample.Name, failed, item.Label);
+                }
+                int itemSize = _writer.ItemSize;
+                // A failed attempt may have written part of the slot; the next attempt overwrites all of it.
+                int label = _writer.Write(sample, epoch, index, rng, slot.DataFor(itemSize, _spareBuffers).AsSpan(slotIndex * itemSize, itemSize));
+                return new ItemResult(null, index, sample.Name, failed, label);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -234,15 +271,15 @@ public sealed class ClipLoader
 
     private static ClipBatch Assemble(int epoch, int index, ItemResult[] items)
     {
-        int[] itemShape = items[0].Item.Shape;
-        int itemSize = items[0].Item.Data.Length;
+        int[] itemShape = items[0].Item!.Shape;
+        int itemSize = items[0].Item!.Data.Length;
         var data = new float[(long)itemSize * items.Length];
         var labels = new int[items.Length];
         var indices = new int[items.Length];
         var ids = new string[items.Length];
         for (int i = 0; i < items.Length; i++)
         {
-            ClipBatchItem item = items[i].Item;
+            ClipBatchItem item = items[i].Item!;
             if (!item.Shape.AsSpan().SequenceEqual(itemShape) || item.Data.Length != itemSize)
             {
                 throw new InvalidOperationException(
@@ -256,11 +293,32 @@ public sealed class ClipLoader
         return new ClipBatch(epoch, index, data, [items.Length, .. itemShape], labels, indices, ids);
     }
 
-    private sealed record ItemResult(ClipBatchItem Item, int SampleIndex, string Name, IReadOnlyList<LoadFailure> Failures);
+    private sealed record ItemResult(ClipBatchItem? Item, int SampleIndex, string Name, IReadOnlyList<LoadFailure> Failures, int Label);
 
     private sealed class BatchSlot(int size)
     {
         public readonly ItemResult[] Items = new ItemResult[size];
+        public float[]? Data;
+
+        /// <summary>The batch buffer, allocated by whichever worker reaches the batch first.</summary>
+        public float[] DataFor(int itemSize, System.Collections.Concurrent.ConcurrentBag<float[]> spares)
+        {
+            if (Volatile.Read(ref Data) is float[] data)
+            {
+                return data;
+            }
+            lock (Items)
+            {
+                if (Data is null)
+                {
+                    int length = checked(itemSize * Items.Length);
+                    // A recycled buffer of another length (the short last batch) is dropped, not reused.
+                    Data = spares.TryTake(out float[]? spare) && spare.Length == length ? spare : GC.AllocateUninitializedArray<float>(length);
+                }
+                return Data;
+            }
+        }
+
         public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int Remaining = size;
     }

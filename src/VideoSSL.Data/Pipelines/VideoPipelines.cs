@@ -40,18 +40,47 @@ public static class VideoPipelines
         return (sample, _, _, rng) => Run(sample, rng, options);
     }
 
+    /// <summary>
+    /// The same pipeline as <see cref="Create"/>, writing each item straight into the loader's batch buffer
+    /// (what the training and evaluation loaders use: no per-item array, no copy when the batch is assembled).
+    /// </summary>
+    public static ClipItemWriter CreateWriter(VideoPipelineOptions options)
+    {
+        options.Validate();
+        return new ClipItemWriter(options.ItemShape, (sample, _, _, rng, destination) => RunInto(sample, rng, options, destination));
+    }
+
     /// <summary>Decodes, samples and augments one video. Every random choice comes from <paramref name="rng"/>, in a fixed order.</summary>
     public static ClipBatchItem Run(VideoSample sample, Random rng, VideoPipelineOptions options)
+    {
+        int[] shape = options.ItemShape;
+        var data = GC.AllocateUninitializedArray<float>(shape.Aggregate(1, (a, d) => checked(a * d)));
+        int label = RunInto(sample, rng, options, data);
+        return ClipBatchItem.Create(data, shape, label);
+    }
+
+    /// <summary><see cref="Run"/> into <paramref name="destination"/> (<see cref="VideoPipelineOptions.ItemShape"/> floats); returns the label.</summary>
+    public static int RunInto(VideoSample sample, Random rng, VideoPipelineOptions options, Span<float> destination)
     {
         using VideoReader reader = VideoReader.Open(sample.Path, options.DecoderThreads);
         int n = FrameCount(reader);
         FrameResize resize = DecodeResize(reader.Info, options);
-        return options.Protocol switch
+        if (options.Protocol == PipelineProtocol.Test)
         {
-            PipelineProtocol.Test => TestViews(reader, n, resize, sample.Label, options),
-            _ => Augmented(reader.Read(TrainIndices(n, options, rng), resize), sample.Label, options, rng),
-        };
+            TestViews(reader, n, resize, options, destination);
+        }
+        else
+        {
+            Clip decoded = reader.Read(TrainIndices(n, options, rng), resize, t_decoded);
+            t_decoded = decoded;
+            Augmented(decoded, options, rng, destination);
+        }
+        return sample.Label;
     }
+
+    // Each loader worker keeps its last decoded clip and decodes the next video into it when the size matches.
+    [ThreadStatic]
+    private static Clip? t_decoded;
 
     /// <summary>Frame indices of a training clip: dense for pretraining, K400 dense or SSv2 segments for fine-tuning.</summary>
     public static int[] TrainIndices(int n, VideoPipelineOptions options, Random rng) => options.Protocol switch
@@ -135,32 +164,33 @@ public static class VideoPipelines
         return (int)Math.Min(n, int.MaxValue);
     }
 
-    private static ClipBatchItem Augmented(Clip decoded, int label, VideoPipelineOptions options, Random rng)
+    private static void Augmented(Clip decoded, VideoPipelineOptions options, Random rng, Span<float> destination)
     {
         int s = options.InputSize;
-        bool flip = options.FlipsClips;
+        bool flips = options.FlipsClips;
         int perView = 3 * options.Frames * s * s;
-        var data = new float[(long)perView * options.Repeats];
-        List<Clip> views = RepeatedAugmentation.Apply(decoded, options.Repeats, rng, (clip, r) =>
+        // The same draws in the same order as MultiScaleCrop / RandomResizedCrop followed by RandomFlip, per view.
+        List<(CropBox Box, bool Flip)> views = RepeatedAugmentation.Apply(decoded, options.Repeats, rng, (clip, r) =>
         {
-            Clip cropped = options.Protocol == PipelineProtocol.Pretrain
-                ? ClipTransforms.MultiScaleCrop(clip, s, s, r)
-                : ClipTransforms.RandomResizedCrop(clip, s, s, r, options.MinCropScale);
-            return flip ? ClipTransforms.RandomFlip(cropped, 0.5, r) : cropped;
+            CropBox box = options.Protocol == PipelineProtocol.Pretrain
+                ? ClipTransforms.SampleMultiScaleCrop(clip.Width, clip.Height, s, s, r)
+                : ClipTransforms.SampleRandomResizedCrop(clip.Width, clip.Height, r, options.MinCropScale);
+            return (box, flips && r.NextDouble() < 0.5);
         });
         for (int v = 0; v < views.Count; v++)
         {
-            Normalization.ToNormalizedCthw(views[v], data.AsSpan(v * perView, perView), options.Mean, options.Std);
+            Normalization.CropResizeToNormalizedCthw(decoded.Pixels, decoded.Frames, decoded.Width, decoded.Height, views[v].Box, s, s,
+                views[v].Flip, destination.Slice(v * perView, perView), options.Mean, options.Std);
         }
-        return ClipBatchItem.Create(data, options.ItemShape, label);
     }
 
-    private static ClipBatchItem TestViews(VideoReader reader, int n, FrameResize resize, int label, VideoPipelineOptions options)
+    private static void TestViews(VideoReader reader, int n, FrameResize resize, VideoPipelineOptions options, Span<float> destination)
     {
         int[][] clips = TestIndices(n, options);
         // One read for all temporal clips: they overlap and are in order, so the decoder passes over the video once.
         int[] all = [.. clips.SelectMany(c => c)];
-        Clip decoded = reader.Read(all, resize);
+        Clip decoded = reader.Read(all, resize, t_decoded);
+        t_decoded = decoded;
         int s = options.InputSize;
         if (decoded.Width < s || decoded.Height < s)
         {
@@ -168,18 +198,16 @@ public static class VideoPipelines
         }
         int frames = options.Frames;
         int perView = 3 * frames * s * s;
-        var data = new float[(long)perView * options.ViewCount];
         for (int k = 0; k < clips.Length; k++)
         {
-            var clip = new Clip(frames, decoded.Height, decoded.Width,
-                decoded.Pixels.AsSpan(k * frames * decoded.FrameStride, frames * decoded.FrameStride).ToArray());
+            ReadOnlySpan<byte> clip = decoded.Pixels.AsSpan(k * frames * decoded.FrameStride, frames * decoded.FrameStride);
             for (int crop = 0; crop < options.TestCrops; crop++)
             {
-                Clip view = ClipTransforms.SpatialCrop(clip, s, crop, options.TestCrops);
+                CropBox box = ClipTransforms.SpatialCropBox(decoded.Width, decoded.Height, s, crop, options.TestCrops);
                 int v = k * options.TestCrops + crop;
-                Normalization.ToNormalizedCthw(view, data.AsSpan(v * perView, perView), options.Mean, options.Std);
+                Normalization.CropResizeToNormalizedCthw(clip, frames, decoded.Width, decoded.Height, box, s, s, flip: false,
+                    destination.Slice(v * perView, perView), options.Mean, options.Std);
             }
         }
-        return ClipBatchItem.Create(data, options.ItemShape, label);
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 
 namespace VideoSSL.Data.Transforms;
@@ -20,44 +21,99 @@ public static class BilinearResize
     /// <summary>Crops [left, left + width) × [top, top + height) and resizes it to outWidth × outHeight in one pass.</summary>
     public static Clip ResizeRegion(Clip source, int left, int top, int width, int height, int outWidth, int outHeight)
     {
-        if (left < 0 || top < 0 || width < 1 || height < 1 || left + width > source.Width || top + height > source.Height)
-        {
-            throw new ArgumentOutOfRangeException(nameof(left),
-                $"region x={left} y={top} {width}x{height} is not inside the {source.Width}x{source.Height} clip");
-        }
-        if (outWidth < 1 || outHeight < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(outWidth), $"output size {outWidth}x{outHeight} must be positive");
-        }
+        var plan = new Plan(source.Width, source.Height, new CropBox(left, top, width, height), outWidth, outHeight);
         var output = new Clip(source.Frames, outHeight, outWidth);
-        (int[] x0, int[] x1, int[] wx) = Axis(0, width, outWidth);
-        (int[] y0, int[] y1, int[] wy) = Axis(top, height, outHeight);
-        for (int o = 0; o < outWidth; o++)
+        int[] rows = ArrayPool<int>.Shared.Rent(plan.RowsLength);
+        try
         {
-            x0[o] *= 3;
-            x1[o] *= 3;
-        }
-        int outRow = outWidth * 3;
-        int regionRow = width * 3;
-        // Vertical pass first: it reads whole rows, so it vectorises, and it leaves only outHeight rows for the
-        // scalar horizontal pass. No rounding happens between the passes, so the result equals horizontal-first.
-        var rows = new int[outHeight * regionRow];
-        int srcRow = source.Width * 3;
-        for (int t = 0; t < source.Frames; t++)
-        {
-            ReadOnlySpan<byte> frame = source.Frame(t);
-            for (int o = 0; o < outHeight; o++)
+            for (int t = 0; t < source.Frames; t++)
             {
-                ReadOnlySpan<byte> ra = frame.Slice(y0[o] * srcRow + left * 3, regionRow);
-                ReadOnlySpan<byte> rb = frame.Slice(y1[o] * srcRow + left * 3, regionRow);
-                VerticalRow(ra, rb, One - wy[o], wy[o], rows.AsSpan(o * regionRow, regionRow));
+                plan.ResizeFrame(source.Frame(t), rows, output.Frame(t));
             }
-            Span<byte> outFrame = output.Frame(t);
-            for (int o = 0; o < outHeight; o++)
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(rows);
+        }
+        return output;
+    }
+
+    /// <summary>
+    /// One region → output-size mapping, computed once and applied frame by frame, so callers can resize into
+    /// buffers they own (the loader writes each frame straight into its batch without an intermediate clip).
+    /// </summary>
+    public sealed class Plan
+    {
+        private readonly int[] _x0;
+        private readonly int[] _x1;
+        private readonly int[] _wx;
+        private readonly int[] _y0;
+        private readonly int[] _y1;
+        private readonly int[] _wy;
+        private readonly int _left;
+        private readonly int _regionRow;
+        private readonly int _srcRow;
+        private readonly int _srcFrame;
+
+        public Plan(int sourceWidth, int sourceHeight, CropBox region, int outWidth, int outHeight)
+        {
+            if (region.Left < 0 || region.Top < 0 || region.Width < 1 || region.Height < 1
+                || region.Left + region.Width > sourceWidth || region.Top + region.Height > sourceHeight)
             {
-                ReadOnlySpan<int> src = rows.AsSpan(o * regionRow, regionRow);
-                Span<byte> dst = outFrame.Slice(o * outRow, outRow);
-                for (int x = 0; x < outWidth; x++)
+                throw new ArgumentOutOfRangeException(nameof(region),
+                    $"region x={region.Left} y={region.Top} {region.Width}x{region.Height} is not inside the {sourceWidth}x{sourceHeight} clip");
+            }
+            if (outWidth < 1 || outHeight < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(outWidth), $"output size {outWidth}x{outHeight} must be positive");
+            }
+            OutWidth = outWidth;
+            OutHeight = outHeight;
+            (_x0, _x1, _wx) = Axis(0, region.Width, outWidth);
+            (_y0, _y1, _wy) = Axis(region.Top, region.Height, outHeight);
+            for (int o = 0; o < outWidth; o++)
+            {
+                _x0[o] *= 3;
+                _x1[o] *= 3;
+            }
+            _left = region.Left;
+            _regionRow = region.Width * 3;
+            _srcRow = sourceWidth * 3;
+            _srcFrame = _srcRow * sourceHeight;
+        }
+
+        public int OutWidth { get; }
+
+        public int OutHeight { get; }
+
+        /// <summary>Ints of scratch <see cref="ResizeFrame"/> needs.</summary>
+        public int RowsLength => OutHeight * _regionRow;
+
+        /// <summary>Resizes one packed RGB24 source frame into <paramref name="destination"/> (OutHeight · OutWidth · 3 bytes).</summary>
+        public void ResizeFrame(ReadOnlySpan<byte> frame, Span<int> rows, Span<byte> destination)
+        {
+            if (frame.Length < _srcFrame || rows.Length < RowsLength || destination.Length < OutHeight * OutWidth * 3)
+            {
+                throw new ArgumentException("frame, scratch or destination is smaller than the plan needs");
+            }
+            int outRow = OutWidth * 3;
+            int regionRow = _regionRow;
+            // Vertical pass first: it reads whole rows, so it vectorises, and it leaves only outHeight rows for the
+            // scalar horizontal pass. No rounding happens between the passes, so the result equals horizontal-first.
+            for (int o = 0; o < OutHeight; o++)
+            {
+                ReadOnlySpan<byte> ra = frame.Slice(_y0[o] * _srcRow + _left * 3, regionRow);
+                ReadOnlySpan<byte> rb = frame.Slice(_y1[o] * _srcRow + _left * 3, regionRow);
+                VerticalRow(ra, rb, One - _wy[o], _wy[o], rows.Slice(o * regionRow, regionRow));
+            }
+            int[] x0 = _x0;
+            int[] x1 = _x1;
+            int[] wx = _wx;
+            for (int o = 0; o < OutHeight; o++)
+            {
+                ReadOnlySpan<int> src = rows.Slice(o * regionRow, regionRow);
+                Span<byte> dst = destination.Slice(o * outRow, outRow);
+                for (int x = 0; x < x0.Length; x++)
                 {
                     int a = x0[x];
                     int b = x1[x];
@@ -70,7 +126,53 @@ public static class BilinearResize
                 }
             }
         }
-        return output;
+
+        /// <summary>
+        /// <see cref="ResizeFrame"/> followed by a per-channel lookup (uint8 value → float), written to three
+        /// planes, optionally mirrored: the horizontal pass and the normalisation in one sweep over the output.
+        /// </summary>
+        public void ResizeFrameToPlanes(ReadOnlySpan<byte> frame, Span<int> rows, bool flip,
+            Span<float> red, Span<float> green, Span<float> blue, ReadOnlySpan<float> lut)
+        {
+            int pixels = OutHeight * OutWidth;
+            if (frame.Length < _srcFrame || rows.Length < RowsLength || red.Length < pixels || green.Length < pixels
+                || blue.Length < pixels || lut.Length < 3 * 256)
+            {
+                throw new ArgumentException("frame, scratch, planes or tables are smaller than the plan needs");
+            }
+            int regionRow = _regionRow;
+            for (int o = 0; o < OutHeight; o++)
+            {
+                ReadOnlySpan<byte> ra = frame.Slice(_y0[o] * _srcRow + _left * 3, regionRow);
+                ReadOnlySpan<byte> rb = frame.Slice(_y1[o] * _srcRow + _left * 3, regionRow);
+                VerticalRow(ra, rb, One - _wy[o], _wy[o], rows.Slice(o * regionRow, regionRow));
+            }
+            ReadOnlySpan<float> lr = lut[..256];
+            ReadOnlySpan<float> lg = lut.Slice(256, 256);
+            ReadOnlySpan<float> lb = lut.Slice(512, 256);
+            int[] x0 = _x0;
+            int[] x1 = _x1;
+            int[] wx = _wx;
+            int width = OutWidth;
+            for (int o = 0; o < OutHeight; o++)
+            {
+                ReadOnlySpan<int> src = rows.Slice(o * regionRow, regionRow);
+                Span<float> r = red.Slice(o * width, width);
+                Span<float> g = green.Slice(o * width, width);
+                Span<float> b = blue.Slice(o * width, width);
+                for (int x = 0; x < width; x++)
+                {
+                    int a = x0[x];
+                    int c = x1[x];
+                    int w1 = wx[x];
+                    int w0 = One - w1;
+                    int d = flip ? width - 1 - x : x;
+                    r[d] = lr[(src[a] * w0 + src[c] * w1 + Round) >> Shift];
+                    g[d] = lg[(src[a + 1] * w0 + src[c + 1] * w1 + Round) >> Shift];
+                    b[d] = lb[(src[a + 2] * w0 + src[c + 2] * w1 + Round) >> Shift];
+                }
+            }
+        }
     }
 
     /// <summary>dst[i] = a[i]·w0 + b[i]·w1, widened to int.</summary>

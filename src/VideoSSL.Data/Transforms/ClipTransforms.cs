@@ -187,18 +187,22 @@ public static class ClipTransforms
     /// short side. Expects the short side already resized to about <paramref name="size"/>.
     /// </summary>
     // MCG-NJU/VideoMAE kinetics.py / ssv2.py: __getitem__ mode 'test', spatial_step / spatial_start.
-    public static Clip SpatialCrop(Clip clip, int size, int index, int count = 3)
+    public static Clip SpatialCrop(Clip clip, int size, int index, int count = 3) =>
+        Crop(clip, SpatialCropBox(clip.Width, clip.Height, size, index, count));
+
+    /// <summary>The rectangle <see cref="SpatialCrop"/> takes from a width × height frame.</summary>
+    public static CropBox SpatialCropBox(int width, int height, int size, int index, int count = 3)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, count);
-        bool tall = clip.Height >= clip.Width;
-        int longSide = tall ? clip.Height : clip.Width;
-        int shortSide = tall ? clip.Width : clip.Height;
+        bool tall = height >= width;
+        int longSide = tall ? height : width;
+        int shortSide = tall ? width : height;
         double step = count > 1 ? (double)(longSide - size) / (count - 1) : (longSide - size) / 2.0;
         int along = count > 1 ? (int)(index * step) : (int)step;
         int across = (shortSide - size) / 2;
-        return Crop(clip, tall ? new CropBox(across, along, size, size) : new CropBox(along, across, size, size));
+        return tall ? new CropBox(across, along, size, size) : new CropBox(along, across, size, size);
     }
 
     /// <summary>The three test crops (start, middle, end along the long side).</summary>

@@ -61,7 +61,9 @@ public sealed unsafe class VideoReader : IDisposable
     /// Decodes the frames at <paramref name="indices"/> (any order, repeats allowed) into a clip whose frame t is
     /// the video's frame indices[t]. Indices past the last frame give the last frame.
     /// </summary>
-    public Clip Read(ReadOnlySpan<int> indices, FrameResize resize = default)
+    /// <param name="reuse">A clip to decode into when its size matches (a worker's buffer from its previous
+    /// video: fresh multi-megabyte arrays cost page faults on every clip); otherwise a new clip is returned.</param>
+    public Clip Read(ReadOnlySpan<int> indices, FrameResize resize = default, Clip? reuse = null)
     {
         if (indices.IsEmpty)
         {
@@ -84,7 +86,9 @@ public sealed unsafe class VideoReader : IDisposable
         {
             Array.Sort(sorted, slots);
         }
-        var clip = new Clip(sorted.Length, height, width);
+        Clip clip = reuse is not null && reuse.Frames == sorted.Length && reuse.Height == height && reuse.Width == width
+            ? reuse
+            : new Clip(sorted.Length, height, width, GC.AllocateUninitializedArray<byte>(checked(sorted.Length * height * width * 3)));
         fixed (int* pIndices = sorted)
         fixed (int* pSlots = slots)
         fixed (byte* pOut = clip.Pixels)

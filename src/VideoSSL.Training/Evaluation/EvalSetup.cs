@@ -186,7 +186,7 @@ public static class EvalSetup
 
     /// <summary>A loader over a dataset; evaluation loaders keep every video in order.</summary>
     public static ClipLoader Loader(VideoDataset dataset, VideoPipelineOptions pipeline, DataSection data, int batchSize, long seed, bool train, Action<string>? log = null) =>
-        new(dataset, VideoPipelines.Create(pipeline), new ClipLoaderOptions
+        new(dataset, VideoPipelines.CreateWriter(pipeline), new ClipLoaderOptions
         {
             BatchSize = batchSize,
             Workers = data.Workers,

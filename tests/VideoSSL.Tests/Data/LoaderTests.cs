@@ -134,4 +134,57 @@ public class LoaderTests
         var error = Assert.Throws<InvalidDataException>(() => Collect(loader, 0));
         Assert.Contains("disk gone", error.Message);
     }
+
+    /// <summary><see cref="Pipeline"/> as an item writer: the same values, written into the batch slot.</summary>
+    private static readonly ClipItemWriter Writer = new([2, 3], (sample, epoch, index, rng, destination) =>
+    {
+        ClipBatchItem item = Pipeline(sample, epoch, index, rng);
+        item.Data.CopyTo(destination);
+        return item.Label;
+    });
+
+    [Fact]
+    public void ItemWriter_GivesTheSameBatches_AsItemPipeline_AlsoWhenRecycling()
+    {
+        VideoDataset ds = Dataset(23);
+        var options = new ClipLoaderOptions { BatchSize = 4, Seed = 7, Workers = 2, DropLast = false };
+        List<ClipBatch> items = Collect(new ClipLoader(ds, Pipeline, options), epoch: 1);
+        AssertSameBatches(items, Collect(new ClipLoader(ds, Writer, options), epoch: 1));
+        AssertSameBatches(items, Collect(new ClipLoader(ds, Writer, options with { Workers = 0 }), epoch: 1));
+
+        // Recycling: each batch is checked before the next is requested, as a trainer copies it into a tensor.
+        var recycling = new ClipLoader(ds, Writer, options with { RecycleBatchBuffers = true, PrefetchBatches = 1 });
+        var buffers = new HashSet<float[]>(ReferenceEqualityComparer.Instance);
+        for (int pass = 0; pass < 2; pass++)
+        {
+            int b = 0;
+            foreach (ClipBatch batch in recycling.Epoch(1))
+            {
+                Assert.Equal(items[b].SampleIndices, batch.SampleIndices);
+                Assert.Equal(items[b].Data, batch.Data);
+                buffers.Add(batch.Data);
+                b++;
+            }
+            Assert.Equal(items.Count, b);
+        }
+        // 12 full batches over two passes in at most a few buffers (prefetch + the one being read + the short last one).
+        Assert.True(buffers.Count <= 5, $"{buffers.Count} buffers for {2 * items.Count} batches");
+    }
+
+    [Fact]
+    public void ItemWriter_ReplacesCorruptSamples_OverwritingTheirPartialWrites()
+    {
+        VideoDataset ds = Dataset(20);
+        var corrupt = new HashSet<int> { 2, 9 };
+        var flaky = new ClipItemWriter([2, 3], (s, e, i, r, destination) =>
+        {
+            destination.Fill(float.NaN);  // a pipeline that fails half way leaves garbage behind
+            return corrupt.Contains(i) ? throw new InvalidDataException("truncated") : Writer.Write(s, e, i, r, destination);
+        });
+        var options = new ClipLoaderOptions { BatchSize = 5, Workers = 2, Seed = 3, MaxFailureFraction = 0.2 };
+        var loader = new ClipLoader(ds, flaky, options);
+        List<ClipBatch> batches = Collect(loader, 0);
+        Assert.All(batches, b => Assert.DoesNotContain(b.Data, float.IsNaN));
+        Assert.Equal(corrupt.Order(), loader.Failures.Select(f => f.SampleIndex).Order());
+    }
 }

@@ -199,4 +199,33 @@ public class TransformTests
         Assert.Equal(4, views.Count);
         Assert.True(views.Select(v => Convert.ToHexString(v.Pixels)).Distinct().Count() > 1);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CropResizeNormalize_EqualsResizeFlipNormalize(bool flip)
+    {
+        // The loader's one-pass path must give exactly the floats of the three-step path it replaces.
+        Clip clip = RandomClip(3, 30, 40, 11);
+        foreach (CropBox box in new[] { new CropBox(7, 3, 20, 18), new CropBox(0, 0, 40, 30), new CropBox(5, 2, 13, 11) })
+        {
+            Clip resized = BilinearResize.ResizeRegion(clip, box.Left, box.Top, box.Width, box.Height, 13, 11);
+            float[] expected = Normalization.ToNormalizedCthw(flip ? ClipTransforms.FlipHorizontal(resized) : resized);
+            var actual = new float[expected.Length];
+            Normalization.CropResizeToNormalizedCthw(clip.Pixels, clip.Frames, clip.Width, clip.Height, box, 13, 11, flip,
+                actual, Normalization.ImageNetMean, Normalization.ImageNetStd);
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    [Fact]
+    public void CropResizeNormalize_RejectsABoxOutsideTheFrame()
+    {
+        Clip clip = RandomClip(1, 10, 10, 1);
+        var destination = new float[3 * 4 * 4];
+        Assert.Throws<ArgumentOutOfRangeException>(() => Normalization.CropResizeToNormalizedCthw(clip.Pixels, 1, 10, 10,
+            new CropBox(8, 0, 4, 4), 4, 4, false, destination, Normalization.ImageNetMean, Normalization.ImageNetStd));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Normalization.CropResizeToNormalizedCthw(clip.Pixels, 1, 10, 10,
+            new CropBox(8, 0, 5, 5), 4, 4, false, destination, Normalization.ImageNetMean, Normalization.ImageNetStd));
+    }
 }

@@ -83,4 +83,25 @@ public class PipelineTests
         var e = Assert.Throws<InvalidDataException>(() => strict.Epoch(0).ToList());
         Assert.Contains(".mp4", e.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(PipelineProtocol.Pretrain)]
+    [InlineData(PipelineProtocol.FinetuneTrain)]
+    [InlineData(PipelineProtocol.Test)]
+    public void Writer_pipeline_writes_what_the_item_pipeline_returns(PipelineProtocol protocol)
+    {
+        var dir = Directory.CreateTempSubdirectory("vssl-pipe-").FullName;
+        var sample = new VideoSample(Encode(dir, 4, 3, VideoCodec.H264Mp4), 4);
+        var other = new VideoSample(Encode(dir, 1, 8, VideoCodec.H264Mp4), 1);
+        var options = new VideoPipelineOptions { Protocol = protocol, Frames = 4, Stride = 2, InputSize = 32, Flip = protocol != PipelineProtocol.Test, Repeats = protocol == PipelineProtocol.FinetuneTrain ? 2 : 1 };
+        var item = VideoPipelines.Create(options)(sample, 0, 0, new Random(9));
+        var writer = VideoPipelines.CreateWriter(options);
+        Assert.Equal(item.Shape, writer.ItemShape);
+        var written = new float[writer.ItemSize];
+        // A decode of another video first: the worker's reused decode buffer must not leak into the next item.
+        writer.Write(other, 0, 1, new Random(1), written);
+        int label = writer.Write(sample, 0, 0, new Random(9), written);
+        Assert.Equal(4, label);
+        Assert.Equal(item.Data, written);
+    }
 }
