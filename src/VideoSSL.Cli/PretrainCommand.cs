@@ -142,20 +142,8 @@ internal static class PretrainCommand
             return DatasetFactory.Open(data.Format, data.Root, data.Annotations, data.Labels, log);
         }
         var root = string.IsNullOrEmpty(data.Root) ? Path.Combine("data", "synth", "kinetics") : data.Root;
+        SyntheticDatasetWriter.EnsureKinetics(root, data.Synthetic.ToDatasetOptions(), log);
         var csv = Path.Combine(root, $"{split}.csv");
-        if (!File.Exists(csv))
-        {
-            var s = data.Synthetic;
-            log($"generating the synthetic motion dataset in {root} ({s.Classes} classes, {s.TrainPerClass}+{s.ValPerClass} clips per class, {s.Size}px, {s.Frames} frames)");
-            SyntheticDatasetWriter.WriteKinetics(root, new SyntheticDatasetOptions
-            {
-                Clip = new SyntheticClipOptions(s.Size, s.Size, s.Frames, s.Fps),
-                TrainPerClass = s.TrainPerClass,
-                ValPerClass = s.ValPerClass,
-                Seed = s.Seed,
-                ClassIds = [.. Enumerable.Range(0, s.Classes)],
-            }, log);
-        }
         return KineticsCsv.Read(csv, Path.Combine(root, split), log: log);
     }
 }

@@ -35,6 +35,58 @@ public static class SyntheticDatasetWriter
 
     private const string YoutubeAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+    /// <summary>Bumped whenever <see cref="SyntheticVideo"/> draws different pixels for the same seed.</summary>
+    public const int GeneratorVersion = 2;
+
+    public const string StampFile = "synthetic.json";
+
+    /// <summary>
+    /// The Kinetics-layout set in <paramref name="outDir"/>, written unless a complete one with the same options and
+    /// generator version is already there. A set left by an older generator or other options is rewritten rather than
+    /// reused: its clips would silently differ from what the config describes.
+    /// </summary>
+    /// <returns>True when the set was (re)written.</returns>
+    public static bool EnsureKinetics(string outDir, SyntheticDatasetOptions options, Action<string>? log = null)
+    {
+        string stampPath = Path.Combine(outDir, StampFile);
+        string stamp = Stamp(options);
+        bool complete = File.Exists(Path.Combine(outDir, "train.csv")) && File.Exists(Path.Combine(outDir, "val.csv"));
+        if (complete && File.Exists(stampPath) && File.ReadAllText(stampPath) == stamp)
+        {
+            return false;
+        }
+        if (complete)
+        {
+            log?.Invoke($"the synthetic dataset in {outDir} was written by another generator version or other options ({stampPath}): writing it again");
+            foreach (string split in new[] { "train", "val" })
+            {
+                File.Delete(Path.Combine(outDir, split + ".csv"));
+                if (Directory.Exists(Path.Combine(outDir, split)))
+                {
+                    Directory.Delete(Path.Combine(outDir, split), recursive: true);
+                }
+            }
+        }
+        log?.Invoke($"writing the synthetic motion dataset to {outDir} ({ClassIds(options).Count} classes, {options.TrainPerClass}+{options.ValPerClass} clips per class, {options.Clip.Width}x{options.Clip.Height}, {options.Clip.Frames} frames)");
+        WriteKinetics(outDir, options, log);
+        // Written last: a run killed while writing leaves no stamp, so the next run writes the set again.
+        AtomicFile.WriteAllText(stampPath, stamp);
+        return true;
+    }
+
+    private static string Stamp(SyntheticDatasetOptions o) => JsonSerializer.Serialize(new Dictionary<string, object>
+    {
+        ["generator_version"] = GeneratorVersion,
+        ["width"] = o.Clip.Width,
+        ["height"] = o.Clip.Height,
+        ["frames"] = o.Clip.Frames,
+        ["fps"] = o.Clip.Fps,
+        ["train_per_class"] = o.TrainPerClass,
+        ["val_per_class"] = o.ValPerClass,
+        ["seed"] = o.Seed,
+        ["classes"] = ClassIds(o),
+    });
+
     /// <summary>
     /// <c>{outDir}/train.csv</c>, <c>{outDir}/val.csv</c> and <c>{outDir}/{train|val}/{class name}/{youtube_id}_{start:06}_{end:06}.mp4</c>.
     /// Read back with <c>KineticsCsv.Read(outDir/train.csv, outDir/train)</c>.

@@ -1,3 +1,5 @@
+using VideoSSL.Data.Synthetic;
+
 namespace VideoSSL.Training.Config;
 
 // Typed configs bound from experiments/*.json (snake_case keys). Defaults are VideoMAE ViT-B on K400
@@ -71,12 +73,21 @@ public sealed record DataSection
 public sealed record SyntheticSection
 {
     public int Classes { get; init; } = 12;
-    public int TrainPerClass { get; init; } = 16;
-    public int ValPerClass { get; init; } = 8;
+    public int TrainPerClass { get; init; } = 48;
+    public int ValPerClass { get; init; } = 16;
     public int Size { get; init; } = 64;
-    public int Frames { get; init; } = 32;
+    public int Frames { get; init; } = 16;
     public int Fps { get; init; } = 8;
     public int Seed { get; init; } = 1234;
+
+    public SyntheticDatasetOptions ToDatasetOptions() => new()
+    {
+        Clip = new SyntheticClipOptions(Size, Size, Frames, Fps),
+        TrainPerClass = TrainPerClass,
+        ValPerClass = ValPerClass,
+        Seed = Seed,
+        ClassIds = [.. Enumerable.Range(0, Math.Min(Classes, SyntheticVideo.Classes.Count))],
+    };
 }
 
 public sealed record OptimSection

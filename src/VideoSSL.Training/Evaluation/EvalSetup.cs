@@ -136,27 +136,14 @@ public static class EvalSetup
         return DatasetFactory.Open(data.Format, videos, annotations, Blank(val.Labels) ?? Blank(data.Labels), log);
     }
 
-    /// <summary>Writes the synthetic motion dataset into data.root unless its train.csv is already there.</summary>
+    /// <summary>Writes the synthetic motion dataset into data.root unless the same set is already there.</summary>
     public static void EnsureSynthetic(DataSection data, Action<string>? log = null)
     {
         if (data.Root.Length == 0)
         {
             throw new ConfigException("data.root must name the folder of the synthetic dataset");
         }
-        if (File.Exists(Path.Combine(data.Root, "train.csv")) && File.Exists(Path.Combine(data.Root, "val.csv")))
-        {
-            return;
-        }
-        var s = data.Synthetic;
-        log?.Invoke($"generating the synthetic dataset in {data.Root} ({s.Classes} classes, {s.TrainPerClass}+{s.ValPerClass} clips per class)");
-        SyntheticDatasetWriter.WriteKinetics(data.Root, new SyntheticDatasetOptions
-        {
-            Clip = new SyntheticClipOptions(s.Size, s.Size, s.Frames, s.Fps),
-            TrainPerClass = s.TrainPerClass,
-            ValPerClass = s.ValPerClass,
-            Seed = s.Seed,
-            ClassIds = [.. Enumerable.Range(0, Math.Min(s.Classes, SyntheticVideo.Classes.Count))],
-        }, log);
+        SyntheticDatasetWriter.EnsureKinetics(data.Root, data.Synthetic.ToDatasetOptions(), log);
     }
 
     /// <summary>Fine-tune training clips: random resized crop, flip as data.flip, <paramref name="repeats"/> views per video.</summary>

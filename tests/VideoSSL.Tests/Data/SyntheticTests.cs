@@ -121,6 +121,35 @@ public class SyntheticTests
     }
 
     [Fact]
+    public void EnsureKinetics_ReusesTheSameSet_RewritesAStaleOne()
+    {
+        using var dir = new TempDir();
+        var options = new SyntheticDatasetOptions
+        {
+            Clip = new SyntheticClipOptions(Width: 32, Height: 32, Frames: 8, Fps: 8),
+            TrainPerClass = 1,
+            ValPerClass = 1,
+            Seed = 7,
+            ClassIds = [0, 1],
+        };
+        Assert.True(SyntheticDatasetWriter.EnsureKinetics(dir.Path, options));
+        string trainCsv = Path.Combine(dir.Path, "train.csv");
+        DateTime written = File.GetLastWriteTimeUtc(trainCsv);
+        Assert.False(SyntheticDatasetWriter.EnsureKinetics(dir.Path, options));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(trainCsv));
+
+        // Other options: the old clips must not be reused, nor left behind under the new CSVs.
+        Assert.True(SyntheticDatasetWriter.EnsureKinetics(dir.Path, options with { ClassIds = [2] }));
+        VideoDataset train = KineticsCsv.Read(trainCsv, Path.Combine(dir.Path, "train"));
+        Assert.Equal(["moving up"], train.ClassNames);
+        Assert.Single(Directory.GetDirectories(Path.Combine(dir.Path, "train")));
+
+        // A set without its stamp (an older generator, or a run killed while writing) is written again.
+        File.Delete(Path.Combine(dir.Path, SyntheticDatasetWriter.StampFile));
+        Assert.True(SyntheticDatasetWriter.EnsureKinetics(dir.Path, options with { ClassIds = [2] }));
+    }
+
+    [Fact]
     public void Ssv2Format_WritesAndReparses()
     {
         using var dir = new TempDir();

@@ -52,6 +52,23 @@ public class ExperimentConfigTests
         Assert.Contains("finetune_micro_synth", names);
     }
 
+    [Fact]
+    public void Quick_start_evaluations_read_the_set_the_quick_start_pretraining_writes()
+    {
+        // One data.root, one synthetic set: options that differ would make each command rewrite the set for itself.
+        var dir = ExperimentsDir();
+        var pretrain = ConfigLoader.Load<PretrainConfig>(Path.Combine(dir, "quickstart", "videomae_micro_synth.json"), []).Data;
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(dir, "quickstart"), "*.json"))
+        {
+            var name = Path.GetFileName(file);
+            var data = name.StartsWith("probe_", StringComparison.Ordinal) ? ConfigLoader.Load<ProbeConfig>(file, []).Data
+                : name.StartsWith("finetune_", StringComparison.Ordinal) ? ConfigLoader.Load<FinetuneConfig>(file, []).Data
+                : ConfigLoader.Load<PretrainConfig>(file, []).Data;
+            Assert.True(pretrain.Root == data.Root, $"{name}: data.root {data.Root} is not {pretrain.Root}");
+            Assert.True(pretrain.Synthetic == data.Synthetic, $"{name}: data.synthetic {data.Synthetic} differs from videomae_micro_synth.json's {pretrain.Synthetic}");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Files))]
     public void Config_loads_and_is_consistent(string relative)
