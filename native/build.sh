@@ -23,7 +23,9 @@ case $component in
       ls /usr/lib/*/openblas-pthread/libblas.so.3 >/dev/null 2>&1 || need+=(libopenblas0)
     fi
     # The tests read PyTorch-written checkpoints and `bench ops` compares against PyTorch on the same libtorch.
-    [[ -d /usr/lib/python3/dist-packages/torch ]] || need+=(python3-torch) ;;
+    [[ -d /usr/lib/python3/dist-packages/torch ]] || need+=(python3-torch)
+    # RandAugment is checked op by op against PIL, whose functions the reference pipelines call.
+    [[ -d /usr/lib/python3/dist-packages/PIL ]] || need+=(python3-pil) ;;
   av)
     for lib in libavformat libavcodec libswscale libavutil; do
       pkg-config --exists $lib 2>/dev/null || need+=($lib-dev)

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using VideoSSL.Data.Loading;
 using VideoSSL.Data.Pipelines;
+using VideoSSL.Data.Transforms;
 
 namespace VideoSSL.Cli;
 
@@ -21,6 +22,7 @@ internal static class BenchDataCommand
         var annotations = new Option<string>("--annotations") { Description = "CSV, list file or SSv2 split JSON", Required = true };
         var labels = new Option<string?>("--labels") { Description = "SSv2 labels JSON" };
         var protocol = new Option<string>("--protocol") { Description = "pretrain (multi-scale crop) or finetune (random resized crop)", DefaultValueFactory = _ => "pretrain" };
+        var randAugment = new Option<string>("--rand-augment") { Description = "RandAugment policy for --protocol finetune, e.g. rand-m7-n4-mstd0.5-inc1 (default none)", DefaultValueFactory = _ => "" };
         var frames = new Option<int>("--frames") { DefaultValueFactory = _ => 16 };
         var stride = new Option<int>("--stride") { DefaultValueFactory = _ => 4 };
         var size = new Option<int>("--size") { DefaultValueFactory = _ => 224 };
@@ -31,7 +33,7 @@ internal static class BenchDataCommand
         var python = new Option<string>("--python") { Description = "interpreter with PyAV for the reference", DefaultValueFactory = _ => "/usr/bin/python3" };
         var command = new Command("data", "Decoded-and-augmented clips/s through the loader, next to a PyAV reference")
         {
-            format, root, annotations, labels, protocol, frames, stride, size, workers, batch, seconds, noReference, python,
+            format, root, annotations, labels, protocol, randAugment, frames, stride, size, workers, batch, seconds, noReference, python,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -42,6 +44,7 @@ internal static class BenchDataCommand
                 Frames = parse.GetValue(frames),
                 Stride = parse.GetValue(stride),
                 InputSize = parse.GetValue(size),
+                RandAugment = RandAugmentPolicy.Parse(parse.GetValue(randAugment)!, "--rand-augment"),
             };
             var workerCount = parse.GetValue(workers);
             var loader = new ClipLoader(dataset, VideoPipelines.CreateWriter(options), new ClipLoaderOptions
@@ -74,6 +77,12 @@ internal static class BenchDataCommand
                 $"GC: {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} collections (gen0/1/2), {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms paused, {GC.GetTotalAllocatedBytes() / (1 << 20)} MiB allocated"));
             if (parse.GetValue(noReference) || parse.GetValue(format) != "list")
             {
+                return;
+            }
+            if (options.Protocol != PipelineProtocol.Pretrain)
+            {
+                // The reference script implements the pretraining crop only: a ratio against it would compare other work.
+                Console.WriteLine("PyAV reference: skipped (tools/reference/bench_data.py does the pretraining protocol only)");
                 return;
             }
             var script = BenchCommand.FindScript("tools/reference/bench_data.py");

@@ -114,7 +114,7 @@ internal static class EvaluationCommands
         }
         model.To(device);
         var numSample = Math.Max(1, config.Aug.NumSample);
-        var trainLoader = EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol, numSample), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine);
+        var trainLoader = EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol, numSample, EvalSetup.RandAugment(config.Aug)), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine);
         // Per-epoch validation uses one view per video (SSv2: its two segment offsets) as VideoMAE's validation; the full test follows.
         var valLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
 

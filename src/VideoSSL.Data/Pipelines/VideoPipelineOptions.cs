@@ -50,6 +50,9 @@ public sealed record VideoPipelineOptions
     /// <summary>Smallest area fraction of the fine-tune random resized crop.</summary>
     public double MinCropScale { get; init; } = 0.08;
 
+    /// <summary>RandAugment on the decoded frames before the crop, per view (VideoMAE fine-tuning: rand-m7-n4-mstd0.5-inc1); null = off. Training protocols only.</summary>
+    public RandAugmentPolicy? RandAugment { get; init; }
+
     /// <summary>Repeated augmentation: augmented copies of each decoded clip (VideoMAE fine-tuning uses 2). Not for <see cref="PipelineProtocol.Test"/>.</summary>
     public int Repeats { get; init; } = 1;
 
@@ -116,6 +119,10 @@ public sealed record VideoPipelineOptions
         {
             // "Pushing something from left to right" would become the wrong class.
             throw new ArgumentException("flipping is not allowed for Something-Something v2: left/right classes would swap meaning");
+        }
+        if (Protocol == PipelineProtocol.Test && RandAugment is not null)
+        {
+            throw new ArgumentException("RandAugment does not apply to test views");
         }
         if (Protocol == PipelineProtocol.Test && Repeats != 1)
         {

@@ -169,20 +169,42 @@ public static class VideoPipelines
         int s = options.InputSize;
         bool flips = options.FlipsClips;
         int perView = 3 * options.Frames * s * s;
-        // The same draws in the same order as MultiScaleCrop / RandomResizedCrop followed by RandomFlip, per view.
-        List<(CropBox Box, bool Flip)> views = RepeatedAugmentation.Apply(decoded, options.Repeats, rng, (clip, r) =>
+        // Per view, the draws of VideoMAE's _aug_frame in its order: RandAugment on the whole frames, then the crop
+        // (MultiScaleCrop / RandomResizedCrop), then the flip.
+        int view = 0;
+        List<(Clip Source, CropBox Box, bool Flip)> views = RepeatedAugmentation.Apply(decoded, options.Repeats, rng, (clip, r) =>
         {
+            Clip source = clip;
+            if (options.RandAugment is RandAugmentPolicy policy)
+            {
+                t_augmented ??= [];
+                source = RandAugment.Apply(clip, policy, r, view < t_augmented.Count ? t_augmented[view] : null);
+                if (view < t_augmented.Count)
+                {
+                    t_augmented[view] = source;
+                }
+                else
+                {
+                    t_augmented.Add(source);
+                }
+            }
+            view++;
             CropBox box = options.Protocol == PipelineProtocol.Pretrain
-                ? ClipTransforms.SampleMultiScaleCrop(clip.Width, clip.Height, s, s, r)
-                : ClipTransforms.SampleRandomResizedCrop(clip.Width, clip.Height, r, options.MinCropScale);
-            return (box, flips && r.NextDouble() < 0.5);
+                ? ClipTransforms.SampleMultiScaleCrop(source.Width, source.Height, s, s, r)
+                : ClipTransforms.SampleRandomResizedCrop(source.Width, source.Height, r, options.MinCropScale);
+            return (source, box, flips && r.NextDouble() < 0.5);
         });
         for (int v = 0; v < views.Count; v++)
         {
-            Normalization.CropResizeToNormalizedCthw(decoded.Pixels, decoded.Frames, decoded.Width, decoded.Height, views[v].Box, s, s,
+            Clip source = views[v].Source;
+            Normalization.CropResizeToNormalizedCthw(source.Pixels, source.Frames, source.Width, source.Height, views[v].Box, s, s,
                 views[v].Flip, destination.Slice(v * perView, perView), options.Mean, options.Std);
         }
     }
+
+    // Each worker's RandAugment output, one clip per view, overwritten by its next item.
+    [ThreadStatic]
+    private static List<Clip>? t_augmented;
 
     private static void TestViews(VideoReader reader, int n, FrameResize resize, VideoPipelineOptions options, Span<float> destination)
     {

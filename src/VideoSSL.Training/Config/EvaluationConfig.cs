@@ -1,3 +1,5 @@
+using VideoSSL.Data.Transforms;
+
 namespace VideoSSL.Training.Config;
 
 // Typed configs of the evaluation commands (probe, finetune, eval). Defaults are VideoMAE ViT-B fine-tuning on
@@ -139,6 +141,8 @@ public sealed record AugmentSection
     public double MixupProb { get; init; } = 1.0;
     public double SwitchProb { get; init; } = 0.5;
     public double LabelSmoothing { get; init; } = 0.1;
+    /// <summary>RandAugment in timm's form, on the decoded frames before the crop; "" or "none" = off. VideoMAE: rand-m7-n4-mstd0.5-inc1.</summary>
+    public string AutoAugment { get; init; } = RandAugmentPolicy.VideoMae;
     /// <summary>Random erasing probability (cube mode, per-pixel noise).</summary>
     public double Reprob { get; init; } = 0.25;
     /// <summary>Repeated augmentation: augmented clips per decoded video (VideoMAE: 2).</summary>

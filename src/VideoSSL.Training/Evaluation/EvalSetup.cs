@@ -2,6 +2,7 @@ using VideoSSL.Data.Datasets;
 using VideoSSL.Data.Loading;
 using VideoSSL.Data.Pipelines;
 using VideoSSL.Data.Synthetic;
+using VideoSSL.Data.Transforms;
 using VideoSSL.Models;
 using VideoSSL.Torch;
 using VideoSSL.Torch.NN;
@@ -146,9 +147,23 @@ public static class EvalSetup
         SyntheticDatasetWriter.EnsureKinetics(data.Root, data.Synthetic.ToDatasetOptions(), log);
     }
 
-    /// <summary>Fine-tune training clips: random resized crop, flip as data.flip, <paramref name="repeats"/> views per video.</summary>
-    public static VideoPipelineOptions TrainPipeline(DataSection data, string protocol, int repeats = 1) => new()
+    /// <summary>aug.auto_augment as a policy (null when off); a malformed policy is a config error naming the key.</summary>
+    public static RandAugmentPolicy? RandAugment(AugmentSection aug)
     {
+        try
+        {
+            return RandAugmentPolicy.Parse(aug.AutoAugment, "aug.auto_augment");
+        }
+        catch (FormatException ex)
+        {
+            throw new ConfigException(ex.Message);
+        }
+    }
+
+    /// <summary>Fine-tune training clips: RandAugment when given, random resized crop, flip as data.flip, <paramref name="repeats"/> views per video.</summary>
+    public static VideoPipelineOptions TrainPipeline(DataSection data, string protocol, int repeats = 1, RandAugmentPolicy? randAugment = null) => new()
+    {
+        RandAugment = randAugment,
         Protocol = PipelineProtocol.FinetuneTrain,
         Sampling = Scheme(protocol),
         Frames = data.NumFrames,

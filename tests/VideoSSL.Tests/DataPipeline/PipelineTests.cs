@@ -3,6 +3,7 @@ using VideoSSL.Data.Datasets;
 using VideoSSL.Data.Loading;
 using VideoSSL.Data.Pipelines;
 using VideoSSL.Data.Synthetic;
+using VideoSSL.Data.Transforms;
 using VideoSSL.Data.Video;
 
 namespace VideoSSL.Tests.DataPipeline;
@@ -85,15 +86,23 @@ public class PipelineTests
     }
 
     [Theory]
-    [InlineData(PipelineProtocol.Pretrain)]
-    [InlineData(PipelineProtocol.FinetuneTrain)]
-    [InlineData(PipelineProtocol.Test)]
-    public void Writer_pipeline_writes_what_the_item_pipeline_returns(PipelineProtocol protocol)
+    [InlineData(PipelineProtocol.Pretrain, false)]
+    [InlineData(PipelineProtocol.FinetuneTrain, false)]
+    [InlineData(PipelineProtocol.FinetuneTrain, true)]
+    [InlineData(PipelineProtocol.Test, false)]
+    public void Writer_pipeline_writes_what_the_item_pipeline_returns(PipelineProtocol protocol, bool randAugment)
     {
         var dir = Directory.CreateTempSubdirectory("vssl-pipe-").FullName;
         var sample = new VideoSample(Encode(dir, 4, 3, VideoCodec.H264Mp4), 4);
         var other = new VideoSample(Encode(dir, 1, 8, VideoCodec.H264Mp4), 1);
         var options = new VideoPipelineOptions { Protocol = protocol, Frames = 4, Stride = 2, InputSize = 32, Flip = protocol != PipelineProtocol.Test, Repeats = protocol == PipelineProtocol.FinetuneTrain ? 2 : 1 };
+        if (randAugment)
+        {
+            // rand-m10-n6: with six ops at p = 0.5 every seed used here changes the clip.
+            options = options with { RandAugment = RandAugmentPolicy.Parse("rand-m10-n6-mstd0.5-inc1") };
+            var plain = VideoPipelines.Create(options with { RandAugment = null })(sample, 0, 0, new Random(9));
+            Assert.NotEqual(plain.Data, VideoPipelines.Create(options)(sample, 0, 0, new Random(9)).Data);
+        }
         var item = VideoPipelines.Create(options)(sample, 0, 0, new Random(9));
         var writer = VideoPipelines.CreateWriter(options);
         Assert.Equal(item.Shape, writer.ItemShape);

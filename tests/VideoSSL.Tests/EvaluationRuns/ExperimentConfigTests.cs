@@ -1,5 +1,6 @@
 using System.Text.Json;
 using VideoSSL.Data.Synthetic;
+using VideoSSL.Data.Transforms;
 using VideoSSL.Training.Config;
 using VideoSSL.Training.Evaluation;
 
@@ -91,6 +92,12 @@ public class ExperimentConfigTests
                 CheckData(c.Model, c.Protocol, c.Data, c.Val, c.Test, c.Train.BatchSize * Math.Max(1, c.Aug.NumSample));
                 Assert.Equal(2, c.Train.Betas.Length);
                 Assert.InRange(c.Train.LayerDecay, 0.5, 1.0);
+                var randAugment = EvalSetup.RandAugment(c.Aug);
+                if (c.Data.Format != "synthetic")
+                {
+                    // Every VideoMAE finetune.sh runs with --aa rand-m7-n4-mstd0.5-inc1 (the default).
+                    Assert.Equal(RandAugmentPolicy.Parse(RandAugmentPolicy.VideoMae), randAugment);
+                }
                 if (c.Aug.Mixup > 0 || c.Aug.Cutmix > 0)
                 {
                     Assert.True(c.Train.BatchSize * Math.Max(1, c.Aug.NumSample) % 2 == 0, "mixup needs an even number of clips per batch");
