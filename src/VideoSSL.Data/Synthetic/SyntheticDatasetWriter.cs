@@ -57,6 +57,13 @@ public static class SyntheticDatasetWriter
         }
         if (complete)
         {
+            // Sets written before the stamp existed have none; only a set whose classes are all synthetic ones is taken
+            // for ours, so a data.root pointed at real data by mistake is never deleted.
+            if (!File.Exists(stampPath) && !KineticsCsv.Read(Path.Combine(outDir, "train.csv"), Path.Combine(outDir, "train")).ClassNames
+                    .All(name => SyntheticVideo.Classes.Any(c => c.Name == name)))
+            {
+                throw new IOException($"{outDir} holds a dataset VideoSSL did not write (no {StampFile}, classes that are not synthetic): point data.root at another folder for the synthetic set");
+            }
             log?.Invoke($"the synthetic dataset in {outDir} was written by another generator version or other options ({stampPath}): writing it again");
             foreach (string split in new[] { "train", "val" })
             {

@@ -100,7 +100,7 @@ public static class RandAugment
         {
             chosen[i] = Ops[rng.Next(Ops.Count)];
         }
-        byte[]? scratch = null;
+        byte[] scratch = t_scratch is { } kept && kept.Length >= result.FrameStride ? kept : (t_scratch = new byte[result.FrameStride]);
         foreach (Op op in chosen)
         {
             if (rng.NextDouble() > OpProbability)
@@ -112,12 +112,15 @@ public static class RandAugment
             double argument = Argument(op, magnitude, policy.Increasing, rng);
             for (int t = 0; t < result.Frames; t++)
             {
-                scratch ??= new byte[result.FrameStride];
                 ApplyToFrame(op, argument, result.Frame(t), result.Width, result.Height, scratch);
             }
         }
         return result;
     }
+
+    // One frame of working space per loader worker (smoothing and resampling read the frame while writing it).
+    [ThreadStatic]
+    private static byte[]? t_scratch;
 
     /// <summary>The PIL-level argument of <paramref name="op"/> at <paramref name="magnitude"/> (timm's *_level_to_arg; signs drawn from <paramref name="rng"/>).</summary>
     public static double Argument(Op op, double magnitude, bool increasing, Random rng)
@@ -379,25 +382,33 @@ public static class RandAugment
                 int y0 = (int)Math.Floor(yin);
                 CubicWeights(xin - x0, wx);
                 CubicWeights(yin - y0, wy);
-                for (int c = 0; c < 3; c++)
+                // The 16 taps once for all three channels, summed along x first and then y, as PIL does; taps past
+                // the edge repeat the edge pixel.
+                double r = 0, g = 0, bl = 0;
+                for (int j = 0; j < 4; j++)
                 {
-                    double value = 0;
-                    for (int j = 0; j < 4; j++)
+                    int line = Math.Clamp(y0 - 1 + j, 0, height - 1) * row;
+                    double lr = 0, lg = 0, lb = 0;
+                    for (int i = 0; i < 4; i++)
                     {
-                        int sy = Math.Clamp(y0 - 1 + j, 0, height - 1);
-                        double line = 0;
-                        for (int i = 0; i < 4; i++)
-                        {
-                            int sx = Math.Clamp(x0 - 1 + i, 0, width - 1);
-                            line += wx[i] * source[sy * row + sx * 3 + c];
-                        }
-                        value += wy[j] * line;
+                        int tap = line + Math.Clamp(x0 - 1 + i, 0, width - 1) * 3;
+                        lr += wx[i] * source[tap];
+                        lg += wx[i] * source[tap + 1];
+                        lb += wx[i] * source[tap + 2];
                     }
-                    frame[o + c] = value <= 0 ? (byte)0 : value >= 255 ? (byte)255 : (byte)value;  // PIL truncates
+                    r += wy[j] * lr;
+                    g += wy[j] * lg;
+                    bl += wy[j] * lb;
                 }
+                frame[o] = Truncate(r);
+                frame[o + 1] = Truncate(g);
+                frame[o + 2] = Truncate(bl);
             }
         }
     }
+
+    // PIL truncates resampled values rather than rounding them.
+    private static byte Truncate(double value) => value <= 0 ? (byte)0 : value >= 255 ? (byte)255 : (byte)value;
 
     // Cubic convolution weights of the taps at −1, 0, 1, 2 for fraction t. PIL's transform uses a = −1 (Geometry.c's
     // BICUBIC macro), not the a = −0.5 of its resize filters.

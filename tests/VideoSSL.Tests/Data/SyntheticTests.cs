@@ -147,6 +147,14 @@ public class SyntheticTests
         // A set without its stamp (an older generator, or a run killed while writing) is written again.
         File.Delete(Path.Combine(dir.Path, SyntheticDatasetWriter.StampFile));
         Assert.True(SyntheticDatasetWriter.EnsureKinetics(dir.Path, options with { ClassIds = [2] }));
+
+        // A real dataset under data.root by mistake: refused, and nothing of it is deleted.
+        File.Delete(Path.Combine(dir.Path, SyntheticDatasetWriter.StampFile));
+        File.WriteAllText(trainCsv, "label,youtube_id,time_start,time_end,split\nabseiling,abcdefghijk,0,10,train\n");
+        var refused = Assert.Throws<IOException>(() => SyntheticDatasetWriter.EnsureKinetics(dir.Path, options));
+        Assert.Contains("did not write", refused.Message, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(Path.Combine(dir.Path, "train", "moving up")));
+        Assert.Contains("abseiling", File.ReadAllText(trainCsv), StringComparison.Ordinal);
     }
 
     [Fact]
