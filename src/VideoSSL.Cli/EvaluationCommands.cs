@@ -171,14 +171,27 @@ internal static class EvaluationCommands
     }
 
     // A fine-tune config is an eval config with training sections: accept either, so one file serves both commands.
-    private static EvalConfig LoadEvalConfig(string path, string[] sets)
+    internal static EvalConfig LoadEvalConfig(string? path, string[] sets)
     {
-        using var document = File.Exists(path) ? JsonDocument.Parse(File.ReadAllText(path)) : null;
+        using var document = path is not null && File.Exists(path) ? TryParse(path) : null;
         if (document is not null && document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("train", out _))
         {
             return ConfigLoader.Load<FinetuneConfig>(path, sets).ToEvalConfig();
         }
         return ConfigLoader.Load<EvalConfig>(path, sets);
+    }
+
+    // Invalid JSON is reported (with line and column) by the config loader.
+    private static JsonDocument? TryParse(string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static int HeadClasses(string checkpoint)

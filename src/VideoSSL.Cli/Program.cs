@@ -16,6 +16,7 @@ internal static class Program
             EvaluationCommands.CreateProbe(),
             EvaluationCommands.CreateFinetune(),
             EvaluationCommands.CreateEval(),
+            ConfigCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

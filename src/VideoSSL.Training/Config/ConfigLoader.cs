@@ -49,6 +49,7 @@ public static class ConfigLoader
             {
                 throw new ConfigException($"config file not found: {path}");
             }
+            CheckJson(path);
             IConfigurationRoot fromFile;
             try
             {
@@ -95,6 +96,7 @@ public static class ConfigLoader
 
         // Validate every key against the record tree first, so the error names the key as the user wrote it.
         var normalized = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        var origins = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (key, (value, origin)) in source)
         {
             var parts = key.Split(':');
@@ -103,7 +105,17 @@ public static class ConfigLoader
             {
                 throw new ConfigException($"{origin}: unknown config key '{string.Join('.', parts)}'{error}");
             }
+            // The binder would silently drop a scalar given for a section ("train": 5) or a list ("betas": 0.9).
+            var target = PropertyTypeAt(typeof(T), resolved.Split(':'));
+            if (target is not null && !IsLeaf(target))
+            {
+                var shown = ToSnake(resolved);
+                throw new ConfigException(IsList(target)
+                    ? $"{origin}: config key '{shown}' is a list; got the single value '{value}' (write [a, b])"
+                    : $"{origin}: config key '{shown}' is a section of keys; got the value '{value}' (write \"{shown.Split('.')[^1]}\": {{ ... }})");
+            }
             normalized[resolved] = value;
+            origins[resolved] = origin;
         }
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(normalized).Build();
         var result = new T();
@@ -115,44 +127,41 @@ public static class ConfigLoader
         {
             var at = e.Message.IndexOf(" at '", StringComparison.Ordinal);
             var key = at >= 0 ? e.Message[(at + 5)..e.Message.IndexOf('\'', at + 5)] : null;
-            var origin = key is not null && source.TryGetValue(key, out var entry) ? entry.Origin : path ?? "config";
+            var origin = key is not null && origins.TryGetValue(key, out var from) ? from : path ?? "config";
             var shown = key is null ? string.Empty : $" '{ToSnake(key)}'";
-            throw new ConfigException($"{origin}: bad value for config key{shown}: {e.InnerException?.Message ?? e.Message}", e);
+            var given = key is not null && normalized.TryGetValue(key, out var raw) ? $" '{raw}'" : string.Empty;
+            throw new ConfigException($"{origin}: bad value{given} for config key{shown}: {e.InnerException?.Message ?? e.Message}", e);
         }
         FixAppendedLists(result, normalized);
+        ConfigSchema.Validate(result, binderPath => origins.TryGetValue(binderPath, out var from) ? from : null);
         return result;
+    }
+
+    // Configuration's own JSON error names neither line nor column of the file.
+    private static void CheckJson(string path)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ConfigException($"{path}: a config is a JSON object ({{ \"train\": {{ ... }} }}), not a {document.RootElement.ValueKind.ToString().ToLowerInvariant()}");
+            }
+        }
+        catch (JsonException e)
+        {
+            var message = e.Message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0];
+            throw new ConfigException($"{path}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: not valid JSON: {message}", e);
+        }
     }
 
     /// <summary>The resolved config as snake_case JSON (what is saved to a run directory).</summary>
     public static string ToJson<T>(T config) => JsonSerializer.Serialize(config, JsonOptions);
 
     /// <summary>The config as dotted keys and values (for printing what a run resolved).</summary>
-    public static IEnumerable<string> Describe<T>(T config)
-    {
-        using var document = JsonDocument.Parse(ToJson(config));
-        foreach (var line in Flatten(document.RootElement, string.Empty))
-        {
-            yield return line;
-        }
-    }
-
-    private static IEnumerable<string> Flatten(JsonElement element, string prefix)
-    {
-        if (element.ValueKind == JsonValueKind.Object)
-        {
-            foreach (var property in element.EnumerateObject())
-            {
-                foreach (var line in Flatten(property.Value, prefix.Length == 0 ? property.Name : $"{prefix}.{property.Name}"))
-                {
-                    yield return line;
-                }
-            }
-        }
-        else
-        {
-            yield return $"{prefix} = {element.GetRawText()}";
-        }
-    }
+    /// <remarks>Keys that mean nothing for this config (mask.decoder_ratio of plain VideoMAE, data.synthetic.* of real data) are left out.</remarks>
+    public static IEnumerable<string> Describe<T>(T config) =>
+        ConfigSchema.Walk(config!).Where(e => e.Applies).Select(e => $"{e.Key} = {ConfigSchema.Show(e.Value)}");
 
     // Maps a snake_case key path to the binder's property path; null (with a suggestion) when unknown.
     private static string? ResolveKey(Type type, string[] parts, out string error)

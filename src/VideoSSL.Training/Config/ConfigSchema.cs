@@ -1,0 +1,418 @@
+using System.Collections;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using VideoSSL.Data.Pipelines;
+using VideoSSL.Data.Transforms;
+using VideoSSL.Models;
+using VideoSSL.Torch;
+
+namespace VideoSSL.Training.Config;
+
+/// <summary>
+/// What one config key means and accepts. <see cref="Section"/> null matches the property on any record (keys shared by
+/// several sections, such as <c>device</c>); a rule for a section property (e.g. <c>data.synthetic</c>) applies to its keys.
+/// </summary>
+public sealed record ConfigKey
+{
+    public required Type? Section { get; init; }
+
+    public required string Property { get; init; }
+
+    public required string Description { get; init; }
+
+    /// <summary>Smallest value (of a number, or of each item of a list).</summary>
+    public double? Min { get; init; }
+
+    /// <summary>Largest value (of a number, or of each item of a list).</summary>
+    public double? Max { get; init; }
+
+    /// <summary>The value must be strictly greater than <see cref="Min"/>.</summary>
+    public bool MinExclusive { get; init; }
+
+    /// <summary>The value must be strictly below <see cref="Max"/>.</summary>
+    public bool MaxExclusive { get; init; }
+
+    public IReadOnlyCollection<string>? OneOf { get; init; }
+
+    /// <summary>Items a list must hold.</summary>
+    public int? Count { get; init; }
+
+    /// <summary>A further check of the value: the problem, or null when it is fine.</summary>
+    public Func<object?, string?>? Check { get; init; }
+
+    /// <summary>Whether the key means anything for this resolved config (the root record); null = always.</summary>
+    public Func<object, bool>? AppliesTo { get; init; }
+
+    /// <summary>When it applies, in words (for `config show`).</summary>
+    public string? AppliesWhen { get; init; }
+
+    public string Constraint
+    {
+        get
+        {
+            var parts = new List<string>();
+            if (Count is int n)
+            {
+                parts.Add($"{n} values");
+            }
+            if (Min is double min && Max is double max)
+            {
+                parts.Add($"{(MinExclusive ? "(" : "[")}{Format(min)}, {Format(max)}{(MaxExclusive ? ")" : "]")}");
+            }
+            else if (Min is double lo)
+            {
+                parts.Add($"{(MinExclusive ? ">" : ">=")} {Format(lo)}");
+            }
+            else if (Max is double hi)
+            {
+                parts.Add($"{(MaxExclusive ? "<" : "<=")} {Format(hi)}");
+            }
+            if (OneOf is not null)
+            {
+                parts.Add(string.Join(" | ", OneOf));
+            }
+            return string.Join(", ", parts);
+        }
+    }
+
+    internal static string Format(double value) => value.ToString("G", CultureInfo.InvariantCulture);
+}
+
+/// <summary>One leaf key of a resolved config, as <see cref="ConfigSchema.Walk"/> finds it.</summary>
+public sealed record ConfigEntry(string Key, string BinderPath, Type Type, object? Value, ConfigKey? Rule, bool Applies);
+
+/// <summary>
+/// The one source of every config key's meaning, constraint and applicability: `videossl config show` prints it, and
+/// <see cref="ConfigLoader.Load{T}"/> validates every resolved value against it, naming the key and where the value came from.
+/// </summary>
+public static class ConfigSchema
+{
+    /// <summary>Every `data.format` a config may name: the real layouts plus the built-in synthetic motion set.</summary>
+    public static readonly IReadOnlyList<string> DataFormats = [.. DatasetFactory.Formats, "synthetic"];
+
+    public static readonly IReadOnlyList<string> Methods = ["videomae", "videomae_v2"];
+
+    private static readonly List<ConfigKey> s_keys =
+    [
+        // ---- shared by several records -------------------------------------------------------------------
+        Any("Name", "run name: the run folder is runs/NAME-TIMESTAMP"),
+        Any("Seed", "seed of weights init, masks, loader order and augmentation", min: 0),
+        Any("Init", "weights to start from: a pretraining or fine-tuned checkpoint, or an official .pth; \"\" = random init"),
+        Any("Protocol", "sampling and testing protocol: kinetics (dense clips, flips allowed) or ssv2 (segments, never flipped)", oneOf: ["kinetics", "ssv2"]),
+        Any("Device", "cpu, cuda or cuda:N", check: CheckDevice),
+        Any("Bf16", "bf16 autocast", applies: IsCuda, when: "device is cuda"),
+        Any("Threads", "libtorch intra-op threads (0 = its default)", min: 0),
+        Any("Epochs", "passes over the training split", min: 1),
+        Any("MaxSteps", "stop after this many optimizer steps (0 = run all epochs): for quick checks", min: 0),
+        Any("BatchSize", "videos per forward pass", min: 1),
+        Any("AccumSteps", "batches per optimizer step (VideoMAE's --update_freq); lr scales with batch_size x accum_steps", min: 1),
+        Any("BaseLr", "lr before scaling: lr = base_lr x batch_size x accum_steps / 256", min: 0, minExclusive: true),
+        Any("MinLr", "final lr of the cosine schedule", min: 0),
+        Any("WarmupEpochs", "linear lr warm-up, in epochs", min: 0),
+        Any("WeightDecay", "AdamW weight decay (not applied to biases, norms and tokens)", min: 0),
+        Any("Betas", "AdamW (beta1, beta2)", count: 2, min: 0, max: 1, maxExclusive: true),
+        Any("ClipGrad", "global gradient-norm clip (0 = off)", min: 0),
+        Any("LabelSmoothing", "label smoothing of the cross-entropy", min: 0, max: 1, maxExclusive: true),
+
+        // ---- pretrain ---------------------------------------------------------------------------------------
+        Key<PretrainConfig>(nameof(PretrainConfig.Method), "videomae (tube masking) or videomae_v2 (dual masking: running-cell decoder mask)", oneOf: Methods),
+        Key<PretrainConfig>(nameof(PretrainConfig.Model), "encoder and decoder"),
+        Key<PretrainConfig>(nameof(PretrainConfig.Mask), "masking"),
+        Key<PretrainConfig>(nameof(PretrainConfig.Data), "the training split and clip geometry"),
+        Key<PretrainConfig>(nameof(PretrainConfig.Train), "optimizer and schedule"),
+        Key<PretrainConfig>(nameof(PretrainConfig.Log), "logging and checkpoint intervals"),
+        Key<ModelSection>(nameof(ModelSection.Encoder), "encoder from the model registry", oneOf: ModelRegistry.Names),
+        Key<ModelSection>(nameof(ModelSection.DecoderDim), "decoder width", min: 1),
+        Key<ModelSection>(nameof(ModelSection.DecoderDepth), "decoder blocks", min: 1),
+        Key<ModelSection>(nameof(ModelSection.DecoderHeads), "decoder attention heads (must divide decoder_dim)", min: 1),
+        Key<ModelSection>(nameof(ModelSection.ImgSize), "input side in pixels (= data.input_size)", min: 1),
+        Key<ModelSection>(nameof(ModelSection.Frames), "frames per clip (= data.num_frames)", min: 1),
+        Key<ModelSection>(nameof(ModelSection.Tubelet), "frames per patch (tubelet size)", min: 1),
+        Key<ModelSection>(nameof(ModelSection.Patch), "patch side in pixels", min: 1),
+        Key<ModelSection>(nameof(ModelSection.DropPath), "stochastic depth of the encoder", min: 0, max: 1, maxExclusive: true),
+        Key<ModelSection>(nameof(ModelSection.NormPixLoss), "per-patch normalised pixel target (VideoMAE's --normlize_target); false = raw pixels"),
+        Key<MaskSection>(nameof(MaskSection.Ratio), "share of tokens the encoder never sees", min: 0, max: 1, minExclusive: true, maxExclusive: true),
+        Key<MaskSection>(nameof(MaskSection.DecoderRatio), "VideoMAE V2 running-cell decoder mask ratio", min: 0, max: 1, maxExclusive: true,
+            applies: root => root is PretrainConfig { Method: "videomae_v2" }, when: "method = videomae_v2"),
+        Key<OptimSection>(nameof(OptimSection.Epochs), "passes over the training split (the lr schedule spans them)", min: 1),
+
+        // ---- data -------------------------------------------------------------------------------------------
+        Key<DataSection>(nameof(DataSection.Format), "kinetics (official CSV), list (VideoMAE \"path label\" file), ssv2 (labels + split JSON) or synthetic", oneOf: DataFormats),
+        Key<DataSection>(nameof(DataSection.Root), "folder that holds the videos (synthetic: where the set is generated)"),
+        Key<DataSection>(nameof(DataSection.Annotations), "Kinetics CSV, list file or SSv2 split JSON", applies: root => FormatOf(root) != "synthetic", when: "data.format is not synthetic"),
+        Key<DataSection>(nameof(DataSection.Labels), "SSv2 labels JSON, or a Kinetics class index JSON", applies: root => FormatOf(root) is "ssv2" or "kinetics", when: "data.format is ssv2 or kinetics"),
+        Key<DataSection>(nameof(DataSection.NumFrames), "frames per clip (VideoMAE's --num_frames)", min: 1),
+        Key<DataSection>(nameof(DataSection.SamplingRate), "frame stride of dense sampling (--sampling_rate)", min: 1),
+        Key<DataSection>(nameof(DataSection.InputSize), "crop side in pixels (--input_size)", min: 1),
+        Key<DataSection>(nameof(DataSection.Flip), "random horizontal flip (never for ssv2)"),
+        Key<DataSection>(nameof(DataSection.MinCropScale), "smallest area share of the random resized crop", min: 0, max: 1, minExclusive: true),
+        Key<DataSection>(nameof(DataSection.NumSample), "clips cut from each decoded video (repeated augmentation, VideoMAE V2's --num_sample)", min: 1),
+        Key<DataSection>(nameof(DataSection.Workers), "decoding threads", min: 1),
+        Key<DataSection>(nameof(DataSection.Prefetch), "batches decoded ahead", min: 1),
+        Key<DataSection>(nameof(DataSection.MaxFailedShare), "share of videos that may be missing or unreadable before the run stops", min: 0, max: 1),
+        Key<DataSection>(nameof(DataSection.Synthetic), "the built-in motion dataset, generated into data.root on first use",
+            applies: root => FormatOf(root) == "synthetic", when: "data.format = synthetic"),
+        Key<SyntheticSection>(nameof(SyntheticSection.Classes), "motion classes", min: 1, max: 64),
+        Key<SyntheticSection>(nameof(SyntheticSection.TrainPerClass), "training videos per class", min: 1),
+        Key<SyntheticSection>(nameof(SyntheticSection.ValPerClass), "validation videos per class", min: 1),
+        Key<SyntheticSection>(nameof(SyntheticSection.Size), "frame side in pixels", min: 8),
+        Key<SyntheticSection>(nameof(SyntheticSection.Frames), "frames per video", min: 1),
+        Key<SyntheticSection>(nameof(SyntheticSection.Fps), "frames per second written to the files", min: 1),
+        Key<SyntheticSection>(nameof(SyntheticSection.Seed), "seed of the generated set", min: 0),
+
+        // ---- logging ----------------------------------------------------------------------------------------
+        Key<LogSection>(nameof(LogSection.EverySteps), "write metrics every N optimizer steps", min: 1),
+        Key<LogSection>(nameof(LogSection.CheckpointEverySteps), "write checkpoints/last.safetensors every N steps (and at each epoch end)", min: 1),
+        Key<LogSection>(nameof(LogSection.KeepEverySteps), "also keep a numbered checkpoint every N steps (0 = only last)", min: 0),
+        Key<LogSection>(nameof(LogSection.ReconstructionEverySteps), "draw a masked-reconstruction grid every N steps", min: 1,
+            applies: root => root is PretrainConfig, when: "the verb is pretrain"),
+
+        // ---- evaluation -------------------------------------------------------------------------------------
+        Key<FinetuneConfig>(nameof(FinetuneConfig.Model), "the classifier"),
+        Key<FinetuneConfig>(nameof(FinetuneConfig.Data), "the training split, and the clip geometry every split shares"),
+        Key<FinetuneConfig>(nameof(FinetuneConfig.Val), "the validation split (blank fields follow data)"),
+        Key<FinetuneConfig>(nameof(FinetuneConfig.Test), "multi-view testing"),
+        Key<FinetuneConfig>(nameof(FinetuneConfig.Train), "optimizer and schedule"),
+        Key<FinetuneConfig>(nameof(FinetuneConfig.Aug), "fine-tuning augmentation"),
+        Key<FinetuneConfig>(nameof(FinetuneConfig.Log), "logging and checkpoint intervals"),
+        Key<ProbeConfig>(nameof(ProbeConfig.Model), "the frozen encoder"),
+        Key<ProbeConfig>(nameof(ProbeConfig.Data), "the training split, and the clip geometry every split shares"),
+        Key<ProbeConfig>(nameof(ProbeConfig.Val), "the validation split (blank fields follow data)"),
+        Key<ProbeConfig>(nameof(ProbeConfig.Test), "views the validation split is scored with every epoch"),
+        Key<ProbeConfig>(nameof(ProbeConfig.Probe), "the probe head"),
+        Key<ProbeConfig>(nameof(ProbeConfig.Train), "optimizer and schedule of the head", applies: root => root is ProbeConfig { Probe.Kind: not "ridge" }, when: "probe.kind is not ridge"),
+        Key<ProbeConfig>(nameof(ProbeConfig.Log), "logging and checkpoint intervals"),
+        Key<EvalConfig>(nameof(EvalConfig.Model), "the classifier"),
+        Key<EvalConfig>(nameof(EvalConfig.Data), "clip geometry (and the split when val is blank)"),
+        Key<EvalConfig>(nameof(EvalConfig.Val), "the split to test (blank fields follow data)"),
+        Key<EvalConfig>(nameof(EvalConfig.Test), "multi-view testing"),
+        Key<ClassifierSection>(nameof(ClassifierSection.Encoder), "encoder from the model registry", oneOf: ModelRegistry.Names),
+        Key<ClassifierSection>(nameof(ClassifierSection.ImgSize), "input side in pixels (= data.input_size)", min: 1),
+        Key<ClassifierSection>(nameof(ClassifierSection.Frames), "frames per clip (= data.num_frames)", min: 1),
+        Key<ClassifierSection>(nameof(ClassifierSection.Tubelet), "frames per patch (tubelet size)", min: 1),
+        Key<ClassifierSection>(nameof(ClassifierSection.Patch), "patch side in pixels", min: 1),
+        Key<ClassifierSection>(nameof(ClassifierSection.DropPath), "stochastic depth, increasing linearly over the blocks (VideoMAE --drop_path)", min: 0, max: 1, maxExclusive: true),
+        Key<ClassifierSection>(nameof(ClassifierSection.NumClasses), "classes of the head; 0 = the training split's class count", min: 0),
+        Key<ClassifierSection>(nameof(ClassifierSection.HeadInitScale), "head weights start as trunc_normal(0.02) x this (--init_scale)", min: 0),
+        Key<ClassifierSection>(nameof(ClassifierSection.HeadDrop), "dropout before the head (--fc_drop_rate)", min: 0, max: 1, maxExclusive: true),
+        Key<SplitSection>(nameof(SplitSection.Root), "video folder; blank = data.root"),
+        Key<SplitSection>(nameof(SplitSection.Annotations), "the split's CSV, list or JSON (synthetic: blank = root/val.csv)"),
+        Key<SplitSection>(nameof(SplitSection.Labels), "Kinetics: class index JSON from training; SSv2: labels JSON (blank = data.labels)"),
+        Key<TestSection>(nameof(TestSection.Clips), "temporal views per video (K400 5, SSv2 2; --test_num_segment)", min: 1),
+        Key<TestSection>(nameof(TestSection.Crops), "spatial crops per view (3; --test_num_crop)", min: 1),
+        Key<TestSection>(nameof(TestSection.BatchSize), "videos per test batch (each carries clips x crops views)", min: 1),
+        Key<FinetuneOptimSection>(nameof(FinetuneOptimSection.LayerDecay), "layer-wise lr decay: block i gets decay^(depth - i) (--layer_decay)", min: 0, max: 1, minExclusive: true),
+        Key<FinetuneOptimSection>(nameof(FinetuneOptimSection.ValEveryEpochs), "validate (one view per video) every N epochs; 0 = only at the end", min: 0),
+        Key<AugmentSection>(nameof(AugmentSection.Mixup), "mixup Beta(a, a); 0 = off (--mixup)", min: 0),
+        Key<AugmentSection>(nameof(AugmentSection.Cutmix), "cutmix Beta(a, a); 0 = off (--cutmix)", min: 0),
+        Key<AugmentSection>(nameof(AugmentSection.MixupProb), "chance a batch is mixed (--mixup_prob)", min: 0, max: 1,
+            applies: root => root is FinetuneConfig f && (f.Aug.Mixup > 0 || f.Aug.Cutmix > 0), when: "aug.mixup or aug.cutmix > 0"),
+        Key<AugmentSection>(nameof(AugmentSection.SwitchProb), "chance cutmix replaces mixup when both are on (--mixup_switch_prob)", min: 0, max: 1,
+            applies: root => root is FinetuneConfig f && f.Aug.Mixup > 0 && f.Aug.Cutmix > 0, when: "aug.mixup and aug.cutmix > 0"),
+        Key<AugmentSection>(nameof(AugmentSection.LabelSmoothing), "label smoothing (--smoothing)", min: 0, max: 1, maxExclusive: true),
+        Key<AugmentSection>(nameof(AugmentSection.AutoAugment), "RandAugment policy in timm's form (--aa, VideoMAE rand-m7-n4-mstd0.5-inc1); \"\" or none = off", check: CheckRandAugment),
+        Key<AugmentSection>(nameof(AugmentSection.Reprob), "random erasing probability (--reprob)", min: 0, max: 1),
+        Key<AugmentSection>(nameof(AugmentSection.NumSample), "augmented clips per decoded video (--num_sample; VideoMAE 2)", min: 1),
+        Key<ProbeSection>(nameof(ProbeSection.Kind), "linear (MAE: BatchNorm + Linear), attentive (V-JEPA cross-attention pooling) or ridge (closed form)", oneOf: ["linear", "attentive", "ridge"]),
+        Key<ProbeSection>(nameof(ProbeSection.Pooling), "mean (token mean of the final output) or last_k (token means of the last k blocks)", oneOf: ["mean", "last_k"],
+            applies: root => ProbeOf(root)?.Kind != "attentive", when: "probe.kind is linear or ridge"),
+        Key<ProbeSection>(nameof(ProbeSection.LastK), "blocks pooled by last_k", min: 1,
+            applies: root => ProbeOf(root) is { Kind: not "attentive", Pooling: "last_k" }, when: "probe.pooling = last_k"),
+        Key<ProbeSection>(nameof(ProbeSection.BlockPooling), "how the last k blocks combine: concatenate or average", oneOf: ["concatenate", "average"],
+            applies: root => ProbeOf(root) is { Kind: not "attentive", Pooling: "last_k" }, when: "probe.pooling = last_k"),
+        Key<ProbeSection>(nameof(ProbeSection.AttentiveDepth), "1 = V-JEPA's single cross-attention block; V-JEPA 2 uses 4", min: 1,
+            applies: root => ProbeOf(root)?.Kind == "attentive", when: "probe.kind = attentive"),
+        Key<ProbeSection>(nameof(ProbeSection.AttentiveVariant), "vjepa (cross-attention with output projection) or vjepa2", oneOf: ["vjepa", "vjepa2"],
+            applies: root => ProbeOf(root)?.Kind == "attentive", when: "probe.kind = attentive"),
+        Key<ProbeSection>(nameof(ProbeSection.AttentiveHeads), "heads of the attentive probe; 0 = the encoder's", min: 0,
+            applies: root => ProbeOf(root)?.Kind == "attentive", when: "probe.kind = attentive"),
+        Key<ProbeSection>(nameof(ProbeSection.CacheFeatures), "extract features once (one centre view per training video) and train from the cache",
+            applies: root => ProbeOf(root)?.Kind != "ridge", when: "probe.kind is not ridge (ridge always caches)"),
+        Key<ProbeSection>(nameof(ProbeSection.CacheDir), "where feature caches go; blank = the run folder's features/"),
+        Key<ProbeSection>(nameof(ProbeSection.RidgeLambda), "ridge: lambda relative to the per-sample feature scale", min: 0, minExclusive: true,
+            applies: root => ProbeOf(root)?.Kind == "ridge", when: "probe.kind = ridge"),
+        Key<ProbeOptimSection>(nameof(ProbeOptimSection.BaseLr), "lr = base_lr x batch_size / 256, or base_lr itself when scale_lr is false", min: 0, minExclusive: true),
+        Key<ProbeOptimSection>(nameof(ProbeOptimSection.ScaleLr), "scale base_lr by batch_size / 256 (MAE); false: absolute rates (V-JEPA)"),
+    ];
+
+    public static IReadOnlyList<ConfigKey> Keys => s_keys;
+
+    /// <summary>The rule of a property: the one declared for its record, else the shared one.</summary>
+    public static ConfigKey? Find(Type section, string property) =>
+        s_keys.FirstOrDefault(k => k.Section == section && k.Property == property)
+        ?? s_keys.FirstOrDefault(k => k.Section is null && k.Property == property);
+
+    /// <summary>Every leaf key of a config (numbers, strings, booleans, lists), in declaration order.</summary>
+    public static IEnumerable<ConfigEntry> Walk(object root) => Walk(root, root, "", "", true);
+
+    private static IEnumerable<ConfigEntry> Walk(object root, object? node, string prefix, string binderPrefix, bool applies)
+    {
+        if (node is null)
+        {
+            yield break;
+        }
+        foreach (var property in node.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
+        {
+            var key = prefix + ConfigLoader.ToSnake(property.Name);
+            var binderPath = binderPrefix + property.Name;
+            var rule = Find(node.GetType(), property.Name);
+            var here = applies && (rule?.AppliesTo is null || rule.AppliesTo(root));
+            var value = property.GetValue(node);
+            if (IsLeaf(property.PropertyType))
+            {
+                yield return new ConfigEntry(key, binderPath, property.PropertyType, value, rule, here);
+                continue;
+            }
+            foreach (var entry in Walk(root, value, key + ".", binderPath + ":", here))
+            {
+                yield return entry;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Checks every value of a resolved config against its rule. <paramref name="origin"/> says where a binder path
+    /// (`Train:AccumSteps`, list items `Train:Betas:0`) got its value (a file, a --set), null for a default.
+    /// </summary>
+    public static void Validate(object root, Func<string, string?> origin)
+    {
+        foreach (var entry in Walk(root))
+        {
+            if (entry.Rule is null || Problem(entry.Rule, entry.Value) is not string problem)
+            {
+                continue;
+            }
+            var from = origin(entry.BinderPath) ?? origin(entry.BinderPath + ":0");
+            throw new ConfigException($"{entry.Key} = {Show(entry.Value)} ({(from is null ? "default" : $"from {from}")}): {problem}");
+        }
+    }
+
+    /// <summary>The value as JSON (how configs write it).</summary>
+    public static string Show(object? value) => JsonSerializer.Serialize(value, ConfigLoader.JsonOptions).Replace("\n", "", StringComparison.Ordinal).Replace("  ", "", StringComparison.Ordinal);
+
+    /// <summary>The key's type in words.</summary>
+    public static string TypeName(Type type) => type switch
+    {
+        _ when type == typeof(int) || type == typeof(long) => "integer",
+        _ when type == typeof(double) || type == typeof(float) => "number",
+        _ when type == typeof(bool) => "bool",
+        _ when type == typeof(string) => "string",
+        _ when type.IsArray => $"list of {TypeName(type.GetElementType()!)}",
+        _ => type.Name,
+    };
+
+    private static string? Problem(ConfigKey rule, object? value)
+    {
+        if (value is Array array)
+        {
+            if (rule.Count is int count && array.Length != count)
+            {
+                return $"needs exactly {count} values, got {array.Length}";
+            }
+            for (var i = 0; i < array.Length; i++)
+            {
+                if (Problem(rule with { Count = null }, array.GetValue(i)) is string itemProblem)
+                {
+                    return $"item {i}: {itemProblem}";
+                }
+            }
+            return null;
+        }
+        if (value is int or long or double or float)
+        {
+            var number = Convert.ToDouble(value, CultureInfo.InvariantCulture);
+            if (!double.IsFinite(number))
+            {
+                return "must be a finite number";
+            }
+            if (rule.Min is double min && (rule.MinExclusive ? number <= min : number < min))
+            {
+                return rule.Max is null ? $"must be {(rule.MinExclusive ? ">" : ">=")} {ConfigKey.Format(min)}" : $"must lie in {rule.Constraint}";
+            }
+            if (rule.Max is double max && (rule.MaxExclusive ? number >= max : number > max))
+            {
+                return rule.Min is null ? $"must be {(rule.MaxExclusive ? "<" : "<=")} {ConfigKey.Format(max)}" : $"must lie in {rule.Constraint}";
+            }
+        }
+        if (rule.OneOf is not null && value is string text && !rule.OneOf.Contains(text))
+        {
+            return $"must be one of {string.Join(", ", rule.OneOf)}";
+        }
+        return rule.Check?.Invoke(value);
+    }
+
+    private static string? CheckDevice(object? value)
+    {
+        try
+        {
+            Device.Parse((string)value!);
+            return null;
+        }
+        catch (FormatException)
+        {
+            return "must be cpu, cuda or cuda:N";
+        }
+    }
+
+    private static string? CheckRandAugment(object? value)
+    {
+        try
+        {
+            RandAugmentPolicy.Parse((string)value!, "aug.auto_augment");
+            return null;
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
+    }
+
+    private static bool IsCuda(object root) => root switch
+    {
+        PretrainConfig p => p.Train.Device.StartsWith("cuda", StringComparison.Ordinal),
+        FinetuneConfig f => f.Train.Device.StartsWith("cuda", StringComparison.Ordinal),
+        ProbeConfig p => p.Train.Device.StartsWith("cuda", StringComparison.Ordinal),
+        EvalConfig e => e.Device.StartsWith("cuda", StringComparison.Ordinal),
+        _ => true,
+    };
+
+    private static string? FormatOf(object root) => root switch
+    {
+        PretrainConfig p => p.Data.Format,
+        FinetuneConfig f => f.Data.Format,
+        ProbeConfig p => p.Data.Format,
+        EvalConfig e => e.Data.Format,
+        _ => null,
+    };
+
+    private static ProbeSection? ProbeOf(object root) => (root as ProbeConfig)?.Probe;
+
+    private static bool IsLeaf(Type type) =>
+        type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type.IsArray
+        || (type != typeof(string) && typeof(IEnumerable).IsAssignableFrom(type))
+        || Nullable.GetUnderlyingType(type) is not null;
+
+    private static ConfigKey Key<TSection>(string property, string description, double? min = null, double? max = null, bool minExclusive = false,
+        bool maxExclusive = false, IReadOnlyCollection<string>? oneOf = null, int? count = null, Func<object?, string?>? check = null,
+        Func<object, bool>? applies = null, string? when = null) => new()
+        {
+            Section = typeof(TSection),
+            Property = property,
+            Description = description,
+            Min = min,
+            Max = max,
+            MinExclusive = minExclusive,
+            MaxExclusive = maxExclusive,
+            OneOf = oneOf,
+            Count = count,
+            Check = check,
+            AppliesTo = applies,
+            AppliesWhen = when,
+        };
+
+    private static ConfigKey Any(string property, string description, double? min = null, double? max = null, bool minExclusive = false,
+        bool maxExclusive = false, IReadOnlyCollection<string>? oneOf = null, int? count = null, Func<object?, string?>? check = null,
+        Func<object, bool>? applies = null, string? when = null) =>
+        Key<object>(property, description, min, max, minExclusive, maxExclusive, oneOf, count, check, applies, when) with { Section = null };
+}
