@@ -91,13 +91,13 @@ internal static class EvaluationCommands
     {
         var config = ConfigLoader.Load<FinetuneConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
-        if (config.Train.Betas.Length != 2)
-        {
-            throw new ConfigException($"{path}: train.betas needs two values");
-        }
         if (resume && runDir is null && resumeFrom is null)
         {
             throw new ConfigException("--resume needs --run-dir (the run to continue) or a checkpoint path");
+        }
+        if (resumeFrom is not null)
+        {
+            Checkpoint.CheckResumable(resumeFrom);
         }
         var device = Setup(config.Train.Device, config.Train.Threads);
         var trainSet = EvalSetup.OpenTrain(config.Data, Console.WriteLine);

@@ -31,6 +31,10 @@ internal static class PretrainCommand
     public static Pretrainer.Result Run(string configPath, IReadOnlyList<string> overrides, string? runDir, bool resume, string? resumeCheckpoint)
     {
         var config = ConfigLoader.Load<PretrainConfig>(configPath, overrides);
+        if (resumeCheckpoint is not null)
+        {
+            Checkpoint.CheckResumable(resumeCheckpoint);
+        }
         if (resume && runDir is null && resumeCheckpoint is not null)
         {
             // `--resume runs/x/checkpoints/last.safetensors`: the run folder is the checkpoint's grandparent.

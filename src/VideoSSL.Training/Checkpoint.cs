@@ -61,12 +61,13 @@ public static class Checkpoint
         {
             throw new FileNotFoundException($"checkpoint not found: {path}", path);
         }
+        CheckResumable(path);
         var metadata = Weights.ReadMetadata(path);
         if (!metadata.TryGetValue("trainer_state", out var stateJson))
         {
-            throw new InvalidDataException($"{path} is not a VideoSSL training checkpoint (no trainer_state metadata); load plain weights with --init instead");
+            throw new InvalidDataException($"{path} is not a VideoSSL training checkpoint (no trainer_state metadata); load plain weights with --set init=FILE instead");
         }
-        var state = JsonSerializer.Deserialize<TrainerState>(stateJson) ?? throw new InvalidDataException($"{path}: unreadable trainer_state");
+        var state = ReadState(path, stateJson);
         var device = model.Parameters().FirstOrDefault()?.Value.Device;
         var tensors = Weights.Load(path, device);
         try
@@ -101,6 +102,84 @@ public static class Checkpoint
                 t.Dispose();
             }
         }
+    }
+
+    /// <summary>Largest epoch or step count a trainer_state may claim when its config says nothing tighter.</summary>
+    private const long MaxCount = 1L << 40;
+
+    /// <summary>Parses and checks a checkpoint's trainer_state: counts non-negative, the epoch within the run's own config.</summary>
+    public static TrainerState ReadState(string path, string stateJson)
+    {
+        TrainerState? state;
+        try
+        {
+            state = JsonSerializer.Deserialize<TrainerState>(stateJson);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: trainer_state metadata is not valid JSON ({e.Message.Split(" Path:", 2)[0]})", e);
+        }
+        if (state is null)
+        {
+            throw new InvalidDataException($"{path}: trainer_state metadata is null");
+        }
+        void Check(bool ok, string what)
+        {
+            if (!ok)
+            {
+                throw new InvalidDataException($"{path}: trainer_state {what}; not a checkpoint this suite wrote (edited or damaged?)");
+            }
+        }
+        Check(state.Step is >= 0 and <= MaxCount, $"step {state.Step} is negative or absurd");
+        Check(state.OptimizerSteps is >= 0 and <= MaxCount, $"optimizer_steps {state.OptimizerSteps} is negative or absurd");
+        Check(state.BatchInEpoch is >= 0 and <= int.MaxValue, $"batch_in_epoch {state.BatchInEpoch} is negative or absurd");
+        Check(state.Epoch is >= 0 and <= int.MaxValue, $"epoch {state.Epoch} is negative or absurd");
+        var epochs = ConfiguredEpochs(state.ConfigJson);
+        // At the end of the last epoch the saved position is the start of epoch `epochs`.
+        Check(epochs is null || state.Epoch <= epochs, $"epoch {state.Epoch} lies beyond the {epochs} epochs of the config it carries");
+        return state;
+    }
+
+    // train.epochs of the resolved config a checkpoint carries; null when it has none.
+    private static long? ConfiguredEpochs(string? configJson)
+    {
+        if (string.IsNullOrEmpty(configJson))
+        {
+            return null;
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(configJson);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("train", out var train) && train.ValueKind == JsonValueKind.Object
+                && train.TryGetProperty("epochs", out var epochs) && epochs.TryGetInt64(out var value) ? value : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Refuses, before any run folder is touched, a file --resume cannot continue from (an official .pth, say).</summary>
+    public static void CheckResumable(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"checkpoint not found: {path}", path);
+        }
+        if (IsZip(path))
+        {
+            throw new InvalidDataException(
+                $"{path} is not a VideoSSL checkpoint (it is a PyTorch pickle, as torch.save writes); --resume takes a "
+                + "runs/NAME/checkpoints/*.safetensors written by videossl; to start from official weights use --set init=" + path);
+        }
+    }
+
+    private static bool IsZip(string path)
+    {
+        using var stream = File.OpenRead(path);
+        Span<byte> magic = stackalloc byte[4];
+        return stream.Read(magic) == 4 && magic[0] == (byte)'P' && magic[1] == (byte)'K' && magic[2] == 3 && magic[3] == 4;
     }
 
     /// <summary>

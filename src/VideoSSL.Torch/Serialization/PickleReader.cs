@@ -46,7 +46,15 @@ public sealed class PickleObject(PickleGlobal type, object?[] args)
 /// </summary>
 public class PickleReader
 {
+    /// <summary>
+    /// Deepest nesting of containers accepted. torch.save's trees are a few levels deep; a hostile pickle nesting a tuple
+    /// 100,000 deep would otherwise overflow the stack of whatever walks the tree (hashing a tuple key, naming tensors).
+    /// </summary>
+    public const int MaxDepth = 1000;
+
     private readonly byte[] _data;
+    // Nesting depth of containers deeper than 1 (scalars are 0, fresh containers 1).
+    private readonly Dictionary<object, int> _depths = new(ReferenceEqualityComparer.Instance);
     private readonly string _source;
     private readonly List<object?> _stack = [];
     private readonly Stack<int> _marks = new();
@@ -268,25 +276,26 @@ public class PickleReader
                 Push(Array.Empty<object?>());
                 break;
             case 0x85: // TUPLE1
-                Push(new[] { Pop() });
+                Push(Nest(new[] { Pop() }));
                 break;
             case 0x86: // TUPLE2
                 var second = Pop();
-                Push(new[] { Pop(), second });
+                Push(Nest(new[] { Pop(), second }));
                 break;
             case 0x87: // TUPLE3
                 var third = Pop();
                 var middle = Pop();
-                Push(new[] { Pop(), middle, third });
+                Push(Nest(new[] { Pop(), middle, third }));
                 break;
             case (byte)'t': // TUPLE
-                Push(PopMark().ToArray());
+                Push(Nest(PopMark().ToArray()));
                 break;
             case (byte)']': // EMPTY_LIST
                 Push(new List<object?>());
                 break;
             case (byte)'l': // LIST
-                Push(PopMark());
+                var listItems = PopMark();
+                Push(Nest(listItems, listItems));
                 break;
             case (byte)'}': // EMPTY_DICT
                 Push(NewDict());
@@ -298,7 +307,7 @@ public class PickleReader
                 {
                     newDict[Key(fromMark[i])] = fromMark[i + 1];
                 }
-                Push(newDict);
+                Push(Nest(newDict, fromMark));
                 break;
             case 0x8f: // EMPTY_SET
                 Push(new HashSet<object>(KeyComparer));
@@ -314,20 +323,20 @@ public class PickleReader
 
             case (byte)'a': // APPEND
                 var appended = Pop();
-                Append(Peek(), [appended]);
+                Append(Nest(Peek(), [appended]), [appended]);
                 break;
             case (byte)'e': // APPENDS
                 var appendedItems = PopMark();
-                Append(Peek(), appendedItems);
+                Append(Nest(Peek(), appendedItems), appendedItems);
                 break;
             case (byte)'s': // SETITEM
                 var value = Pop();
                 var key = Pop();
-                SetItems(Peek(), [key, value]);
+                SetItems(Nest(Peek(), [key, value]), [key, value]);
                 break;
             case (byte)'u': // SETITEMS
                 var keyValues = PopMark();
-                SetItems(Peek(), keyValues);
+                SetItems(Nest(Peek(), keyValues), keyValues);
                 break;
             case 0x90: // ADDITEMS
                 var added = PopMark();
@@ -372,31 +381,32 @@ public class PickleReader
                 var args = (object?[])Pop()!;
                 var callable = Pop();
                 Push(callable is PickleGlobal function
-                    ? Call(function, args)
+                    ? Nest(Call(function, args), args)
                     : throw new InvalidOperationException($"REDUCE on {Describe(callable)}, not a global"));
                 break;
             case 0x81: // NEWOBJ
                 var newArgs = (object?[])Pop()!;
-                Push(New((PickleGlobal)Pop()!, newArgs));
+                Push(Nest(New((PickleGlobal)Pop()!, newArgs), newArgs));
                 break;
             case 0x92: // NEWOBJ_EX (keyword arguments are ignored: opaque objects only keep positional ones)
                 Pop();
                 var newExArgs = (object?[])Pop()!;
-                Push(New((PickleGlobal)Pop()!, newExArgs));
+                Push(Nest(New((PickleGlobal)Pop()!, newExArgs), newExArgs));
                 break;
             case (byte)'o': // OBJ
                 var objArgs = PopMark();
                 var objType = (PickleGlobal)objArgs[0]!;
-                Push(New(objType, objArgs.Skip(1).ToArray()));
+                Push(Nest(New(objType, objArgs.Skip(1).ToArray()), objArgs));
                 break;
             case (byte)'i': // INST
                 var instModule = ReadLine();
                 var instType = new PickleGlobal(instModule, ReadLine());
-                Push(New(instType, PopMark().ToArray()));
+                var instArgs = PopMark();
+                Push(Nest(New(instType, instArgs.ToArray()), instArgs));
                 break;
             case (byte)'b': // BUILD
                 var state = Pop();
-                Build(Peek(), state);
+                Build(Nest(Peek(), [state]), state);
                 break;
             case (byte)'Q': // BINPERSID
                 Push(PersistentLoad(Pop()));
@@ -410,6 +420,40 @@ public class PickleReader
         }
         return false;
     }
+
+    /// <summary>
+    /// Records that <paramref name="container"/> holds <paramref name="children"/> and refuses nesting deeper than
+    /// <see cref="MaxDepth"/>. (A container filled after it was nested elsewhere can still hide depth; walkers of the tree
+    /// bound their own recursion too.)
+    /// </summary>
+    private T Nest<T>(T container, IReadOnlyList<object?>? children = null)
+    {
+        if (container is null || container is string || container is byte[] || container.GetType().IsPrimitive || container is BigInteger)
+        {
+            return container;
+        }
+        int depth = DepthOf(container);
+        foreach (var child in children ?? (container as object?[]) ?? [])
+        {
+            depth = Math.Max(depth, DepthOf(child) + 1);
+        }
+        if (depth > MaxDepth)
+        {
+            throw Error(_position - 1, $"containers nested more than {MaxDepth} deep; not a checkpoint written by torch.save");
+        }
+        if (depth > 1)
+        {
+            _depths[container] = depth;
+        }
+        return container;
+    }
+
+    private int DepthOf(object? value) => value switch
+    {
+        null or string or byte[] or PickleGlobal or BigInteger => 0,
+        _ when value.GetType().IsPrimitive => 0,
+        _ => _depths.TryGetValue(value, out int depth) ? depth : 1,
+    };
 
     private static void Append(object? target, List<object?> items)
     {

@@ -151,7 +151,21 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
         using (document)
         {
-            var root = document.RootElement;
+            try
+            {
+                return ParseEntries(path, document.RootElement, dataLength);
+            }
+            catch (InvalidOperationException e)
+            {
+                // JsonDocument checks UTF-8 only when a string is read (GetString / Name).
+                throw Invalid(path, $"header holds text that is not valid UTF-8 in a tensor name or metadata ({e.Message})");
+            }
+        }
+    }
+
+    private static (List<Entry> Entries, Dictionary<string, string> Metadata) ParseEntries(string path, JsonElement root, long dataLength)
+    {
+        {
             if (root.ValueKind != JsonValueKind.Object)
             {
                 throw Invalid(path, "header is not a JSON object");

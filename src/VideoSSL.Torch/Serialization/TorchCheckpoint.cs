@@ -26,7 +26,7 @@ public static class TorchCheckpoint
     {
         using var archive = new CheckpointArchive(path);
         var root = archive.LoadTree();
-        return archive.Resolve(root, "", new HashSet<object>(ReferenceEqualityComparer.Instance));
+        return archive.Resolve(root, "", new HashSet<object>(ReferenceEqualityComparer.Instance), 0);
     }
 
     /// <summary>
@@ -184,11 +184,16 @@ public static class TorchCheckpoint
         }
 
         /// <summary>Replaces tensors in the tree (in place) by their data, naming each by its path.</summary>
-        public object? Resolve(object? node, string name, HashSet<object> visited)
+        public object? Resolve(object? node, string name, HashSet<object> visited, int depth)
         {
             if (node is TensorRef tensor)
             {
                 return Materialize(tensor, name);
+            }
+            // Containers filled after being nested can escape the unpickler's depth count; bound the walk itself.
+            if (depth > PickleReader.MaxDepth)
+            {
+                throw new InvalidDataException($"{_path}: objects nested more than {PickleReader.MaxDepth} deep at '{name[..Math.Min(name.Length, 80)]}...'; not a checkpoint written by torch.save");
             }
             if (node is null || node is string || !visited.Add(node))
             {
@@ -200,26 +205,26 @@ public static class TorchCheckpoint
                     for (int i = 0; i < dict.Count; i++)
                     {
                         var (key, value) = dict.GetAt(i);
-                        dict.SetAt(i, Resolve(value, Join(name, key), visited));
+                        dict.SetAt(i, Resolve(value, Join(name, key), visited, depth + 1));
                     }
                     break;
                 case List<object?> list:
                     for (int i = 0; i < list.Count; i++)
                     {
-                        list[i] = Resolve(list[i], Join(name, i), visited);
+                        list[i] = Resolve(list[i], Join(name, i), visited, depth + 1);
                     }
                     break;
                 case object?[] tuple:
                     for (int i = 0; i < tuple.Length; i++)
                     {
-                        tuple[i] = Resolve(tuple[i], Join(name, i), visited);
+                        tuple[i] = Resolve(tuple[i], Join(name, i), visited, depth + 1);
                     }
                     break;
                 case PickleObject obj:
-                    Resolve(obj.Args, name, visited);
-                    obj.State = Resolve(obj.State, name, visited);
-                    Resolve(obj.Items, name, visited);
-                    Resolve(obj.ListItems, name, visited);
+                    Resolve(obj.Args, name, visited, depth + 1);
+                    obj.State = Resolve(obj.State, name, visited, depth + 1);
+                    Resolve(obj.Items, name, visited, depth + 1);
+                    Resolve(obj.ListItems, name, visited, depth + 1);
                     break;
             }
             return node;
@@ -237,10 +242,25 @@ public static class TorchCheckpoint
             {
                 throw new InvalidDataException($"{_path}: tensor '{name}' has {size.Length} sizes but {stride.Length} strides");
             }
-            long numel = TensorData.CountElements(size, name);
+            long numel;
+            try
+            {
+                numel = TensorData.CountElements(size, name);
+            }
+            catch (Exception e) when (e is OverflowException or ArgumentException)
+            {
+                throw new InvalidDataException($"{_path}: tensor '{name}' has an impossible size [{string.Join(", ", size)}]", e);
+            }
             if (numel == 0)
             {
                 return new TensorData(name, dtype, size, ReadOnlyMemory<byte>.Empty);
+            }
+            // A torch.save'd tensor never holds more elements than its storage; a view that repeats elements (stride 0)
+            // would make a few hundred bytes of file allocate gigabytes, so it is refused before anything is read.
+            if (storage.Numel < 0 || numel > storage.Numel || storage.Numel > Array.MaxLength / elementSize)
+            {
+                throw new InvalidDataException(
+                    $"{_path}: tensor '{name}' claims {numel} elements (size [{string.Join(", ", size)}]) of a storage '{storage.Key}' holding {storage.Numel}; not a checkpoint written by torch.save");
             }
 
             long last = tensor.Offset;
@@ -250,7 +270,20 @@ public static class TorchCheckpoint
                 {
                     throw new InvalidDataException($"{_path}: tensor '{name}' has a negative stride");
                 }
-                last += (size[d] - 1) * stride[d];
+                // Both factors are bounded by the storage (checked above) only after this check, so guard the product.
+                if (stride[d] > storage.Numel)
+                {
+                    throw new InvalidDataException($"{_path}: tensor '{name}' has stride {stride[d]} beyond its storage of {storage.Numel} elements");
+                }
+                try
+                {
+                    last = checked(last + ((size[d] - 1) * stride[d]));
+                }
+                catch (OverflowException)
+                {
+                    last = long.MaxValue;
+                    break;
+                }
             }
             if (tensor.Offset < 0 || last >= storage.Numel)
             {
