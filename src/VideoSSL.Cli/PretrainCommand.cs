@@ -66,6 +66,8 @@ internal static class PretrainCommand
             Console.WriteLine($"  {line}");
         }
         var dataset = OpenDataset(config.Data, "train", Console.WriteLine);
+        // Before the model is built: nothing on disk, or more missing than data.max_failed_share, stops here.
+        var failureBudget = dataset.FailureBudget(config.Data.MaxFailedShare);
         var pipeline = VideoPipelines.CreateWriter(new VideoPipelineOptions
         {
             Protocol = PipelineProtocol.Pretrain,
@@ -81,7 +83,7 @@ internal static class PretrainCommand
             Workers = config.Data.Workers,
             PrefetchBatches = config.Data.Prefetch,
             Seed = (int)config.Seed,
-            MaxFailureFraction = config.Data.MaxFailedShare,
+            MaxFailureFraction = failureBudget,
             RecycleBatchBuffers = true,  // the trainer copies each batch into a tensor before asking for the next
         }, Console.WriteLine);
         Console.WriteLine($"data: {dataset.Count} videos, {loader.BatchesPerEpoch} batches of {config.Train.BatchSize} per epoch");
@@ -106,7 +108,7 @@ internal static class PretrainCommand
         {
             "videomae" => false,
             "videomae_v2" => true,
-            _ => throw new ConfigException($"unknown method '{config.Method}' (videomae, videomae_v2)"),
+            _ => throw new ConfigException($"method = {config.Method}: must be one of {string.Join(", ", ConfigSchema.Methods)}"),
         };
         if (!ModelRegistry.Names.Contains(config.Model.Encoder))
         {

@@ -18,6 +18,10 @@ public static class KineticsCsv
     /// </param>
     public static VideoDataset Read(string csvPath, string videoRoot, IReadOnlyDictionary<string, int>? classIndex = null, Action<string>? log = null)
     {
+        if (File.Exists(csvPath) && LooksLikeJson(csvPath))
+        {
+            throw new InvalidDataException($"{csvPath}: looks like JSON (an SSv2 split or labels file?), not a Kinetics CSV (label,youtube_id,time_start,time_end,split); for SSv2 use data.format ssv2");
+        }
         List<CsvRecord> records = CsvReader.ReadFile(csvPath);
         if (records.Count == 0)
         {
@@ -107,6 +111,16 @@ public static class KineticsCsv
         }
         // Not found anywhere: report the per-class path, the layout most copies use.
         return byClass;
+    }
+
+    private static bool LooksLikeJson(string path)
+    {
+        using var reader = new StreamReader(path);
+        int c;
+        while ((c = reader.Read()) >= 0 && char.IsWhiteSpace((char)c))
+        {
+        }
+        return c is '[' or '{';
     }
 
     private static int Column(IReadOnlyList<string> header, string name)

@@ -17,6 +17,7 @@ public static class Ssv2Json
     {
         Dictionary<string, int> classIndex = ReadLabels(labelsPath);
         var annotated = new List<VideoSample>();
+        (int Line, string Id)? firstWith = null, firstWithout = null;
         foreach ((int line, JsonElement entry) in ReadArray(splitPath))
         {
             if (entry.ValueKind != JsonValueKind.Object)
@@ -41,6 +42,20 @@ public static class Ssv2Json
                 {
                     throw new InvalidDataException($"{splitPath}:{line}: template '{template.GetString()}' of id {id} is not in {labelsPath}");
                 }
+            }
+            if (className is null)
+            {
+                firstWithout ??= (line, id);
+            }
+            else
+            {
+                firstWith ??= (line, id);
+            }
+            // A test split has no templates at all; one entry without among labelled ones would become class -1.
+            if (firstWith is { } labelled && firstWithout is { } bare)
+            {
+                throw new InvalidDataException(
+                    $"{splitPath}:{bare.Line}: entry id {bare.Id} has no \"template\" while entry id {labelled.Id} (line {labelled.Line}) has one; every entry of a training or validation split needs its template");
             }
             annotated.Add(new VideoSample(Path.Combine(videoRoot, id + VideoExtension), label, id, className));
         }
@@ -105,6 +120,10 @@ public static class Ssv2Json
         try
         {
             var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+            if (LooksLikeCsv(bytes))
+            {
+                throw new InvalidDataException($"{path}: looks like a CSV (Kinetics annotations?), not an SSv2 split JSON (an array of {{\"id\", \"template\", ...}}); for a Kinetics CSV use data.format kinetics");
+            }
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
             {
                 throw new InvalidDataException($"{path}:1: expected a JSON array of entries");
@@ -121,6 +140,14 @@ public static class Ssv2Json
             throw new InvalidDataException($"{path}:{(e.LineNumber ?? 0) + 1}: invalid JSON: {e.Message}", e);
         }
         return result;
+    }
+
+    // Text whose first line has commas and no JSON bracket: what a Kinetics CSV or a list file looks like.
+    private static bool LooksLikeCsv(byte[] bytes)
+    {
+        int end = Array.IndexOf(bytes, (byte)'\n');
+        var first = System.Text.Encoding.UTF8.GetString(bytes, 0, end < 0 ? bytes.Length : end).Trim();
+        return first.Length > 0 && first[0] is not ('[' or '{') && first.Contains(',', StringComparison.Ordinal);
     }
 
     private static string? ScalarText(JsonElement element) => element.ValueKind switch

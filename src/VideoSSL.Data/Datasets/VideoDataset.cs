@@ -28,6 +28,9 @@ public sealed class VideoDataset
 
     public int Count => Samples.Count;
 
+    /// <summary>The annotation file the samples come from (for messages).</summary>
+    public string Source { get; init; } = "dataset";
+
     public int ClassCount => ClassIndex.Count;
 
     public VideoSample this[int index] => Samples[index];
@@ -49,7 +52,42 @@ public sealed class VideoDataset
         {
             log?.Invoke(MissingReport(source, annotated.Count, missing));
         }
-        return new VideoDataset(present, classIndex, missing);
+        return new VideoDataset(present, classIndex, missing) { Source = source };
+    }
+
+    /// <summary>
+    /// Missing files count toward the share of videos allowed to fail (<paramref name="key"/>, e.g. data.max_failed_share):
+    /// throws when nothing is on disk or more than that share is missing, else returns the share of the present videos
+    /// that may still fail to decode.
+    /// </summary>
+    public double FailureBudget(double maxFailedShare, string key = "data.max_failed_share")
+    {
+        int total = Count + Missing.Count;
+        string first = string.Join(", ", Missing.Take(3).Select(s => s.Path)) + (Missing.Count > 3 ? ", ..." : "");
+        if (Count == 0)
+        {
+            throw new InvalidDataException(total == 0
+                ? $"{Source}: no videos annotated"
+                : $"{Source}: none of the {total} annotated videos is on disk (e.g. {first})");
+        }
+        double allowed = maxFailedShare * total;
+        if (Missing.Count > allowed)
+        {
+            throw new InvalidDataException(
+                $"{Source}: {Missing.Count} of {total} annotated videos are not on disk ({100.0 * Missing.Count / total:F1}%), more than {key} = {maxFailedShare} allows: {first}");
+        }
+        return Math.Clamp((allowed - Missing.Count) / Count, 0, 1);
+    }
+
+    /// <summary>Throws unless every sample has a class (a test split without labels cannot train or be scored).</summary>
+    public void RequireLabels()
+    {
+        var unlabeled = Samples.Where(s => s.Label < 0).ToList();
+        if (unlabeled.Count > 0)
+        {
+            throw new InvalidDataException(
+                $"{Source}: {unlabeled.Count} of {Count} videos have no label (first: {unlabeled[0].Name}); a test split without labels cannot train or be scored");
+        }
     }
 
     internal static string MissingReport(string source, int total, IReadOnlyList<VideoSample> missing)

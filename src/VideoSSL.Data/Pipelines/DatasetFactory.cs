@@ -18,6 +18,10 @@ public static class DatasetFactory
     /// </param>
     public static VideoDataset Open(string format, string root, string annotations, string? labels = null, Action<string>? log = null)
     {
+        if (!Formats.Contains(format.ToLowerInvariant()))
+        {
+            throw new ArgumentException($"unknown data format '{format}': must be one of {string.Join(", ", Formats)}");
+        }
         if (!Directory.Exists(root))
         {
             throw new DirectoryNotFoundException($"video root not found: {root}");
@@ -37,7 +41,7 @@ public static class DatasetFactory
                 string labelsPath = labels ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(annotations))!, SyntheticDatasetWriter.Ssv2LabelsFile);
                 return Ssv2Json.Read(RequireFile(labelsPath, "SSv2 labels file"), annotations, root, log);
             default:
-                throw new ArgumentException($"unknown dataset format '{format}'; expected one of {string.Join(", ", Formats)}", nameof(format));
+                throw new ArgumentException($"unknown data format '{format}': must be one of {string.Join(", ", Formats)}");
         }
     }
 

@@ -18,16 +18,13 @@ namespace VideoSSL.Training.Evaluation;
 public static class EvalSetup
 {
     /// <summary>Formats `data.format` accepts: the real layouts plus the built-in synthetic motion set (Kinetics layout).</summary>
-    public static readonly IReadOnlyList<string> Formats = [.. DatasetFactory.Formats, "synthetic"];
+    public static IReadOnlyList<string> Formats => ConfigSchema.DataFormats;
 
     /// <summary>Throws a <see cref="ConfigException"/> naming the key when a config cannot describe a runnable evaluation.</summary>
     public static void Validate(string source, ClassifierSection model, string protocol, DataSection data, TestSection test)
     {
         void Fail(string message) => throw new ConfigException($"{source}: {message}");
-        if (!Formats.Contains(data.Format))
-        {
-            Fail($"data.format '{data.Format}' is not one of {string.Join(", ", Formats)}");
-        }
+        // data.format and the value ranges were checked when the config was loaded (ConfigSchema).
         if (protocol is not ("kinetics" or "ssv2"))
         {
             Fail($"protocol '{protocol}' must be kinetics or ssv2");
@@ -107,12 +104,25 @@ public static class EvalSetup
     /// <summary>The training split (generating the synthetic set first if it is missing).</summary>
     public static VideoDataset OpenTrain(DataSection data, Action<string>? log = null)
     {
+        VideoDataset dataset;
         if (data.Format == "synthetic")
         {
             EnsureSynthetic(data, log);
-            return KineticsCsv.Read(Path.Combine(data.Root, "train.csv"), Path.Combine(data.Root, "train"), null, log);
+            dataset = KineticsCsv.Read(Path.Combine(data.Root, "train.csv"), Path.Combine(data.Root, "train"), null, log);
         }
-        return DatasetFactory.Open(data.Format, data.Root, data.Annotations, Blank(data.Labels), log);
+        else
+        {
+            dataset = DatasetFactory.Open(data.Format, data.Root, data.Annotations, Blank(data.Labels), log);
+        }
+        return Usable(dataset, data);
+    }
+
+    // Before any model is built: nothing on disk, too much missing, or no labels is an error now, not an epoch later.
+    private static VideoDataset Usable(VideoDataset dataset, DataSection data)
+    {
+        dataset.FailureBudget(data.MaxFailedShare);
+        dataset.RequireLabels();
+        return dataset;
     }
 
     /// <summary>The validation split; Kinetics ids follow <paramref name="classIndex"/> (the training split's) when given.</summary>
@@ -122,7 +132,7 @@ public static class EvalSetup
         {
             EnsureSynthetic(data, log);
             var root = Blank(val.Root) ?? Path.Combine(data.Root, "val");
-            return KineticsCsv.Read(Blank(val.Annotations) ?? Path.Combine(data.Root, "val.csv"), root, classIndex, log);
+            return Usable(KineticsCsv.Read(Blank(val.Annotations) ?? Path.Combine(data.Root, "val.csv"), root, classIndex, log), data);
         }
         var videos = Blank(val.Root) ?? data.Root;
         var annotations = Blank(val.Annotations) ?? throw new ConfigException("val.annotations must name the validation split");
@@ -132,9 +142,9 @@ public static class EvalSetup
             {
                 throw new DirectoryNotFoundException($"video root not found: {videos}");
             }
-            return KineticsCsv.Read(annotations, videos, classIndex, log);
+            return Usable(KineticsCsv.Read(annotations, videos, classIndex, log), data);
         }
-        return DatasetFactory.Open(data.Format, videos, annotations, Blank(val.Labels) ?? Blank(data.Labels), log);
+        return Usable(DatasetFactory.Open(data.Format, videos, annotations, Blank(val.Labels) ?? Blank(data.Labels), log), data);
     }
 
     /// <summary>Writes the synthetic motion dataset into data.root unless the same set is already there.</summary>
@@ -196,7 +206,8 @@ public static class EvalSetup
             Seed = (int)seed,
             Shuffle = train,
             DropLast = train,
-            MaxFailureFraction = data.MaxFailedShare,
+            // Missing files already spent part of data.max_failed_share.
+            MaxFailureFraction = dataset.FailureBudget(data.MaxFailedShare),
         }, log);
 
     public static SamplingScheme Scheme(string protocol) => protocol == "ssv2" ? SamplingScheme.Ssv2 : SamplingScheme.Kinetics;
