@@ -289,7 +289,12 @@ public static class ConfigSchema
     }
 
     /// <summary>The value as JSON (how configs write it).</summary>
-    public static string Show(object? value) => JsonSerializer.Serialize(value, ConfigLoader.JsonOptions).Replace("\n", "", StringComparison.Ordinal).Replace("  ", "", StringComparison.Ordinal);
+    public static string Show(object? value) => value switch
+    {
+        double d when !double.IsFinite(d) => d.ToString(CultureInfo.InvariantCulture),
+        double[] items when items.Any(d => !double.IsFinite(d)) => $"[{string.Join(",", items.Select(d => d.ToString(CultureInfo.InvariantCulture)))}]",
+        _ => JsonSerializer.Serialize(value, ConfigLoader.JsonOptions).Replace("\n", "", StringComparison.Ordinal).Replace("  ", "", StringComparison.Ordinal),
+    };
 
     /// <summary>The key's type in words.</summary>
     public static string TypeName(Type type) => type switch
