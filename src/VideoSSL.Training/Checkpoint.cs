@@ -187,13 +187,17 @@ public static class Checkpoint
     /// dropping names without it; with no prefix matching, every tensor is returned as stored.
     /// (A pretraining checkpoint holds `model.encoder.*`, a fine-tuned one `model.*`, a plain file bare names.)
     /// </summary>
-    public static Dictionary<string, Tensor> LoadWeights(string path, Device? device, params string[] prefixes)
+    public static Dictionary<string, Tensor> LoadWeights(string path, Device? device, params string[] prefixes) =>
+        LoadWeights(path, device, long.MaxValue, prefixes);
+
+    /// <param name="maxElements">No tensor may have more elements (<see cref="Weights.MaxElementsFor"/> of the model it goes into).</param>
+    public static Dictionary<string, Tensor> LoadWeights(string path, Device? device, long maxElements, params string[] prefixes)
     {
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"checkpoint not found: {path}", path);
         }
-        var all = Weights.Load(path, device);
+        var all = Weights.Load(path, device, maxElements: maxElements);
         var prefix = prefixes.FirstOrDefault(p => all.Keys.Any(k => k.StartsWith(p, StringComparison.Ordinal)));
         if (prefix is null)
         {

@@ -35,7 +35,8 @@ public static class TorchCheckpoint
     /// leading <c>module.backbone.</c> or <c>module.</c> (DistributedDataParallel), then <paramref name="stripPrefix"/>
     /// where they have it (names without it are kept). Only the chosen tensors' storages are read.
     /// </summary>
-    public static OrderedDictionary<string, TensorData> ReadStateDict(string path, string? key = null, string? stripPrefix = null)
+    /// <param name="maxElements">Refuse, before reading its bytes, any tensor with more elements (a bound the caller's model sets).</param>
+    public static OrderedDictionary<string, TensorData> ReadStateDict(string path, string? key = null, string? stripPrefix = null, long maxElements = long.MaxValue)
     {
         using var archive = new CheckpointArchive(path);
         var root = archive.LoadTree();
@@ -54,7 +55,9 @@ public static class TorchCheckpoint
             {
                 name = StripPrefix(name, stripPrefix) ?? name;
             }
-            if (!result.TryAdd(name, archive.Materialize((TensorRef)value!, name)))
+            var tensor = (TensorRef)value!;
+            Weights.CheckSize(path, original, tensor.Size, maxElements);
+            if (!result.TryAdd(name, archive.Materialize(tensor, name)))
             {
                 throw new InvalidDataException($"{path}: '{original}' becomes '{name}' after removing prefixes, a name already taken");
             }

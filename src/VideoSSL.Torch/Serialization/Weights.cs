@@ -19,7 +19,8 @@ public static class Weights
     /// Reads every tensor of a safetensors or PyTorch checkpoint file into new tensors owned by the caller.
     /// For .pt/.pth, the state_dict is found as <see cref="TorchCheckpoint.ReadStateDict"/> does.
     /// </summary>
-    public static Dictionary<string, Tensor> Load(string path, Device? device = null, string? key = null, string? stripPrefix = null)
+    /// <param name="maxElements">Refuse any tensor with more elements before copying it (see <see cref="MaxElementsFor"/>).</param>
+    public static Dictionary<string, Tensor> Load(string path, Device? device = null, string? key = null, string? stripPrefix = null, long maxElements = long.MaxValue)
     {
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
@@ -29,13 +30,14 @@ public static class Weights
                 using var file = SafeTensors.Read(path);
                 foreach (var data in file.Tensors.Values)
                 {
+                    CheckSize(path, data.Name, data.Shape, maxElements);
                     var name = stripPrefix is not null && data.Name.StartsWith(stripPrefix, StringComparison.Ordinal) ? data.Name[stripPrefix.Length..] : data.Name;
                     result[name] = ToTensor(data, device).DetachFromScope();
                 }
             }
             else
             {
-                foreach (var (name, data) in TorchCheckpoint.ReadStateDict(path, key, stripPrefix))
+                foreach (var (name, data) in TorchCheckpoint.ReadStateDict(path, key, stripPrefix, maxElements))
                 {
                     result[name] = ToTensor(data, device).DetachFromScope();
                 }
@@ -49,6 +51,39 @@ public static class Weights
                 t.Dispose();
             }
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A bound for <see cref="Load"/> when loading into <paramref name="module"/>: 4 x its largest tensor (room for
+    /// buffers such as a learnt position table a little bigger than any weight), so a crafted file cannot make a load
+    /// allocate gigabytes for a small model.
+    /// </summary>
+    public static long MaxElementsFor(Module module)
+    {
+        long largest = 0;
+        foreach (var tensor in module.StateDict().Values)
+        {
+            largest = Math.Max(largest, tensor.Numel);
+        }
+        return Math.Max(1L << 20, 4 * largest);
+    }
+
+    internal static void CheckSize(string path, string name, long[] shape, long maxElements)
+    {
+        if (maxElements == long.MaxValue)
+        {
+            return;
+        }
+        long numel = 1;
+        foreach (long dim in shape)
+        {
+            numel = dim < 0 || (dim > 0 && numel > maxElements / dim) ? long.MaxValue : numel * dim;
+        }
+        if (numel > maxElements)
+        {
+            throw new InvalidDataException(
+                $"{path}: tensor '{name}' [{string.Join(", ", shape)}] is far larger than any tensor of the model it is loaded into (at most {maxElements} elements): a checkpoint of another model size, or a damaged file");
         }
     }
 

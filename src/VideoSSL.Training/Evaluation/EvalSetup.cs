@@ -217,8 +217,9 @@ public static class EvalSetup
     /// `*`, `model.*` of a fine-tune checkpoint `*`, and an official .pth's `model` entry keeps its names
     /// (<see cref="VideoViTClassifier.LoadPretrainedEncoder"/> strips `encoder.` / `backbone.`).
     /// </summary>
-    public static Dictionary<string, Tensor> LoadWeights(string path, Device? device = null) =>
-        Checkpoint.LoadWeights(path, device, Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix);
+    /// <param name="model">When given, tensors far larger than any of its own are refused before they are read.</param>
+    public static Dictionary<string, Tensor> LoadWeights(string path, Device? device = null, Module? model = null) =>
+        Checkpoint.LoadWeights(path, device, model is null ? long.MaxValue : Weights.MaxElementsFor(model), Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix);
 
     /// <summary>
     /// Initialises a classifier: a checkpoint with a head of the right shape is loaded whole (resuming from our own
@@ -226,7 +227,7 @@ public static class EvalSetup
     /// </summary>
     public static string InitClassifier(VideoViTClassifier model, string path)
     {
-        var state = LoadWeights(path);
+        var state = LoadWeights(path, model: model);
         try
         {
             if (state.TryGetValue("head.weight", out var head) && head.Shape.SequenceEqual(model.Head.Weight.Shape))
@@ -267,7 +268,7 @@ public static class EvalSetup
     /// </summary>
     public static string InitEncoder(VideoViTEncoder encoder, string path)
     {
-        var state = LoadWeights(path);
+        var state = LoadWeights(path, model: encoder);
         try
         {
             var renamed = state.ToDictionary(

@@ -83,6 +83,24 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains(path, Assert.Throws<InvalidDataException>(() => Weights.Load(path)).Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_tensor_far_larger_than_the_model_is_refused_before_its_bytes_are_read()
+    {
+        // 4M zeros deflate to a few KB: the file is small, the tensor is not, and vit_micro has nothing near that size.
+        const int elements = 1 << 22;
+        var pickle = new PickleBuilder().Op('}').Text("blocks.0.mlp.fc1.weight").Tensor("0", elements, [1 << 11, 1 << 11], [1 << 11, 1]).Op('s');
+        var path = _temp.File("bomb.pth");
+        PickleBuilder.WritePth(path, pickle.ToArray(), new Dictionary<string, byte[]> { ["0"] = new byte[4 * elements] }, compress: true);
+        Assert.True(new FileInfo(path).Length < 200_000);
+        var model = EvalSetup.ModelConfig(new ClassifierSection { Encoder = "vit_micro", ImgSize = 16, Frames = 2, Tubelet = 2, Patch = 8 });
+        using var encoder = new VideoSSL.Models.VideoViTEncoder(model);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<InvalidDataException>(() => EvalSetup.InitEncoder(encoder, path));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 8 << 20, "the storage must not be read");
+        Assert.Contains("'blocks.0.mlp.fc1.weight' [2048, 2048]", e.Message, StringComparison.Ordinal);
+        Assert.Contains("another model size", e.Message, StringComparison.Ordinal);
+    }
+
     // ---- safetensors and trainer_state -------------------------------------------------------------------
 
     [Fact]

@@ -62,13 +62,13 @@ internal sealed class PickleBuilder
     public byte[] ToArray() => [.. _bytes.ToArray(), (byte)'.'];
 
     /// <summary>Writes <c>archive/data.pkl</c> and the given storages as torch.save's zip.</summary>
-    public static void WritePth(string path, byte[] pickle, IReadOnlyDictionary<string, byte[]>? storages = null)
+    public static void WritePth(string path, byte[] pickle, IReadOnlyDictionary<string, byte[]>? storages = null, bool compress = false)
     {
         File.Delete(path);
         using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
         void Add(string name, byte[] data)
         {
-            using var stream = zip.CreateEntry(name, CompressionLevel.NoCompression).Open();
+            using var stream = zip.CreateEntry(name, compress ? CompressionLevel.Fastest : CompressionLevel.NoCompression).Open();
             stream.Write(data);
         }
         Add("archive/data.pkl", pickle);
