@@ -55,7 +55,7 @@ internal static class EvaluationCommands
 
     private static Option<string[]> SetOption() => new("--set") { Description = "override a config key, e.g. --set train.epochs=10 (repeatable)", AllowMultipleArgumentsPerToken = false };
 
-    private static void Probe(string path, string[] sets, string? runDir)
+    internal static void Probe(string path, string[] sets, string? runDir)
     {
         var config = ConfigLoader.Load<ProbeConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
@@ -87,7 +87,7 @@ internal static class EvaluationCommands
         Console.WriteLine($"best val acc1 {result.BestAcc1 * 100:F2}%; run folder {run.Path}");
     }
 
-    private static void Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test)
+    internal static void Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test)
     {
         var config = ConfigLoader.Load<FinetuneConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
@@ -141,7 +141,7 @@ internal static class EvaluationCommands
         Report(Path.Combine(run.Path, "test"), eval, trainSet.ClassNames);
     }
 
-    private static void Eval(string path, string checkpoint, string[] sets, string? outDir)
+    internal static void Eval(string path, string checkpoint, string[] sets, string? outDir)
     {
         var config = LoadEvalConfig(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
@@ -229,7 +229,11 @@ internal static class EvaluationCommands
     private static void Report(string dir, EvalResult result, IReadOnlyList<string>? classNames)
     {
         Console.Write(Evaluator.WriteReport(dir, result, classNames));
-        var plot = new ConfusionMatrixPlot(result.Metrics.ConfusionMatrix, classNames)
+        // A head wider than the split's classes (a 400-class recipe on a subset of Kinetics): the rest are named by index.
+        var classes = result.Metrics.ConfusionMatrix.GetLength(0);
+        var names = classNames is null || classNames.Count == classes ? classNames
+            : [.. classNames.Take(classes), .. Enumerable.Range(classNames.Count, Math.Max(0, classes - classNames.Count)).Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        var plot = new ConfusionMatrixPlot(result.Metrics.ConfusionMatrix, names)
         {
             Title = $"confusion matrix: top-1 {result.Metrics.Top1 * 100:F1}% ({result.Metrics.Count} videos x {result.Views} views)",
         };

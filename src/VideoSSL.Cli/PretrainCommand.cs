@@ -139,7 +139,8 @@ internal static class PretrainCommand
     {
         if (data.Format != "synthetic")
         {
-            return DatasetFactory.Open(data.Format, data.Root, data.Annotations, data.Labels, log);
+            // A blank data.labels means "none" (Kinetics: classes from the CSV; SSv2: the labels file beside the split), never a path.
+            return DatasetFactory.Open(data.Format, data.Root, data.Annotations, string.IsNullOrEmpty(data.Labels) ? null : data.Labels, log);
         }
         var root = string.IsNullOrEmpty(data.Root) ? Path.Combine("data", "synth", "kinetics") : data.Root;
         SyntheticDatasetWriter.EnsureKinetics(root, data.Synthetic.ToDatasetOptions(), log);
