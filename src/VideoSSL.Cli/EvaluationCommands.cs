@@ -108,11 +108,6 @@ internal static class EvaluationCommands
 
         Torch.Torch.ManualSeed((ulong)config.Seed);
         using var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model), numClasses, config.Model.HeadInitScale, config.Model.HeadDrop);
-        if (!resume)
-        {
-            Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitClassifier(model, config.Init) : "model: random init (no init checkpoint given)");
-        }
-        model.To(device);
         var numSample = Math.Max(1, config.Aug.NumSample);
         var trainLoader = EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol, numSample, EvalSetup.RandAugment(config.Aug)), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine);
         // Per-epoch validation uses one view per video (SSv2: its two segment offsets) as VideoMAE's validation; the full test follows.
@@ -120,13 +115,20 @@ internal static class EvaluationCommands
 
         if (resume && resumeFrom is not null && runDir is null)
         {
-            runDir = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resumeFrom)));
+            runDir = RunDirectory.FolderOf(resumeFrom)
+                ?? throw new ConfigException($"--resume {resumeFrom}: the file is not in a run folder's checkpoints/; pass --run-dir for the run to continue");
         }
-        using var run = RunDirectory.Open(runDir, config.Name, config, sets, ManifestInfo.Create(config.Seed, "finetune", Environment.GetCommandLineArgs(), device.ToString()), resume);
+        using var run = RunDirectory.Open(runDir, config.Name, config, sets, ManifestInfo.Create(config.Seed, "finetune", Environment.GetCommandLineArgs(), device.ToString()), resume, resumeFrom);
         trainSet.SaveClassIndex(Path.Combine(run.Path, ClassIndexFile));
         Console.WriteLine($"run folder: {run.Path}");
+        // A resume of a run that died before its first checkpoint starts from step 0, so from the init weights too.
+        if (run.ResumeCheckpoint is null)
+        {
+            Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitClassifier(model, config.Init) : "model: random init (no init checkpoint given)");
+        }
+        model.To(device);
         var finetuner = new Finetuner(config, model, trainLoader, valLoader, run, device, new FinetuneHooks { OnEpoch = r => RunPlots.Regenerate(r.Path) });
-        var result = finetuner.Run(resume ? resumeFrom ?? run.LastCheckpoint : null);
+        var result = finetuner.Run(run.ResumeCheckpoint);
         RunPlots.Regenerate(run.Path);
         Console.WriteLine($"fine-tuned {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}; best single-view val acc1 {result.BestAcc1 * 100:F2}%");
         if (!test || !File.Exists(finetuner.BestCheckpoint))

@@ -33,8 +33,9 @@ internal static class PretrainCommand
         var config = ConfigLoader.Load<PretrainConfig>(configPath, overrides);
         if (resume && runDir is null && resumeCheckpoint is not null)
         {
-            // `--resume runs/x/checkpoints/last.safetensors`: the run folder is the checkpoint's grandparent.
-            runDir = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resumeCheckpoint)));
+            // `--resume runs/x/checkpoints/last.safetensors` continues runs/x; a checkpoint outside a run folder needs --run-dir.
+            runDir = RunDirectory.FolderOf(resumeCheckpoint)
+                ?? throw new ConfigException($"--resume {resumeCheckpoint}: the file is not in a run folder's checkpoints/; pass --run-dir for the run to continue");
         }
         if (resume && runDir is null)
         {
@@ -85,12 +86,11 @@ internal static class PretrainCommand
         using var task = new VideoMAETask(MethodConfig(config), config.Seed);
         task.Model.To(device);
         var manifest = ManifestInfo.Create(config.Seed, "pretrain", Environment.GetCommandLineArgs(), device.ToString());
-        using var run = RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume);
+        using var run = RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume, resumeCheckpoint);
         dataset.SaveClassIndex(Path.Combine(run.Path, "class_index.json"));
         Console.WriteLine($"run folder: {run.Path}");
         var trainer = new Pretrainer(config, task, loader, run, device, RunPlotting.Hooks(run));
-        var checkpoint = resume ? resumeCheckpoint ?? run.LastCheckpoint : null;
-        var result = trainer.Run(checkpoint);
+        var result = trainer.Run(run.ResumeCheckpoint);
         Console.WriteLine($"done: {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}, {result.ClipsPerSecond:F1} clips/s, final loss {result.FinalLoss:F4}");
         Console.WriteLine($"checkpoint: {run.LastCheckpoint}");
         return result;

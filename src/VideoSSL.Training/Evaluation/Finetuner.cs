@@ -142,7 +142,7 @@ public sealed class Finetuner
                     if (!double.IsFinite(lossValue))
                     {
                         throw new TrainingDivergedException(
-                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. The last good checkpoint is {(File.Exists(_run.LastCheckpoint) ? _run.LastCheckpoint : "(none written yet)")}. Lower train.base_lr or set train.clip_grad.");
+                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. {Checkpoint.LastGood(_run)} Lower train.base_lr or set train.clip_grad.");
                     }
                     if (targets is null)
                     {
