@@ -34,10 +34,12 @@ internal static class EvaluationCommands
         var resume = new Option<string?>("--resume") { Description = "continue the run in --run-dir from its last checkpoint, or from CKPT", Arity = ArgumentArity.ZeroOrOne };
         var noTest = new Option<bool>("--no-test") { Description = "skip the multi-view test of the best checkpoint at the end" };
         var command = new Command("finetune", "Fine-tune a classifier from a pretrained encoder (VideoMAE recipe), then test it with multiple views") { config, set, runDir, resume, noTest };
-        command.SetAction(parse => CliErrors.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var resuming = parse.GetResult(resume) is not null;
-            Finetune(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume), !parse.GetValue(noTest));
+            using var stop = StopSignal.Listen();
+            var interrupted = Finetune(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume), !parse.GetValue(noTest), stop);
+            return interrupted ? stop.ExitCode : 0;
         }));
         return command;
     }
@@ -87,7 +89,8 @@ internal static class EvaluationCommands
         Console.WriteLine($"best val acc1 {result.BestAcc1 * 100:F2}%; run folder {run.Path}");
     }
 
-    internal static void Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test)
+    /// <returns>True when <paramref name="stop"/> ended the run early (a checkpoint is written; the test is skipped).</returns>
+    internal static bool Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test, StopSignal? stop = null)
     {
         var config = ConfigLoader.Load<FinetuneConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
@@ -127,13 +130,19 @@ internal static class EvaluationCommands
             Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitClassifier(model, config.Init) : "model: random init (no init checkpoint given)");
         }
         model.To(device);
-        var finetuner = new Finetuner(config, model, trainLoader, valLoader, run, device, new FinetuneHooks { OnEpoch = r => RunPlots.Regenerate(r.Path) });
+        var finetuner = new Finetuner(config, model, trainLoader, valLoader, run, device, new FinetuneHooks { OnEpoch = r => RunPlots.Regenerate(r.Path), Stop = stop });
         var result = finetuner.Run(run.ResumeCheckpoint);
         RunPlots.Regenerate(run.Path);
+        if (result.Interrupted)
+        {
+            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run.LastCheckpoint}");
+            Console.WriteLine($"resume with: {PretrainCommand.ResumeCommand("finetune", path, sets, run.Path)}");
+            return true;
+        }
         Console.WriteLine($"fine-tuned {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}; best single-view val acc1 {result.BestAcc1 * 100:F2}%");
         if (!test || !File.Exists(finetuner.BestCheckpoint))
         {
-            return;
+            return false;
         }
         Checkpoint.Load(finetuner.BestCheckpoint, model, null);
         model.Eval();
@@ -141,6 +150,7 @@ internal static class EvaluationCommands
         Console.WriteLine($"testing {finetuner.BestCheckpoint} with {config.Test.Clips} clips x {config.Test.Crops} crops");
         var eval = Evaluator.Run(model.Classify, testLoader, numClasses, device, config.Train.Bf16, Console.Out);
         Report(Path.Combine(run.Path, "test"), eval, trainSet.ClassNames);
+        return false;
     }
 
     internal static void Eval(string path, string checkpoint, string[] sets, string? outDir)

@@ -20,15 +20,18 @@ internal static class PretrainCommand
         var runDir = new Option<string?>("--run-dir") { Description = "run folder (default runs/NAME-TIMESTAMP)" };
         var resume = new Option<string?>("--resume") { Description = "continue a run: from CHECKPOINT, or from --run-dir's last checkpoint", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("pretrain", "Self-supervised pretraining (VideoMAE, VideoMAE V2)") { config, set, runDir, resume };
-        command.SetAction(parse => CliErrors.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var resuming = parse.GetResult(resume) is not null;
-            Run(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume));
+            using var stop = StopSignal.Listen();
+            var result = Run(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume), stop);
+            return result.Interrupted ? stop.ExitCode : 0;
         }));
         return command;
     }
 
-    public static Pretrainer.Result Run(string configPath, IReadOnlyList<string> overrides, string? runDir, bool resume, string? resumeCheckpoint)
+    /// <param name="stop">Raised by SIGINT/SIGTERM: the run stops at the next step with a checkpoint and prints how to resume.</param>
+    public static Pretrainer.Result Run(string configPath, IReadOnlyList<string> overrides, string? runDir, bool resume, string? resumeCheckpoint, StopSignal? stop = null)
     {
         var config = ConfigLoader.Load<PretrainConfig>(configPath, overrides);
         if (resume && runDir is null && resumeCheckpoint is not null)
@@ -89,12 +92,28 @@ internal static class PretrainCommand
         using var run = RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume, resumeCheckpoint);
         dataset.SaveClassIndex(Path.Combine(run.Path, "class_index.json"));
         Console.WriteLine($"run folder: {run.Path}");
-        var trainer = new Pretrainer(config, task, loader, run, device, RunPlotting.Hooks(run));
+        var trainer = new Pretrainer(config, task, loader, run, device, RunPlotting.Hooks(run, stop));
         var result = trainer.Run(run.ResumeCheckpoint);
+        if (result.Interrupted)
+        {
+            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run.LastCheckpoint}");
+            Console.WriteLine($"resume with: {ResumeCommand("pretrain", configPath, overrides, run.Path)}");
+            return result;
+        }
         Console.WriteLine($"done: {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}, {result.ClipsPerSecond:F1} clips/s, final loss {result.FinalLoss:F4}");
         Console.WriteLine($"checkpoint: {run.LastCheckpoint}");
         return result;
     }
+
+    /// <summary>The command line that continues a run: the same config and overrides, the run folder, --resume.</summary>
+    public static string ResumeCommand(string verb, string configPath, IReadOnlyList<string> overrides, string runPath) =>
+        string.Join(' ', (string[])["videossl", verb, Quote(configPath), .. overrides.SelectMany(o => (string[])["--set", Quote(o)]), "--run-dir", Quote(runPath), "--resume"]);
+
+    // POSIX shell quoting, only where needed.
+    private static string Quote(string arg) =>
+        arg.Length > 0 && arg.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:,+@%".Contains(c, StringComparison.Ordinal))
+            ? arg
+            : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     public static VideoMAEConfig MethodConfig(PretrainConfig config)
     {

@@ -21,12 +21,16 @@ public class PretrainerTests
         private readonly ToyModel _model = new();
         private readonly long _seed;
 
-        public ToyTask(long seed, double poison = double.NaN, long breakWeightsAfter = -1)
+        public ToyTask(long seed, double poison = double.NaN, long breakWeightsAfter = -1, (StopSignal Signal, long Step)? stop = null)
         {
             _seed = seed;
             PoisonAtStep = poison;
             BreakWeightsAfter = breakWeightsAfter;
+            Stop = stop;
         }
+
+        /// <summary>Raises the stop request during this step, as a Ctrl-C arriving mid-step would.</summary>
+        public (StopSignal Signal, long Step)? Stop { get; }
 
         public double PoisonAtStep { get; }
 
@@ -35,6 +39,10 @@ public class PretrainerTests
 
         public void AfterOptimizerStep(long step, long totalSteps)
         {
+            if (Stop is { } stop && step == stop.Step)
+            {
+                stop.Signal.Request(System.Runtime.InteropServices.PosixSignal.SIGINT);
+            }
             if (step == BreakWeightsAfter)
             {
                 using var noGrad = NoGrad();
@@ -101,17 +109,19 @@ public class PretrainerTests
             .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("train/loss").GetDouble()).ToList();
 
     private static string Train(PretrainConfig config, string? runDir, bool resume, long stopAt = long.MaxValue, double poison = double.NaN, bool videoMae = false,
-        string? resumeFrom = null, long breakWeightsAfter = -1)
+        string? resumeFrom = null, long breakWeightsAfter = -1, long stopDuring = -1)
     {
         ManualSeed((ulong)config.Seed);
-        using IPretrainTask task = videoMae ? new VideoMAETask(TinyVideoMae, config.Seed) : new ToyTask(config.Seed, poison, breakWeightsAfter);
+        var stop = new StopSignal();
+        using IPretrainTask task = videoMae ? new VideoMAETask(TinyVideoMae, config.Seed) : new ToyTask(config.Seed, poison, breakWeightsAfter, (stop, stopDuring));
         var effective = config;
         var manifest = ManifestInfo.Create(config.Seed, "test", [], "cpu");
         using var run = RunDirectory.Open(runDir ?? Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run"), "toy", effective, [], manifest, resume,
             resumeFrom, _ => { });
         var loader = videoMae ? Loader(0, [3, 4, 32, 32]) : Loader(0);
-        var trainer = new Pretrainer(effective, task, loader, run, VideoSSL.Torch.Device.CPU, output: TextWriter.Null);
-        trainer.Run(run.ResumeCheckpoint, stopAt);
+        var trainer = new Pretrainer(effective, task, loader, run, VideoSSL.Torch.Device.CPU, new PretrainHooks { Stop = stop }, TextWriter.Null);
+        var result = trainer.Run(run.ResumeCheckpoint, stopAt);
+        Assert.Equal(stop.Requested, result.Interrupted);
         return run.Path;
     }
 
@@ -254,6 +264,22 @@ public class PretrainerTests
         Directory.CreateDirectory(Path.GetDirectoryName(loose)!);
         File.Copy(last, loose);
         Assert.Null(RunDirectory.FolderOf(loose));
+    }
+
+    [Fact]
+    public void A_stop_request_checkpoints_at_the_next_step_boundary_and_resumes_exactly()
+    {
+        var config = Config(epochs: 3, accum: 2);
+        var full = Losses(Train(config, null, false));
+        // Requested during step 5 (0-based 4) of 9, between checkpoints (every 3): the run ends after that step with one.
+        var dir = Train(config, null, false, stopDuring: 4);
+        using (var model = new ToyModel())
+        {
+            Assert.Equal(5, Checkpoint.Load(Path.Combine(dir, "checkpoints", "last.safetensors"), model, null).Step);
+        }
+        Assert.Equal(5, Losses(dir).Count);
+        Train(config, dir, resume: true);
+        Assert.Equal(full, Losses(dir));
     }
 
     [Fact]
