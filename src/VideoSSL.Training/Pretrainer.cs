@@ -120,7 +120,7 @@ public sealed class Pretrainer
                     Tensor loss;
                     using (useAutocast ? Torch.Torch.Autocast(_device) : null)
                     {
-                        loss = _task.Loss(clips, step);
+                        loss = _task.Loss(clips, step, micro);
                     }
                     lossValue = loss.Item();
                     if (!double.IsFinite(lossValue))

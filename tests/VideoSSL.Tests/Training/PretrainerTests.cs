@@ -54,7 +54,7 @@ public class PretrainerTests
 
         public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) => [new ParamGroup([.. _model.Parameters()], weightDecay)];
 
-        public TensorT Loss(TensorT clips, long step)
+        public TensorT Loss(TensorT clips, long step, int micro)
         {
             var x = clips.Flatten(1);
             var random = new Random((int)(_seed * 7919 + step));
