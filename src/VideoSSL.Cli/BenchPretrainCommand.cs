@@ -58,7 +58,7 @@ internal static class BenchPretrainCommand
             Tensor loss;
             using (bf16 ? Autocast(device) : null)
             {
-                loss = task.Loss(clips, step);
+                loss = task.Loss(clips, step, 0);
             }
             loss.Backward();
             optimizer.Step();

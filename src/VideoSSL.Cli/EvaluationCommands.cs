@@ -34,10 +34,12 @@ internal static class EvaluationCommands
         var resume = new Option<string?>("--resume") { Description = "continue the run in --run-dir from its last checkpoint, or from CKPT", Arity = ArgumentArity.ZeroOrOne };
         var noTest = new Option<bool>("--no-test") { Description = "skip the multi-view test of the best checkpoint at the end" };
         var command = new Command("finetune", "Fine-tune a classifier from a pretrained encoder (VideoMAE recipe), then test it with multiple views") { config, set, runDir, resume, noTest };
-        command.SetAction(parse => CliErrors.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var resuming = parse.GetResult(resume) is not null;
-            Finetune(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume), !parse.GetValue(noTest));
+            using var stop = StopSignal.Listen();
+            var interrupted = Finetune(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume), !parse.GetValue(noTest), stop);
+            return interrupted ? stop.ExitCode : 0;
         }));
         return command;
     }
@@ -55,7 +57,7 @@ internal static class EvaluationCommands
 
     private static Option<string[]> SetOption() => new("--set") { Description = "override a config key, e.g. --set train.epochs=10 (repeatable)", AllowMultipleArgumentsPerToken = false };
 
-    private static void Probe(string path, string[] sets, string? runDir)
+    internal static void Probe(string path, string[] sets, string? runDir)
     {
         var config = ConfigLoader.Load<ProbeConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
@@ -87,7 +89,8 @@ internal static class EvaluationCommands
         Console.WriteLine($"best val acc1 {result.BestAcc1 * 100:F2}%; run folder {run.Path}");
     }
 
-    private static void Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test)
+    /// <returns>True when <paramref name="stop"/> ended the run early (a checkpoint is written; the test is skipped).</returns>
+    internal static bool Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test, StopSignal? stop = null)
     {
         var config = ConfigLoader.Load<FinetuneConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
@@ -108,11 +111,6 @@ internal static class EvaluationCommands
 
         Torch.Torch.ManualSeed((ulong)config.Seed);
         using var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model), numClasses, config.Model.HeadInitScale, config.Model.HeadDrop);
-        if (!resume)
-        {
-            Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitClassifier(model, config.Init) : "model: random init (no init checkpoint given)");
-        }
-        model.To(device);
         var numSample = Math.Max(1, config.Aug.NumSample);
         var trainLoader = EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol, numSample, EvalSetup.RandAugment(config.Aug)), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine);
         // Per-epoch validation uses one view per video (SSv2: its two segment offsets) as VideoMAE's validation; the full test follows.
@@ -120,18 +118,31 @@ internal static class EvaluationCommands
 
         if (resume && resumeFrom is not null && runDir is null)
         {
-            runDir = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resumeFrom)));
+            runDir = RunDirectory.FolderOf(resumeFrom)
+                ?? throw new ConfigException($"--resume {resumeFrom}: the file is not in a run folder's checkpoints/; pass --run-dir for the run to continue");
         }
-        using var run = RunDirectory.Open(runDir, config.Name, config, sets, ManifestInfo.Create(config.Seed, "finetune", Environment.GetCommandLineArgs(), device.ToString()), resume);
+        using var run = RunDirectory.Open(runDir, config.Name, config, sets, ManifestInfo.Create(config.Seed, "finetune", Environment.GetCommandLineArgs(), device.ToString()), resume, resumeFrom);
         trainSet.SaveClassIndex(Path.Combine(run.Path, ClassIndexFile));
         Console.WriteLine($"run folder: {run.Path}");
-        var finetuner = new Finetuner(config, model, trainLoader, valLoader, run, device, new FinetuneHooks { OnEpoch = r => RunPlots.Regenerate(r.Path) });
-        var result = finetuner.Run(resume ? resumeFrom ?? run.LastCheckpoint : null);
+        // A resume of a run that died before its first checkpoint starts from step 0, so from the init weights too.
+        if (run.ResumeCheckpoint is null)
+        {
+            Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitClassifier(model, config.Init) : "model: random init (no init checkpoint given)");
+        }
+        model.To(device);
+        var finetuner = new Finetuner(config, model, trainLoader, valLoader, run, device, new FinetuneHooks { OnEpoch = r => RunPlots.Regenerate(r.Path), Stop = stop });
+        var result = finetuner.Run(run.ResumeCheckpoint);
         RunPlots.Regenerate(run.Path);
+        if (result.Interrupted)
+        {
+            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run.LastCheckpoint}");
+            Console.WriteLine($"resume with: {PretrainCommand.ResumeCommand("finetune", path, sets, run.Path)}");
+            return true;
+        }
         Console.WriteLine($"fine-tuned {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}; best single-view val acc1 {result.BestAcc1 * 100:F2}%");
         if (!test || !File.Exists(finetuner.BestCheckpoint))
         {
-            return;
+            return false;
         }
         Checkpoint.Load(finetuner.BestCheckpoint, model, null);
         model.Eval();
@@ -139,9 +150,10 @@ internal static class EvaluationCommands
         Console.WriteLine($"testing {finetuner.BestCheckpoint} with {config.Test.Clips} clips x {config.Test.Crops} crops");
         var eval = Evaluator.Run(model.Classify, testLoader, numClasses, device, config.Train.Bf16, Console.Out);
         Report(Path.Combine(run.Path, "test"), eval, trainSet.ClassNames);
+        return false;
     }
 
-    private static void Eval(string path, string checkpoint, string[] sets, string? outDir)
+    internal static void Eval(string path, string checkpoint, string[] sets, string? outDir)
     {
         var config = LoadEvalConfig(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
@@ -242,7 +254,11 @@ internal static class EvaluationCommands
     private static void Report(string dir, EvalResult result, IReadOnlyList<string>? classNames)
     {
         Console.Write(Evaluator.WriteReport(dir, result, classNames));
-        var plot = new ConfusionMatrixPlot(result.Metrics.ConfusionMatrix, classNames)
+        // A head wider than the split's classes (a 400-class recipe on a subset of Kinetics): the rest are named by index.
+        var classes = result.Metrics.ConfusionMatrix.GetLength(0);
+        var names = classNames is null || classNames.Count == classes ? classNames
+            : [.. classNames.Take(classes), .. Enumerable.Range(classNames.Count, Math.Max(0, classes - classNames.Count)).Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        var plot = new ConfusionMatrixPlot(result.Metrics.ConfusionMatrix, names)
         {
             Title = $"confusion matrix: top-1 {result.Metrics.Top1 * 100:F1}% ({result.Metrics.Count} videos x {result.Views} views)",
         };

@@ -20,15 +20,18 @@ internal static class PretrainCommand
         var runDir = new Option<string?>("--run-dir") { Description = "run folder (default runs/NAME-TIMESTAMP)" };
         var resume = new Option<string?>("--resume") { Description = "continue a run: from CHECKPOINT, or from --run-dir's last checkpoint", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("pretrain", "Self-supervised pretraining (VideoMAE, VideoMAE V2)") { config, set, runDir, resume };
-        command.SetAction(parse => CliErrors.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var resuming = parse.GetResult(resume) is not null;
-            Run(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume));
+            using var stop = StopSignal.Listen();
+            var result = Run(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume), stop);
+            return result.Interrupted ? stop.ExitCode : 0;
         }));
         return command;
     }
 
-    public static Pretrainer.Result Run(string configPath, IReadOnlyList<string> overrides, string? runDir, bool resume, string? resumeCheckpoint)
+    /// <param name="stop">Raised by SIGINT/SIGTERM: the run stops at the next step with a checkpoint and prints how to resume.</param>
+    public static Pretrainer.Result Run(string configPath, IReadOnlyList<string> overrides, string? runDir, bool resume, string? resumeCheckpoint, StopSignal? stop = null)
     {
         var config = ConfigLoader.Load<PretrainConfig>(configPath, overrides);
         if (resumeCheckpoint is not null)
@@ -37,8 +40,9 @@ internal static class PretrainCommand
         }
         if (resume && runDir is null && resumeCheckpoint is not null)
         {
-            // `--resume runs/x/checkpoints/last.safetensors`: the run folder is the checkpoint's grandparent.
-            runDir = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(resumeCheckpoint)));
+            // `--resume runs/x/checkpoints/last.safetensors` continues runs/x; a checkpoint outside a run folder needs --run-dir.
+            runDir = RunDirectory.FolderOf(resumeCheckpoint)
+                ?? throw new ConfigException($"--resume {resumeCheckpoint}: the file is not in a run folder's checkpoints/; pass --run-dir for the run to continue");
         }
         if (resume && runDir is null)
         {
@@ -91,16 +95,31 @@ internal static class PretrainCommand
         using var task = new VideoMAETask(MethodConfig(config), config.Seed);
         task.Model.To(device);
         var manifest = ManifestInfo.Create(config.Seed, "pretrain", Environment.GetCommandLineArgs(), device.ToString());
-        using var run = RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume);
+        using var run = RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume, resumeCheckpoint);
         dataset.SaveClassIndex(Path.Combine(run.Path, "class_index.json"));
         Console.WriteLine($"run folder: {run.Path}");
-        var trainer = new Pretrainer(config, task, loader, run, device, RunPlotting.Hooks(run));
-        var checkpoint = resume ? resumeCheckpoint ?? run.LastCheckpoint : null;
-        var result = trainer.Run(checkpoint);
+        var trainer = new Pretrainer(config, task, loader, run, device, RunPlotting.Hooks(run, stop));
+        var result = trainer.Run(run.ResumeCheckpoint);
+        if (result.Interrupted)
+        {
+            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run.LastCheckpoint}");
+            Console.WriteLine($"resume with: {ResumeCommand("pretrain", configPath, overrides, run.Path)}");
+            return result;
+        }
         Console.WriteLine($"done: {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}, {result.ClipsPerSecond:F1} clips/s, final loss {result.FinalLoss:F4}");
         Console.WriteLine($"checkpoint: {run.LastCheckpoint}");
         return result;
     }
+
+    /// <summary>The command line that continues a run: the same config and overrides, the run folder, --resume.</summary>
+    public static string ResumeCommand(string verb, string configPath, IReadOnlyList<string> overrides, string runPath) =>
+        string.Join(' ', (string[])["videossl", verb, Quote(configPath), .. overrides.SelectMany(o => (string[])["--set", Quote(o)]), "--run-dir", Quote(runPath), "--resume"]);
+
+    // POSIX shell quoting, only where needed.
+    private static string Quote(string arg) =>
+        arg.Length > 0 && arg.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:,+@%".Contains(c, StringComparison.Ordinal))
+            ? arg
+            : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     public static VideoMAEConfig MethodConfig(PretrainConfig config)
     {
@@ -145,7 +164,8 @@ internal static class PretrainCommand
     {
         if (data.Format != "synthetic")
         {
-            return DatasetFactory.Open(data.Format, data.Root, data.Annotations, data.Labels, log);
+            // A blank data.labels means "none" (Kinetics: classes from the CSV; SSv2: the labels file beside the split), never a path.
+            return DatasetFactory.Open(data.Format, data.Root, data.Annotations, string.IsNullOrEmpty(data.Labels) ? null : data.Labels, log);
         }
         var root = string.IsNullOrEmpty(data.Root) ? Path.Combine("data", "synth", "kinetics") : data.Root;
         SyntheticDatasetWriter.EnsureKinetics(root, data.Synthetic.ToDatasetOptions(), log);

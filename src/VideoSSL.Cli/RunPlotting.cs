@@ -8,10 +8,11 @@ namespace VideoSSL.Cli;
 /// <summary>Turns what the training loop reports into the run folder's pictures.</summary>
 internal static class RunPlotting
 {
-    public static PretrainHooks Hooks(RunDirectory run) => new()
+    public static PretrainHooks Hooks(RunDirectory run, StopSignal? stop = null) => new()
     {
         OnReconstruction = (step, sample) => SaveReconstruction(run, step, sample),
         OnCheckpoint = r => RunPlots.Regenerate(r.Path),
+        Stop = stop,
     };
 
     /// <summary>Rows: original frames, the encoder's view (masked patches grey), the reconstruction in pixels.</summary>

@@ -7,7 +7,8 @@ namespace VideoSSL.Methods;
 /// <summary>
 /// What the pretraining loop needs from a method: the model it trains and saves, its parameter groups,
 /// and a loss for a batch of normalised clips [B, 3, T, H, W]. Masks and other randomness are derived
-/// from (seed, step) so a resumed run draws exactly what an uninterrupted one would.
+/// from (seed, step, micro-batch) so a resumed run draws exactly what an uninterrupted one would, and the
+/// micro-batches accumulated into one step each get their own (the published recipes accumulate 32 to 64).
 /// </summary>
 public interface IPretrainTask : IDisposable
 {
@@ -15,7 +16,8 @@ public interface IPretrainTask : IDisposable
 
     IReadOnlyList<ParamGroup> ParamGroups(double weightDecay);
 
-    Tensor Loss(Tensor clips, long step);
+    /// <param name="micro">The micro-batch within the optimizer step (0 without accumulation).</param>
+    Tensor Loss(Tensor clips, long step, int micro);
 
     /// <summary>Called after each optimizer step (EMA teachers update here).</summary>
     void AfterOptimizerStep(long step, long totalSteps)

@@ -1,3 +1,4 @@
+using VideoSSL.Data.Loading;
 using VideoSSL.Models;
 using VideoSSL.Torch;
 using VideoSSL.Torch.NN;
@@ -460,8 +461,9 @@ public static class VideoMAE
 }
 
 /// <summary>
-/// VideoMAE / VideoMAE V2 as a pretraining task for the training loop. Masks for step s are drawn from a
-/// generator seeded by (seed, s), so a resumed run masks exactly as an uninterrupted one.
+/// VideoMAE / VideoMAE V2 as a pretraining task for the training loop. Masks for micro-batch m of step s are drawn
+/// from a generator seeded by (seed, s, m), so a resumed run masks exactly as an uninterrupted one and accumulated
+/// micro-batches do not share masks (the official loader draws a fresh mask per sample, every iteration).
 /// </summary>
 public sealed class VideoMAETask : IPretrainTask
 {
@@ -480,9 +482,9 @@ public sealed class VideoMAETask : IPretrainTask
 
     public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) => Methods.ParamGroups.WeightDecaySplit(_model, weightDecay);
 
-    public Tensor Loss(Tensor clips, long step)
+    public Tensor Loss(Tensor clips, long step, int micro)
     {
-        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, step), (int)clips.Size(0), clips.Device);
+        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, step, micro), (int)clips.Size(0), clips.Device);
         using (encoderMask)
         using (decoderMask)
         {
@@ -506,15 +508,11 @@ public sealed class VideoMAETask : IPretrainTask
     public void Dispose() => _model.Dispose();
 }
 
-/// <summary>A System.Random for (seed, step) that is the same in every process (string.GetHashCode is not).</summary>
+/// <summary>A System.Random for (seed, step, micro-batch) that is the same in every process (string.GetHashCode is not).</summary>
 public static class StepRandom
 {
-    public static Random For(long seed, long step)
-    {
-        var z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step + 0x632BE59BD9B4E019UL);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        z ^= z >> 31;
-        return new Random((int)(z & 0x7FFFFFFF));
-    }
+    // Salts the tuple so mask draws never coincide with the loader's Seeds.Derive(seed, epoch, index, attempt) streams.
+    private const long MaskStream = 0x4D41534B;
+
+    public static Random For(long seed, long step, int micro = 0) => new(Seeds.Derive(seed, step, micro, MaskStream));
 }

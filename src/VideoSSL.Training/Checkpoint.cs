@@ -44,6 +44,12 @@ public static class Checkpoint
     public static void SaveProgress(RunDirectory run, Module model, AdamW optimizer, long step, int epoch, int batchInEpoch,
         bool epochDone, double lastLoss, string configJson, int keepEverySteps)
     {
+        // The step that breaks the weights can still report a finite loss; writing them would overwrite the last good state.
+        if (!ParametersFinite(model))
+        {
+            throw new TrainingDivergedException(
+                $"the weights are no longer finite after step {step} (epoch {epoch}, batch {batchInEpoch}); stopping without writing them. {LastGood(run)} Lower train.base_lr or set train.clip_grad.");
+        }
         var position = epochDone
             ? new TrainerState(step, epoch + 1, 0, optimizer.StepCount, lastLoss, configJson)
             : new TrainerState(step, epoch, batchInEpoch, optimizer.StepCount, lastLoss, configJson);
@@ -54,8 +60,27 @@ public static class Checkpoint
         }
     }
 
-    /// <summary>Restores model, optimizer and RNG from a checkpoint and returns the trainer state.</summary>
-    public static TrainerState Load(string path, Module model, AdamW? optimizer)
+    /// <summary>Whether every parameter is finite: one fused norm over all of them (an Inf or NaN anywhere makes it non-finite).</summary>
+    public static bool ParametersFinite(Module model)
+    {
+        using var scope = Torch.Torch.NewScope();
+        var values = model.Parameters().Select(p => p.Value).ToList();
+        return values.Count == 0 || double.IsFinite(Torch.Torch.ForeachNorm(values).Item());
+    }
+
+    /// <summary>"The last good checkpoint is RUN/checkpoints/last.safetensors (step N)." for divergence messages.</summary>
+    public static string LastGood(RunDirectory run)
+    {
+        if (!File.Exists(run.LastCheckpoint))
+        {
+            return "No checkpoint was written yet.";
+        }
+        var step = ReadState(run.LastCheckpoint).Step;
+        return $"The last good checkpoint is {run.LastCheckpoint} (step {step}): resume from it with --resume after lowering the lr.";
+    }
+
+    /// <summary>The trainer state of a checkpoint (its header only; no tensor is read).</summary>
+    public static TrainerState ReadState(string path)
     {
         if (!File.Exists(path))
         {
@@ -67,7 +92,13 @@ public static class Checkpoint
         {
             throw new InvalidDataException($"{path} is not a VideoSSL training checkpoint (no trainer_state metadata); load plain weights with --set init=FILE instead");
         }
-        var state = ReadState(path, stateJson);
+        return ReadState(path, stateJson);
+    }
+
+    /// <summary>Restores model, optimizer and RNG from a checkpoint and returns the trainer state.</summary>
+    public static TrainerState Load(string path, Module model, AdamW? optimizer)
+    {
+        var state = ReadState(path);
         var device = model.Parameters().FirstOrDefault()?.Value.Device;
         var tensors = Weights.Load(path, device);
         try

@@ -32,6 +32,9 @@ public sealed class PretrainHooks
     public Action<long, ReconstructionSample>? OnReconstruction { get; init; }
 
     public Action<RunDirectory>? OnCheckpoint { get; init; }
+
+    /// <summary>Checked at every optimizer-step boundary: when raised, the run writes a checkpoint and returns.</summary>
+    public StopSignal? Stop { get; init; }
 }
 
 /// <summary>
@@ -60,7 +63,11 @@ public sealed class Pretrainer
         _out = output ?? Console.Out;
     }
 
-    public sealed record Result(long Steps, double FinalLoss, double ClipsPerSecond, TimeSpan Elapsed);
+    public sealed record Result(long Steps, double FinalLoss, double ClipsPerSecond, TimeSpan Elapsed)
+    {
+        /// <summary>True when <see cref="PretrainHooks.Stop"/> ended the run early (its checkpoint is written).</summary>
+        public bool Interrupted { get; init; }
+    }
 
     /// <param name="resumeFrom">A checkpoint to continue from exactly.</param>
     /// <param name="stopAtStep">Stop after this step as an interruption would (a checkpoint is written; the schedule is unchanged).</param>
@@ -92,7 +99,8 @@ public sealed class Pretrainer
         // Logged loss = mean over the steps since the last log line, so a curve is not one batch's noise.
         var intervalSum = 0.0;
         var intervalCount = 0;
-        for (var epoch = (int)state.Epoch; step < totalSteps && step < stopAtStep; epoch++)
+        var interrupted = false;
+        for (var epoch = (int)state.Epoch; step < totalSteps && step < stopAtStep && !interrupted; epoch++)
         {
             var startBatch = epoch == state.Epoch ? (int)state.BatchInEpoch : 0;
             var batchInEpoch = startBatch;
@@ -112,13 +120,13 @@ public sealed class Pretrainer
                     Tensor loss;
                     using (useAutocast ? Torch.Torch.Autocast(_device) : null)
                     {
-                        loss = _task.Loss(clips, step);
+                        loss = _task.Loss(clips, step, micro);
                     }
                     lossValue = loss.Item();
                     if (!double.IsFinite(lossValue))
                     {
                         throw new TrainingDivergedException(
-                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. The last good checkpoint is {(File.Exists(_run.LastCheckpoint) ? _run.LastCheckpoint : "(none written yet)")}. Lower train.base_lr or set train.clip_grad.");
+                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. {Checkpoint.LastGood(_run)} Lower train.base_lr or set train.clip_grad.");
                     }
                     (accum == 1 ? loss : loss.Div(accum)).Backward();
                 }
@@ -141,7 +149,8 @@ public sealed class Pretrainer
                 intervalSum += lastLoss;
                 intervalCount++;
 
-                var done = step >= totalSteps || step >= stopAtStep;
+                interrupted = _hooks.Stop?.Requested == true && step < totalSteps;
+                var done = step >= totalSteps || step >= stopAtStep || interrupted;
                 if (step % _config.Log.EverySteps == 0 || done)
                 {
                     var seconds = watch.Elapsed.TotalSeconds;
@@ -185,7 +194,7 @@ public sealed class Pretrainer
         }
         progress.Finish();
         var elapsed = watch.Elapsed;
-        return new Result(step, lastLoss, clipsSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed);
+        return new Result(step, lastLoss, clipsSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed) { Interrupted = interrupted };
     }
 
     private static long ClipsIn(ClipBatch batch) => batch.Shape.Length == 6 ? (long)batch.Shape[0] * batch.Shape[1] : batch.Shape[0];

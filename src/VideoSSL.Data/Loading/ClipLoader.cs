@@ -1,4 +1,5 @@
 using VideoSSL.Data.Datasets;
+using VideoSSL.Data.Video;
 
 namespace VideoSSL.Data.Loading;
 
@@ -36,9 +37,10 @@ public sealed record ClipLoaderOptions
 /// Turns a dataset into batches with background workers. Everything random is keyed by numbers, not by
 /// timing: the epoch order is a permutation drawn from (seed, epoch), each item's RNG comes from
 /// (seed, epoch, sample index, attempt), and batches are handed out in order. So 1 or 8 workers, and a run
-/// resumed from batch k, give the same batches. A sample whose pipeline throws is logged, counted, and
-/// replaced by another sample chosen from (seed, epoch, position, attempt), so batches stay full; when more
-/// than <see cref="ClipLoaderOptions.MaxFailureFraction"/> of the dataset has failed in an epoch, loading stops.
+/// resumed from batch k, give the same batches. A sample that cannot be read (<see cref="IsUnreadable"/>) is logged,
+/// counted, and replaced by another sample chosen from (seed, epoch, position, attempt), so batches stay full; when
+/// more than <see cref="ClipLoaderOptions.MaxFailureFraction"/> of the dataset has failed in an epoch, loading stops.
+/// Any other exception is a bug and stops loading at once, naming the sample and keeping its stack.
 /// </summary>
 public sealed class ClipLoader
 {
@@ -260,14 +262,22 @@ public sealed class ClipLoader
                 int label = _writer.Write(sample, epoch, index, rng, slot.DataFor(itemSize, _spareBuffers).AsSpan(slotIndex * itemSize, itemSize));
                 return new ItemResult(null, index, sample.Name, failed, label);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (IsUnreadable(e))
             {
                 (failures ??= []).Add(new LoadFailure(epoch, index, sample.Path, $"{e.GetType().Name}: {e.Message}"));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A bug in a transform would otherwise be skipped as a bad video on every sample, up to the failure share.
+                throw new InvalidOperationException($"the clip pipeline failed on {sample.Path} (epoch {epoch}, sample {index}) with {e.GetType().Name}, which is not a decode or I/O failure: {e.Message}", e);
             }
         }
         string tried = string.Join("; ", failures!.Select(f => $"{f.Sample}: {f.Error}"));
         throw new InvalidDataException($"{_options.MaxAttemptsPerItem} samples in a row failed to load for batch position {position} of epoch {epoch}: {tried}");
     }
+
+    /// <summary>What counts as an unreadable video: the decoder refusing it, the container or its frames being unusable, or I/O.</summary>
+    public static bool IsUnreadable(Exception e) => e is VideoDecodeException or InvalidDataException or IOException;
 
     private static ClipBatch Assemble(int epoch, int index, ItemResult[] items)
     {

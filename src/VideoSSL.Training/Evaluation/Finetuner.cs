@@ -16,6 +16,9 @@ using Torch = VideoSSL.Torch.Torch;
 public sealed class FinetuneHooks
 {
     public Action<RunDirectory>? OnEpoch { get; init; }
+
+    /// <summary>Checked at every optimizer-step boundary: when raised, the run writes a checkpoint and returns.</summary>
+    public StopSignal? Stop { get; init; }
 }
 
 /// <summary>
@@ -51,7 +54,11 @@ public sealed class Finetuner
 
     public string BestCheckpoint => Path.Combine(_run.CheckpointDir, BestCheckpointName);
 
-    public sealed record Result(long Steps, double FinalLoss, double BestAcc1, EvalResult? LastEval, TimeSpan Elapsed);
+    public sealed record Result(long Steps, double FinalLoss, double BestAcc1, EvalResult? LastEval, TimeSpan Elapsed)
+    {
+        /// <summary>True when <see cref="FinetuneHooks.Stop"/> ended the run early (its checkpoint is written).</summary>
+        public bool Interrupted { get; init; }
+    }
 
     /// <param name="resumeFrom">A checkpoint of this run to continue from exactly.</param>
     /// <param name="stopAtStep">Stop after this step as an interruption would (a checkpoint is written; the schedule is unchanged).</param>
@@ -92,7 +99,8 @@ public sealed class Finetuner
         var lossCount = 0;
         EvalResult? lastEval = null;
         _model.Train();
-        for (var epoch = (int)state.Epoch; step < totalSteps && step < stopAtStep; epoch++)
+        var interrupted = false;
+        for (var epoch = (int)state.Epoch; step < totalSteps && step < stopAtStep && !interrupted; epoch++)
         {
             var startBatch = epoch == state.Epoch ? (int)state.BatchInEpoch : 0;
             var batchInEpoch = startBatch;
@@ -142,7 +150,7 @@ public sealed class Finetuner
                     if (!double.IsFinite(lossValue))
                     {
                         throw new TrainingDivergedException(
-                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. The last good checkpoint is {(File.Exists(_run.LastCheckpoint) ? _run.LastCheckpoint : "(none written yet)")}. Lower train.base_lr or set train.clip_grad.");
+                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. {Checkpoint.LastGood(_run)} Lower train.base_lr or set train.clip_grad.");
                     }
                     if (targets is null)
                     {
@@ -170,7 +178,8 @@ public sealed class Finetuner
                 lossSum = 0;
                 lossCount = 0;
 
-                var done = step >= totalSteps || step >= stopAtStep;
+                interrupted = _hooks.Stop?.Requested == true && step < totalSteps;
+                var done = step >= totalSteps || step >= stopAtStep || interrupted;
                 if (step % _config.Log.EverySteps == 0 || done)
                 {
                     var seconds = watch.Elapsed.TotalSeconds;
@@ -211,7 +220,7 @@ public sealed class Finetuner
             }
         }
         progress.Finish();
-        return new Result(step, lastLoss, bestAcc1, lastEval, watch.Elapsed);
+        return new Result(step, lastLoss, bestAcc1, lastEval, watch.Elapsed) { Interrupted = interrupted };
     }
 
     private EvalResult Validate(int epoch, long step, double trainLoss, double trainAcc1)

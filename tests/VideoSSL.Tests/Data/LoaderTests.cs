@@ -125,6 +125,22 @@ public class LoaderTests
         Assert.Matches(@"/videos/v\d+\.mp4", error.Message);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void A_transform_bug_stops_loading_with_its_stack_instead_of_being_skipped_as_unreadable(int workers)
+    {
+        VideoDataset ds = Dataset(40);
+        static ClipBatchItem Buggy(VideoSample s, int e, int i, Random r) =>
+            i == 7 ? throw new IndexOutOfRangeException("crop went past the frame") : Pipeline(s, e, i, r);
+        var loader = new ClipLoader(ds, Buggy, new ClipLoaderOptions { BatchSize = 4, Workers = workers, MaxFailureFraction = 0.5, Shuffle = false });
+        var error = Assert.Throws<InvalidOperationException>(() => Collect(loader, 0));
+        Assert.Contains("/videos/v7.mp4", error.Message);
+        var inner = Assert.IsType<IndexOutOfRangeException>(error.InnerException);
+        Assert.Contains(nameof(Buggy), inner.StackTrace);
+        Assert.Empty(loader.Failures);
+    }
+
     [Fact]
     public void EveryPipelineThrowing_FailsInsteadOfHanging()
     {

@@ -357,4 +357,33 @@ torch.save({'videos': videos, 'mask': mask.to(torch.uint8), 'decode_mask': decod
         // Observed on CPU (libtorch 1.13): 1.086 → 0.527 (×0.49) in 80 steps; the bound leaves room for other BLAS/threads.
         Assert.True(last < 0.65 * first, $"loss went from {first:F4} to {last:F4}: {string.Join(", ", losses.Select(l => l.ToString("F3")))}");
     }
+    [Fact]
+    public void Accumulated_micro_batches_of_one_step_get_their_own_masks()
+    {
+        foreach (var v2 in (bool[])[false, true])
+        {
+            // A 4 x 4 spatial grid (12,870 tube masks per clip at ratio 0.5), so distinct keys drawing one mask by chance is negligible.
+            using var task = new VideoMAETask(VideoMAEConfig.ForSize("vit_micro", v2, c => c with { ImgSize = 64, NumFrames = 4 }) with { MaskRatio = 0.5 }, seed: 5);
+            Torch.ManualSeed(1);
+            using var clips = Torch.Randn([2, 3, 4, 64, 64]);
+            // Masks of micro-batch m of step s come from (seed, s, m): the same pair draws the same, another pair others.
+            string Mask(long step, int micro)
+            {
+                var (encoder, decoder) = task.Network.NewMasks(StepRandom.For(5, step, micro), 2, clips.Device);
+                using (encoder)
+                using (decoder)
+                {
+                    return string.Join(",", encoder.Visible.ToArray<long>());
+                }
+            }
+            Assert.Equal(Mask(0, 0), Mask(0, 0));
+            Assert.Equal(4, new[] { Mask(0, 0), Mask(0, 1), Mask(0, 2), Mask(1, 0) }.Distinct().Count());
+            // And the loss the loop calls uses them: the same clips give another loss in another micro-batch, the same in the same.
+            using var scope = Torch.NewScope();
+            using var noGrad = Torch.NoGrad();
+            var l00 = task.Loss(clips, 0, 0).Item();
+            Assert.Equal(l00, task.Loss(clips, 0, 0).Item());
+            Assert.NotEqual(l00, task.Loss(clips, 0, 1).Item());
+        }
+    }
 }

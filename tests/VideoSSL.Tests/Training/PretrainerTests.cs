@@ -21,19 +21,40 @@ public class PretrainerTests
         private readonly ToyModel _model = new();
         private readonly long _seed;
 
-        public ToyTask(long seed, double poison = double.NaN)
+        public ToyTask(long seed, double poison = double.NaN, long breakWeightsAfter = -1, (StopSignal Signal, long Step)? stop = null)
         {
             _seed = seed;
             PoisonAtStep = poison;
+            BreakWeightsAfter = breakWeightsAfter;
+            Stop = stop;
         }
 
+        /// <summary>Raises the stop request during this step, as a Ctrl-C arriving mid-step would.</summary>
+        public (StopSignal Signal, long Step)? Stop { get; }
+
         public double PoisonAtStep { get; }
+
+        /// <summary>Makes one weight NaN right after this step's update, while that step's loss was finite.</summary>
+        public long BreakWeightsAfter { get; }
+
+        public void AfterOptimizerStep(long step, long totalSteps)
+        {
+            if (Stop is { } stop && step == stop.Step)
+            {
+                stop.Signal.Request(System.Runtime.InteropServices.PosixSignal.SIGINT);
+            }
+            if (step == BreakWeightsAfter)
+            {
+                using var noGrad = NoGrad();
+                _model.Encoder.Weight.Value.Fill_(double.NaN);
+            }
+        }
 
         public Module Model => _model;
 
         public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) => [new ParamGroup([.. _model.Parameters()], weightDecay)];
 
-        public TensorT Loss(TensorT clips, long step)
+        public TensorT Loss(TensorT clips, long step, int micro)
         {
             var x = clips.Flatten(1);
             var random = new Random((int)(_seed * 7919 + step));
@@ -87,16 +108,20 @@ public class PretrainerTests
         File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl"))
             .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("train/loss").GetDouble()).ToList();
 
-    private static string Train(PretrainConfig config, string? runDir, bool resume, long stopAt = long.MaxValue, double poison = double.NaN, bool videoMae = false)
+    private static string Train(PretrainConfig config, string? runDir, bool resume, long stopAt = long.MaxValue, double poison = double.NaN, bool videoMae = false,
+        string? resumeFrom = null, long breakWeightsAfter = -1, long stopDuring = -1)
     {
         ManualSeed((ulong)config.Seed);
-        using IPretrainTask task = videoMae ? new VideoMAETask(TinyVideoMae, config.Seed) : new ToyTask(config.Seed, poison);
+        var stop = new StopSignal();
+        using IPretrainTask task = videoMae ? new VideoMAETask(TinyVideoMae, config.Seed) : new ToyTask(config.Seed, poison, breakWeightsAfter, (stop, stopDuring));
         var effective = config;
         var manifest = ManifestInfo.Create(config.Seed, "test", [], "cpu");
-        using var run = RunDirectory.Open(runDir ?? Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run"), "toy", effective, [], manifest, resume);
+        using var run = RunDirectory.Open(runDir ?? Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run"), "toy", effective, [], manifest, resume,
+            resumeFrom, _ => { });
         var loader = videoMae ? Loader(0, [3, 4, 32, 32]) : Loader(0);
-        var trainer = new Pretrainer(effective, task, loader, run, VideoSSL.Torch.Device.CPU, output: TextWriter.Null);
-        trainer.Run(resume ? run.LastCheckpoint : null, stopAt);
+        var trainer = new Pretrainer(effective, task, loader, run, VideoSSL.Torch.Device.CPU, new PretrainHooks { Stop = stop }, TextWriter.Null);
+        var result = trainer.Run(run.ResumeCheckpoint, stopAt);
+        Assert.Equal(stop.Requested, result.Interrupted);
         return run.Path;
     }
 
@@ -146,6 +171,115 @@ public class PretrainerTests
         using var model = new ToyModel();
         var state = Checkpoint.Load(last, model, null);
         Assert.Equal(3, state.Step);
+    }
+
+    [Fact]
+    public void Weights_broken_by_a_step_are_never_written_and_the_named_checkpoint_resumes()
+    {
+        var config = Config(epochs: 3) with { Log = Config(3).Log with { CheckpointEverySteps = 1 } };
+        var full = Losses(Train(config, null, false));
+        var dir = Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run");
+        // Step 5's update breaks the weights while its own loss is finite: the checkpoint after it must not be written.
+        var e = Assert.Throws<TrainingDivergedException>(() => Train(config, dir, false, breakWeightsAfter: 4));
+        var last = Path.Combine(dir, "checkpoints", "last.safetensors");
+        Assert.Contains($"{last} (step 4)", e.Message, StringComparison.Ordinal);
+        using (var model = new ToyModel())
+        {
+            Assert.Equal(4, Checkpoint.Load(last, model, null).Step);
+            Assert.True(Checkpoint.ParametersFinite(model));
+        }
+        Train(config, dir, resume: true, resumeFrom: last);
+        Assert.Equal(full, Losses(dir));
+    }
+
+    [Fact]
+    public void Resume_after_a_kill_cuts_metrics_back_to_the_checkpoint_and_survives_a_torn_line()
+    {
+        var config = Config(epochs: 3) with { Log = Config(3).Log with { KeepEverySteps = 3 } };
+        var fullDir = Train(config, null, false);
+        // Killed at step 8, its last kept checkpoint at step 6, halfway through writing a line.
+        var dir = Train(config, null, false, stopAt: 8);
+        File.AppendAllText(Path.Combine(dir, "metrics.jsonl"), "{\"step\": 9, \"train/lo");
+        Train(config, dir, resume: true, resumeFrom: Path.Combine(dir, "checkpoints", "checkpoint-0000006.safetensors"));
+        Assert.Equal(Losses(fullDir), Losses(dir));
+        var steps = VideoSSL.Plots.MetricsLog.Read(Path.Combine(dir, "metrics.jsonl")).Select(r => (long)r.Get("step")).ToList();
+        Assert.Equal(Enumerable.Range(1, 18).Select(i => (long)i), steps);
+    }
+
+    [Fact]
+    public void A_run_killed_before_its_first_checkpoint_starts_over_fresh_or_resumed()
+    {
+        var config = Config(epochs: 1);
+        var full = Losses(Train(config, null, false));
+        foreach (var resume in (bool[])[false, true])
+        {
+            var dir = Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run");
+            using (var killed = RunDirectory.Open(dir, "toy", config, [], ManifestInfo.Create(0, "test", [], "cpu"), false, log: _ => { }))
+            {
+                killed.Metrics.Write(("step", 1), ("train/loss", 9.0));
+            }
+            Train(config, dir, resume);
+            Assert.Equal(full, Losses(dir));
+        }
+    }
+
+    [Fact]
+    public void A_second_open_of_a_run_folder_is_refused_with_the_holders_pid_until_the_first_closes()
+    {
+        var config = Config(epochs: 1);
+        var dir = Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run");
+        var manifest = ManifestInfo.Create(0, "test", [], "cpu");
+        using (RunDirectory.Open(dir, "toy", config, [], manifest, false, log: _ => { }))
+        {
+            var e = Assert.Throws<IOException>(() => RunDirectory.Open(dir, "toy", config, [], manifest, true, log: _ => { }));
+            Assert.Contains($"run folder {dir} is in use by PID {Environment.ProcessId}", e.Message, StringComparison.Ordinal);
+        }
+        using (RunDirectory.Open(dir, "toy", config, [], manifest, true, log: _ => { }))
+        {
+        }
+    }
+
+    [Fact]
+    public void Stale_temporary_files_are_removed_when_a_run_folder_opens()
+    {
+        var config = Config(epochs: 1);
+        var dir = Train(config, null, false);
+        string[] stale = [Path.Combine(dir, "checkpoints", ".last.safetensors.0123abcd.tmp"), Path.Combine(dir, "config.json.tmp-4242")];
+        foreach (var f in stale)
+        {
+            File.WriteAllText(f, "partial");
+        }
+        Train(config, dir, resume: true);
+        Assert.All(stale, f => Assert.False(File.Exists(f), f));
+        Assert.True(File.Exists(Path.Combine(dir, "checkpoints", "last.safetensors")));
+    }
+
+    [Fact]
+    public void A_checkpoint_outside_a_run_folder_names_no_run_folder()
+    {
+        var dir = Train(Config(epochs: 1), null, false);
+        var last = Path.Combine(dir, "checkpoints", "last.safetensors");
+        Assert.Equal(Path.GetFullPath(dir), RunDirectory.FolderOf(last));
+        var loose = Path.Combine(Directory.CreateTempSubdirectory("vssl-loose-").FullName, "weights", "last.safetensors");
+        Directory.CreateDirectory(Path.GetDirectoryName(loose)!);
+        File.Copy(last, loose);
+        Assert.Null(RunDirectory.FolderOf(loose));
+    }
+
+    [Fact]
+    public void A_stop_request_checkpoints_at_the_next_step_boundary_and_resumes_exactly()
+    {
+        var config = Config(epochs: 3, accum: 2);
+        var full = Losses(Train(config, null, false));
+        // Requested during step 5 (0-based 4) of 9, between checkpoints (every 3): the run ends after that step with one.
+        var dir = Train(config, null, false, stopDuring: 4);
+        using (var model = new ToyModel())
+        {
+            Assert.Equal(5, Checkpoint.Load(Path.Combine(dir, "checkpoints", "last.safetensors"), model, null).Step);
+        }
+        Assert.Equal(5, Losses(dir).Count);
+        Train(config, dir, resume: true);
+        Assert.Equal(full, Losses(dir));
     }
 
     [Fact]

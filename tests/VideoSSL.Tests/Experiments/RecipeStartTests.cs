@@ -1,0 +1,177 @@
+using VideoSSL.Cli;
+using VideoSSL.Data.Synthetic;
+using VideoSSL.Tests.EvaluationRuns;
+
+namespace VideoSSL.Tests.Experiments;
+
+/// <summary>
+/// Tiny data in every real layout, written once: Kinetics (official CSV + mp4 per class folder), SSv2 (labels,
+/// train and validation JSON + webm) and VideoMAE list files over the Kinetics clips; plus a tiny pretraining
+/// checkpoint that the probe and fine-tune recipes start from.
+/// </summary>
+public sealed class TinyRealData : IDisposable
+{
+    /// <summary>The encoder and clip geometry every recipe is shrunk to (8 tokens of a 2-block, 64-wide ViT).</summary>
+    public static readonly string[] ModelKeys =
+    [
+        "model.encoder=vit_micro", "model.img_size=32", "model.frames=4", "model.tubelet=2", "model.patch=16",
+        "data.num_frames=4", "data.input_size=32", "data.workers=1", "data.prefetch=1",
+    ];
+
+    public TinyRealData()
+    {
+        Root = Directory.CreateTempSubdirectory("vssl-recipes-").FullName;
+        var options = new SyntheticDatasetOptions
+        {
+            Clip = new SyntheticClipOptions(32, 32, 16, 8),
+            TrainPerClass = 2,
+            ValPerClass = 1,
+            Seed = 7,
+            ClassIds = [0, 1, 2],
+        };
+        SyntheticDatasetWriter.WriteKinetics(Kinetics, options);
+        SyntheticDatasetWriter.WriteSsv2(Ssv2, options);
+        foreach (var split in (string[])["train", "val"])
+        {
+            // VideoMAE's list form: "path label", paths relative to the root, labels as the class index.
+            var classes = Directory.GetDirectories(Path.Combine(Kinetics, split)).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+            var lines = classes.SelectMany((c, label) => Directory.GetFiles(Path.Combine(Kinetics, split, c!)).Order(StringComparer.Ordinal)
+                .Select(f => $"{c}/{Path.GetFileName(f)} {label}"));
+            File.WriteAllLines(Path.Combine(Root, $"{split}_list.txt"), lines);
+        }
+        var config = Path.Combine(Root, "init.json");
+        File.WriteAllText(config, "{\"name\": \"init\"}");
+        var run = Path.Combine(Root, "init-run");
+        PretrainCommand.Run(config, [.. ModelKeys, .. DataKeys("kinetics"), .. PretrainKeys], run, false, null);
+        InitCheckpoint = Path.Combine(run, "checkpoints", "last.safetensors");
+    }
+
+    public string Root { get; }
+
+    public string Kinetics => Path.Combine(Root, "kinetics");
+
+    public string Ssv2 => Path.Combine(Root, "ssv2");
+
+    public string InitCheckpoint { get; }
+
+    public static readonly string[] PretrainKeys =
+    [
+        "model.decoder_dim=32", "model.decoder_depth=1", "model.decoder_heads=2", "train.epochs=1", "train.max_steps=1", "train.batch_size=2",
+        "train.accum_steps=1", "train.warmup_epochs=0", "train.device=cpu", "log.every_steps=1", "log.checkpoint_every_steps=1",
+        "log.reconstruction_every_steps=1",
+    ];
+
+    /// <summary>data.* and val.* keys that point a recipe at the tiny set of one layout.</summary>
+    public string[] DataKeys(string format, bool withVal = false)
+    {
+        string[] data = format switch
+        {
+            "kinetics" => [$"data.root={Path.Combine(Kinetics, "train")}", $"data.annotations={Path.Combine(Kinetics, "train.csv")}", "data.labels="],
+            "list" => [$"data.root={Path.Combine(Kinetics, "train")}", $"data.annotations={Path.Combine(Root, "train_list.txt")}", "data.labels="],
+            "ssv2" => [$"data.root={Path.Combine(Ssv2, "videos")}", $"data.annotations={Path.Combine(Ssv2, SyntheticDatasetWriter.Ssv2TrainFile)}",
+                $"data.labels={Path.Combine(Ssv2, SyntheticDatasetWriter.Ssv2LabelsFile)}"],
+            "synthetic" => [$"data.root={Path.Combine(Root, "synthetic")}", "data.synthetic.classes=3", "data.synthetic.train_per_class=2",
+                "data.synthetic.val_per_class=1", "data.synthetic.size=32", "data.synthetic.frames=16"],
+            _ => throw new ArgumentException(format, nameof(format)),
+        };
+        string[] val = !withVal ? [] : format switch
+        {
+            "kinetics" => [$"val.root={Path.Combine(Kinetics, "val")}", $"val.annotations={Path.Combine(Kinetics, "val.csv")}"],
+            "list" => [$"val.root={Path.Combine(Kinetics, "val")}", $"val.annotations={Path.Combine(Root, "val_list.txt")}"],
+            "ssv2" => ["val.root=", $"val.annotations={Path.Combine(Ssv2, SyntheticDatasetWriter.Ssv2ValidationFile)}"],
+            _ => [],
+        };
+        return [$"data.format={format}", .. data, .. val];
+    }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
+
+/// <summary>
+/// Every config under experiments/ starts and trains on tiny data of its own layout (and the Kinetics pretraining
+/// recipes on VideoMAE list files too), through the function its CLI verb calls: a recipe that cannot start on real
+/// data can never be shipped again. The recipes are enumerated at test time, so a new file is covered without an edit.
+/// </summary>
+[Collection(VideoSSL.Tests.Torch.LiveTensorCollection.Name)]
+public class RecipeStartTests(TinyRealData data) : IClassFixture<TinyRealData>
+{
+    public static TheoryData<string, string> Recipes()
+    {
+        var rows = new TheoryData<string, string>();
+        var dir = ExperimentConfigTests.ExperimentsDir();
+        foreach (var file in Directory.EnumerateFiles(dir, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            var relative = Path.GetRelativePath(dir, file);
+            var format = FormatOf(file);
+            rows.Add(relative, format);
+            if (format == "kinetics" && Verb(file) == "pretrain")
+            {
+                rows.Add(relative, "list");
+            }
+        }
+        return rows;
+    }
+
+    private static string FormatOf(string file)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        return doc.RootElement.TryGetProperty("data", out var d) && d.TryGetProperty("format", out var f) ? f.GetString()! : "kinetics";
+    }
+
+    private static string Verb(string file) => Path.GetFileName(file) switch
+    {
+        var n when n.StartsWith("probe_", StringComparison.Ordinal) => "probe",
+        var n when n.StartsWith("finetune_", StringComparison.Ordinal) => "finetune",
+        var n when n.StartsWith("eval_", StringComparison.Ordinal) => "eval",
+        _ => "pretrain",
+    };
+
+    [Theory]
+    [MemberData(nameof(Recipes))]
+    public void Recipe_starts_and_trains_on_tiny_data_of_its_format(string relative, string format)
+    {
+        var config = Path.Combine(ExperimentConfigTests.ExperimentsDir(), relative);
+        var run = Path.Combine(Directory.CreateTempSubdirectory("vssl-recipe-run-").FullName, "run");
+        try
+        {
+            switch (Verb(config))
+            {
+                case "pretrain":
+                {
+                    var result = PretrainCommand.Run(config, [.. TinyRealData.ModelKeys, .. data.DataKeys(format), .. TinyRealData.PretrainKeys], run, false, null);
+                    Assert.Equal(1, result.Steps);
+                    Assert.True(double.IsFinite(result.FinalLoss), $"loss {result.FinalLoss}");
+                    Assert.True(File.Exists(Path.Combine(run, "checkpoints", "last.safetensors")));
+                    break;
+                }
+                case "probe":
+                    EvaluationCommands.Probe(config, [.. TinyRealData.ModelKeys, .. data.DataKeys(format, withVal: true), $"init={data.InitCheckpoint}",
+                        "train.epochs=1", "train.batch_size=2", "train.warmup_epochs=0", "train.device=cpu", "test.batch_size=2", "log.every_steps=1"], run);
+                    Assert.True(File.Exists(Path.Combine(run, "test", "predictions.csv")));
+                    break;
+                case "finetune":
+                {
+                    string[] keys = [.. TinyRealData.ModelKeys, .. data.DataKeys(format, withVal: true), "train.epochs=1", "train.batch_size=2",
+                        "train.accum_steps=1", "train.warmup_epochs=0", "train.device=cpu", "test.batch_size=2", "log.every_steps=1"];
+                    EvaluationCommands.Finetune(config, [.. keys, $"init={data.InitCheckpoint}"], run, false, null, test: true);
+                    Assert.True(File.Exists(Path.Combine(run, "checkpoints", "last.safetensors")));
+                    Assert.True(File.Exists(Path.Combine(run, "test", "predictions.csv")));
+                    // The same file serves `videossl eval`.
+                    var eval = Path.Combine(Path.GetDirectoryName(run)!, "eval");
+                    EvaluationCommands.Eval(config, Path.Combine(run, "checkpoints", "last.safetensors"), keys, eval);
+                    Assert.True(File.Exists(Path.Combine(eval, "predictions.csv")));
+                    break;
+                }
+                default:
+                    EvaluationCommands.Eval(config, data.InitCheckpoint, [.. TinyRealData.ModelKeys, .. data.DataKeys(format, withVal: true), "test.batch_size=2"],
+                        Path.Combine(Path.GetDirectoryName(run)!, "eval"));
+                    break;
+            }
+            Assert.True(File.Exists(Path.Combine(run, "metrics.jsonl")) || Verb(config) == "eval");
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(run)!, recursive: true);
+        }
+    }
+}
