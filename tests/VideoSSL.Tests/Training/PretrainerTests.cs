@@ -33,15 +33,16 @@ public class PretrainerTests
 
         public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) => [new ParamGroup([.. _model.Parameters()], weightDecay)];
 
-        public TensorT Loss(TensorT clips, long step)
+        public PretrainOutput Loss(PretrainBatch batch)
         {
+            var (clips, step) = (batch.Clips, batch.Step);
             var x = clips.Flatten(1);
             var random = new Random((int)(_seed * 7919 + step));
             var keep = Enumerable.Range(0, (int)x.Size(1)).Select(_ => random.NextDouble() < 0.5 ? 1f : 0f).ToArray();
             var mask = TensorT.From(keep);
             var hidden = Dropout(_model.Encoder.Forward(x.Mul(mask)), 0.1, _model.Training);
             var loss = MseLoss(_model.Decoder.Forward(hidden), x);
-            return step == PoisonAtStep ? loss.Mul(double.NaN) : loss;
+            return new PretrainOutput(step == PoisonAtStep ? loss.Mul(double.NaN) : loss);
         }
 
         public void Dispose() => _model.Dispose();
