@@ -2,6 +2,7 @@ using VideoSSL.Models;
 using VideoSSL.Torch;
 using VideoSSL.Torch.NN;
 using VideoSSL.Torch.Optim;
+using VideoSSL.Torch.Serialization;
 
 namespace VideoSSL.Methods;
 
@@ -326,6 +327,41 @@ public sealed class VJepaModel : Module
     public VJepaPredictor Predictor { get; }
     public VideoViTEncoder TargetEncoder { get; }
     public MultiblockMaskGenerator[] Generators { get; }
+
+    /// <summary>The official checkpoint's model entries, in the order the loader reads them.</summary>
+    public static readonly string[] CheckpointKeys = ["encoder", "predictor", "target_encoder"];
+
+    /// <summary>
+    /// Loads an official V-JEPA <c>.pth.tar</c> or V-JEPA 2 <c>.pt</c> (dict with <c>encoder</c>, <c>predictor</c>,
+    /// <c>target_encoder</c>, …) through the restricted unpickler: names lose <c>module.</c> and <c>backbone.</c>
+    /// (V-JEPA 2's loader strips both); every entry must match this model exactly.
+    /// </summary>
+    public void LoadOfficial(string path)
+    {
+        foreach (var key in CheckpointKeys)
+        {
+            var state = Weights.Load(path, Encoder.Parameters().First().Value.Device, key, stripPrefix: "backbone.");
+            try
+            {
+                var target = key switch { "encoder" => (Module)Encoder, "predictor" => Predictor, _ => TargetEncoder };
+                try
+                {
+                    target.LoadStateDict(state);
+                }
+                catch (StateDictMismatchException e)
+                {
+                    throw new StateDictMismatchException(e.Report, $"{path} [{key}]");
+                }
+            }
+            finally
+            {
+                foreach (var t in state.Values)
+                {
+                    t.Dispose();
+                }
+            }
+        }
+    }
 
     /// <summary>
     /// train.py's step: targets = layer_norm (no affine, eps 1e-5) of the target encoder on the full clip at each

@@ -231,8 +231,8 @@ public sealed class Rope3d
     {
         using var scope = Torch.NewScope();
         var perFrame = (long)GridHeight * GridWidth;
-        var ids = positions.To(ScalarType.Int64);
-        // Integer division as the official _get_frame_pos / _get_height_pos (floor, non-negative ids).
+        // Integer division as the official _get_frame_pos / _get_height_pos, in float64 (exact for any token index).
+        var ids = positions.To(ScalarType.Float64);
         var t = ids.FloorDivide(perFrame);
         var rest = ids - t.Mul(perFrame);
         var h = rest.FloorDivide(GridWidth);
