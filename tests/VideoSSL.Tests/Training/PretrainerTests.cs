@@ -88,10 +88,12 @@ public class PretrainerTests
         File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl"))
             .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("train/loss").GetDouble()).ToList();
 
-    private static string Train(PretrainConfig config, string? runDir, bool resume, long stopAt = long.MaxValue, double poison = double.NaN, bool videoMae = false)
+    private static string Train(PretrainConfig config, string? runDir, bool resume, long stopAt = long.MaxValue, double poison = double.NaN, bool videoMae = false, string? vjepa = null)
     {
         ManualSeed((ulong)config.Seed);
-        using IPretrainTask task = videoMae ? new VideoMAETask(TinyVideoMae, config.Seed) : new ToyTask(config.Seed, poison);
+        using IPretrainTask task = vjepa is not null ? TinyVJepa(vjepa == "vjepa2", config.Seed)
+            : videoMae ? new VideoMAETask(TinyVideoMae, config.Seed) : new ToyTask(config.Seed, poison);
+        videoMae |= vjepa is not null;
         var effective = config;
         var manifest = ManifestInfo.Create(config.Seed, "test", [], "cpu");
         using var run = RunDirectory.Open(runDir ?? Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run"), "toy", effective, [], manifest, resume);
@@ -125,6 +127,51 @@ public class PretrainerTests
         var partialDir = Train(config, null, false, stopAt: 6, videoMae: true);
         Train(config, partialDir, resume: true, videoMae: true);
         Assert.Equal(full, Losses(partialDir));
+    }
+
+    /// <summary>A 32 × 32 × 4 V-JEPA on a 2 × 2 × 2 grid: small masks (one 1 × 1 block, two 1 × 2 blocks) so some context remains.</summary>
+    private static VJepaTask TinyVJepa(bool v2, long seed)
+    {
+        var encoder = MethodRegistry.Get(v2 ? "vjepa2" : "vjepa").EncoderDefaults(VideoSSL.Models.VideoViTVariants.Micro) with { ImgSize = 32, NumFrames = 4 };
+        var settings = (v2 ? MethodRegistry.V2Defaults : new VJepaSettings()) with
+        {
+            PredEmbedDim = 32,
+            PredDepth = 1,
+            PredNumHeads = 2,
+            Masks = [new() { SpatialScale = [0.25, 0.25], NumBlocks = 1 }, new() { SpatialScale = [0.5, 0.5], NumBlocks = 1, AspectRatio = [0.5, 0.5] }],
+            ClipGrad = 1.0,
+        };
+        return new VJepaTask(encoder, settings, v2, seed);
+    }
+
+    [Theory]
+    [InlineData("vjepa")]
+    [InlineData("vjepa2")]
+    public void VJepa_run_stopped_and_resumed_gives_bit_identical_losses_and_metrics(string method)
+    {
+        // Weight-decay and EMA schedules are part of the state a resume must reproduce; clipping starts after warmup.
+        var config = Config(epochs: 3) with { Method = method };
+        config = config with { Train = config.Train with { WeightDecay = 0.04, WeightDecayEnd = 0.4, ScheduleScale = 1.25, StartLr = 0.1, ClipGrad = 0 } };
+        var fullDir = Train(config, null, false, vjepa: method);
+        var partialDir = Train(config, null, false, stopAt: 6, vjepa: method);
+        Train(config, partialDir, resume: true, vjepa: method);
+        Assert.Equal(File.ReadAllLines(Path.Combine(fullDir, "metrics.jsonl")).Select(StripTimes), File.ReadAllLines(Path.Combine(partialDir, "metrics.jsonl")).Select(StripTimes));
+        var first = System.Text.Json.JsonDocument.Parse(File.ReadLines(Path.Combine(fullDir, "metrics.jsonl")).First()).RootElement;
+        foreach (var key in (string[])["collapse/target_std", "collapse/pooled_cosine", "sched/ema_momentum", "sched/wd", "mask/context_tokens_0"])
+        {
+            Assert.True(first.TryGetProperty(key, out _), $"metrics.jsonl has no {key}");
+        }
+    }
+
+    /// <summary>A metrics line without the wall-clock fields (time, throughput, memory), which differ between runs.</summary>
+    private static string StripTimes(string line)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(line)!.AsObject();
+        foreach (var key in (string[])["time", "perf/clips_per_s", "mem/peak_mib"])
+        {
+            node.Remove(key);
+        }
+        return node.ToJsonString();
     }
 
     [Fact]
