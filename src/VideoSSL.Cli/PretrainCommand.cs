@@ -19,7 +19,7 @@ internal static class PretrainCommand
         var set = new Option<string[]>("--set") { Description = "override a config key: --set train.base_lr=1e-4 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var runDir = new Option<string?>("--run-dir") { Description = "run folder (default runs/NAME-TIMESTAMP)" };
         var resume = new Option<string?>("--resume") { Description = "continue a run: from CHECKPOINT, or from --run-dir's last checkpoint", Arity = ArgumentArity.ZeroOrOne };
-        var command = new Command("pretrain", "Self-supervised pretraining (VideoMAE, VideoMAE V2)") { config, set, runDir, resume };
+        var command = new Command("pretrain", "Self-supervised pretraining (VideoMAE, VideoMAE V2, V-JEPA, V-JEPA 2)") { config, set, runDir, resume };
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var resuming = parse.GetResult(resume) is not null;
@@ -92,7 +92,8 @@ internal static class PretrainCommand
         }, Console.WriteLine);
         Console.WriteLine($"data: {dataset.Count} videos, {loader.BatchesPerEpoch} batches of {config.Train.BatchSize} per epoch");
 
-        using var task = new VideoMAETask(MethodConfig(config), config.Seed);
+        config = WithMethodDefaults(config);
+        using var task = CreateTask(config);
         task.Model.To(device);
         var manifest = ManifestInfo.Create(config.Seed, "pretrain", Environment.GetCommandLineArgs(), device.ToString());
         using var run = RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume, resumeCheckpoint);
@@ -121,43 +122,96 @@ internal static class PretrainCommand
             ? arg
             : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
-    public static VideoMAEConfig MethodConfig(PretrainConfig config)
+    /// <summary>The method's own section filled with its defaults, so the saved config says what ran.</summary>
+    public static PretrainConfig WithMethodDefaults(PretrainConfig config)
     {
-        var v2 = config.Method switch
+        var method = Method(config);
+        return config.Method is "vjepa" or "vjepa2" && config.Vjepa is null ? config with { Vjepa = (VJepaSettings?)method.DefaultSection } : config;
+    }
+
+    /// <summary>The task of the config's method from the method registry, with the encoder the config describes.</summary>
+    public static IPretrainTask CreateTask(PretrainConfig config)
+    {
+        var method = Method(config);
+        var encoder = EncoderConfig(config, method);
+        object? Section(Type type) =>
+            type == typeof(VideoMAEConfig) ? VideoMAESection(config, encoder)
+            : type == typeof(VJepaSettings) ? config.Vjepa
+            : null;
+        try
         {
-            "videomae" => false,
-            "videomae_v2" => true,
-            _ => throw new ConfigException($"method = {config.Method}: must be one of {string.Join(", ", ConfigSchema.Methods)}"),
-        };
+            return method.Create(new MethodInputs(config.Model.Encoder, encoder, config.Seed, Section));
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigException($"method {config.Method}: {e.Message}", e);
+        }
+    }
+
+    private static PretrainMethod Method(PretrainConfig config)
+    {
+        if (!MethodRegistry.Names.Contains(config.Method))
+        {
+            throw new ConfigException($"unknown method '{config.Method}' ({string.Join(", ", MethodRegistry.Names)})");
+        }
+        if (config.Vjepa is not null && config.Method is not ("vjepa" or "vjepa2"))
+        {
+            throw new ConfigException($"the vjepa section belongs to methods vjepa and vjepa2, not '{config.Method}'");
+        }
+        return MethodRegistry.Get(config.Method);
+    }
+
+    /// <summary>Registry size, then the method's choices (qkv bias, position embedding, init), then the config's model keys.</summary>
+    public static VideoViTConfig EncoderConfig(PretrainConfig config, PretrainMethod method)
+    {
         if (!ModelRegistry.Names.Contains(config.Model.Encoder))
         {
             throw new ConfigException($"model.encoder '{config.Model.Encoder}' is not a registered model ({string.Join(", ", ModelRegistry.Names)})");
         }
         var m = config.Model;
-        var encoder = ModelRegistry.Resolve(m.Encoder, e => e with
+        if (config.Data.NumFrames != m.Frames || config.Data.InputSize != m.ImgSize)
+        {
+            throw new ConfigException($"data.num_frames/input_size ({config.Data.NumFrames}/{config.Data.InputSize}) must equal model.frames/img_size ({m.Frames}/{m.ImgSize})");
+        }
+        var encoder = method.EncoderDefaults(ModelRegistry.Get(m.Encoder)) with
         {
             ImgSize = m.ImgSize,
             NumFrames = m.Frames,
             TubeletSize = m.Tubelet,
             PatchSize = m.Patch,
             DropPathRate = m.DropPath,
-        });
-        var methodConfig = new VideoMAEConfig
-        {
-            Encoder = encoder,
-            DecoderDim = m.DecoderDim,
-            DecoderDepth = m.DecoderDepth,
-            DecoderHeads = m.DecoderHeads,
-            MaskRatio = config.Mask.Ratio,
-            NormPixLoss = m.NormPixLoss,
-            DecoderMaskRatio = v2 ? config.Mask.DecoderRatio : 0,
         };
-        if (config.Data.NumFrames != m.Frames || config.Data.InputSize != m.ImgSize)
+        encoder = encoder with
         {
-            throw new ConfigException($"data.num_frames/input_size ({config.Data.NumFrames}/{config.Data.InputSize}) must equal model.frames/img_size ({m.Frames}/{m.ImgSize})");
+            PosEmbed = m.PosEmbed ?? encoder.PosEmbed,
+            QkvBias = m.QkvBias ?? encoder.QkvBias,
+            Rope = m.Rope ?? encoder.Rope,
+        };
+        try
+        {
+            encoder.Validate();
         }
-        return methodConfig;
+        catch (ArgumentException e)
+        {
+            throw new ConfigException(e.Message, e);
+        }
+        return encoder;
     }
+
+    /// <summary>VideoMAE's settings from mask.* and model.decoder_* (V2's decoder mask only for videomae_v2).</summary>
+    public static VideoMAEConfig VideoMAESection(PretrainConfig config, VideoViTConfig encoder) => new()
+    {
+        Encoder = encoder,
+        DecoderDim = config.Model.DecoderDim,
+        DecoderDepth = config.Model.DecoderDepth,
+        DecoderHeads = config.Model.DecoderHeads,
+        MaskRatio = config.Mask.Ratio,
+        NormPixLoss = config.Model.NormPixLoss,
+        DecoderMaskRatio = config.Method == "videomae_v2" ? config.Mask.DecoderRatio : 0,
+    };
+
+    /// <summary>VideoMAE's task settings of a config (kept for callers that build a VideoMAE model directly).</summary>
+    public static VideoMAEConfig MethodConfig(PretrainConfig config) => VideoMAESection(config, EncoderConfig(config, Method(config)));
 
     /// <summary>Opens a split; the synthetic format is generated into data.root on first use.</summary>
     public static VideoDataset OpenDataset(DataSection data, string split, Action<string> log)

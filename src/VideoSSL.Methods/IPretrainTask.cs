@@ -5,10 +5,10 @@ using VideoSSL.Torch.Optim;
 namespace VideoSSL.Methods;
 
 /// <summary>
-/// What the pretraining loop needs from a method: the model it trains and saves, its parameter groups,
-/// and a loss for a batch of normalised clips [B, 3, T, H, W]. Masks and other randomness are derived
-/// from (seed, step, micro-batch) so a resumed run draws exactly what an uninterrupted one would, and the
-/// micro-batches accumulated into one step each get their own (the published recipes accumulate 32 to 64).
+/// What the pretraining loop needs from a method: the model it trains and saves, its parameter groups, a loss
+/// with named metrics for a batch of views, the scalar schedules it owns (e.g. EMA momentum) and hooks around
+/// the optimizer step. Masks and other randomness are derived from (seed, step, micro-batch) so a resumed run
+/// draws exactly what an uninterrupted one would.
 /// </summary>
 public interface IPretrainTask : IDisposable
 {
@@ -16,17 +16,58 @@ public interface IPretrainTask : IDisposable
 
     IReadOnlyList<ParamGroup> ParamGroups(double weightDecay);
 
-    /// <param name="micro">The micro-batch within the optimizer step (0 without accumulation).</param>
-    Tensor Loss(Tensor clips, long step, int micro);
+    PretrainOutput Loss(PretrainBatch batch);
+
+    /// <summary>Named per-step scalars the method owns besides lr and weight decay (logged as <c>sched/NAME</c>).</summary>
+    IReadOnlyDictionary<string, ScalarSchedule> Schedules(SchedulePlan plan) => new Dictionary<string, ScalarSchedule>();
+
+    /// <summary>Called after backward, before the optimizer step: gradient edits (clipping, freezing) go here.</summary>
+    void BeforeOptimizerStep(OptimizerStepContext context)
+    {
+    }
 
     /// <summary>Called after each optimizer step (EMA teachers update here).</summary>
-    void AfterOptimizerStep(long step, long totalSteps)
+    void AfterOptimizerStep(OptimizerStepContext context)
     {
     }
 
     /// <summary>Original / masked / reconstructed frames of the first clip, or null if the method does not reconstruct pixels.</summary>
-    ReconstructionSample? Reconstruct(Tensor clips, long step) => null;
+    ReconstructionSample? Reconstruct(PretrainBatch batch) => null;
+
+    /// <summary>A warning line to print for the metrics just logged (e.g. a collapse alarm), or null.</summary>
+    string? Check(IReadOnlyDictionary<string, double> loggedMetrics) => null;
+
+    /// <summary>The first clip's masks (context vs prediction targets) for the run's plots, or null.</summary>
+    MaskPicture? Masks(PretrainBatch batch) => null;
 }
+
+/// <summary>
+/// One micro-batch: named views (any shapes; <c>clips</c> is the loader's [B, 3, T, H, W]), the optimizer step it
+/// belongs to and its index inside gradient accumulation.
+/// </summary>
+public sealed record PretrainBatch(IReadOnlyDictionary<string, Tensor> Views, long Step, int MicroBatch = 0)
+{
+    public const string ClipsView = "clips";
+
+    public Tensor Clips => Views.TryGetValue(ClipsView, out var clips) ? clips : throw new KeyNotFoundException($"batch has no '{ClipsView}' view ({string.Join(", ", Views.Keys)})");
+
+    public static PretrainBatch OfClips(Tensor clips, long step, int microBatch = 0) => new(new Dictionary<string, Tensor> { [ClipsView] = clips }, step, microBatch);
+}
+
+/// <summary>The loss to back-propagate and named scalar metrics (0-d tensors, no grad), averaged and logged by the loop.</summary>
+public sealed record PretrainOutput(Tensor Loss, IReadOnlyDictionary<string, Tensor>? Metrics = null);
+
+/// <summary>The step counts a schedule is laid over.</summary>
+public sealed record SchedulePlan(long TotalSteps, long StepsPerEpoch, long WarmupSteps);
+
+/// <summary>Where the run is at an optimizer step, with the values of every schedule at that step.</summary>
+public sealed record OptimizerStepContext(long Step, SchedulePlan Plan, IReadOnlyDictionary<string, double> Scalars);
 
 /// <summary>Three views of one clip as [T, H, W, 3] floats in 0..1, for reconstruction grids.</summary>
 public sealed record ReconstructionSample(float[] Original, float[] Masked, float[] Reconstruction, int Frames, int Height, int Width);
+
+/// <summary>
+/// Token roles of one clip for a mask picture, one array [T'·H'·W'] per mask generator: 1 = context (seen by
+/// the encoder), 2 = prediction target, 0 = neither (cut by truncation to the batch minimum).
+/// </summary>
+public sealed record MaskPicture(int Frames, int Height, int Width, IReadOnlyList<byte[]> Roles);

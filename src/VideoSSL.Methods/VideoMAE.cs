@@ -482,18 +482,20 @@ public sealed class VideoMAETask : IPretrainTask
 
     public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) => Methods.ParamGroups.WeightDecaySplit(_model, weightDecay);
 
-    public Tensor Loss(Tensor clips, long step, int micro)
+    public PretrainOutput Loss(PretrainBatch batch)
     {
-        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, step, micro), (int)clips.Size(0), clips.Device);
+        var clips = batch.Clips;
+        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, batch.Step, batch.MicroBatch), (int)clips.Size(0), clips.Device);
         using (encoderMask)
         using (decoderMask)
         {
-            return _model.Loss(clips, encoderMask, decoderMask).Loss;
+            return new PretrainOutput(_model.Loss(clips, encoderMask, decoderMask).Loss);
         }
     }
 
-    public ReconstructionSample? Reconstruct(Tensor clips, long step)
+    public ReconstructionSample? Reconstruct(PretrainBatch batch)
     {
+        var (clips, step) = (batch.Clips, batch.Step);
         var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, step), (int)clips.Size(0), clips.Device);
         using (encoderMask)
         using (decoderMask)

@@ -16,10 +16,38 @@ public enum QkvBiasStyle
     /// <summary>VideoMAE: qkv Linear without bias, separate <c>q_bias</c> and <c>v_bias</c>, no bias on k.</summary>
     QV,
 
-    /// <summary>One bias over all of q, k and v (<c>qkv.bias</c>), as timm and V-JEPA.</summary>
-    Full,
+    /// <summary>One bias over all of q, k and v (<c>qkv.bias</c>), as timm and V-JEPA (config value <c>qkv</c>).</summary>
+    Qkv,
 
     None,
+}
+
+/// <summary>How token positions enter the model (config key <c>model.pos_embed</c>).</summary>
+public enum PositionEmbedding
+{
+    /// <summary>VideoMAE: fixed 1-D sinusoid over the flat token index, interleaved sin/cos, not saved.</summary>
+    Sinusoid1d,
+
+    /// <summary>V-JEPA: fixed 3-D sincos table ([sin…, cos…] per axis), saved as <c>pos_embed</c> in the state_dict.</summary>
+    Sincos3d,
+
+    /// <summary>V-JEPA 2: no table; q and k of every attention layer are rotated by their (t, h, w) position.</summary>
+    Rope3d,
+
+    None,
+}
+
+/// <summary>Which elements the 3-D RoPE rotates together (config key <c>model.rope</c>).</summary>
+public enum RopePairing
+{
+    /// <summary>
+    /// vjepa2 rotate_queries_or_keys: frequencies repeated as [f0..f(d/2−1), f0..f(d/2−1)] while the rotation
+    /// pairs adjacent elements, so element i uses frequency i mod d/2 (what the published checkpoints learned).
+    /// </summary>
+    Official,
+
+    /// <summary>Frequencies repeat-interleaved ([f0, f0, f1, f1, …]): each adjacent pair is a true rotation (vjepa2 PR #15).</summary>
+    Textbook,
 }
 
 /// <summary>The token grid T' × H' × W' of a clip; tokens are numbered t-major, then h, then w.</summary>
@@ -44,6 +72,16 @@ public sealed record VideoViTConfig
     public int NumFrames { get; init; } = 16;
     public int InChannels { get; init; } = 3;
     public QkvBiasStyle QkvBias { get; init; } = QkvBiasStyle.QV;
+    public PositionEmbedding PosEmbed { get; init; } = PositionEmbedding.Sinusoid1d;
+    public RopePairing Rope { get; init; } = RopePairing.Official;
+
+    /// <summary>
+    /// V-JEPA's <c>uniform_power</c>: each of t, h, w gets 2·ceil(D/6) dims of the 3-D sincos table (else D/2, D/4, D/4).
+    /// </summary>
+    public bool UniformPower { get; init; } = true;
+
+    /// <summary>Weight init: <c>xavier</c> (VideoMAE pretraining) or <c>jepa</c> (trunc_normal 0.02, proj/fc2 of block l divided by sqrt(2l)).</summary>
+    public string Init { get; init; } = "xavier";
 
     /// <summary>Stochastic depth at the last block; rates rise linearly from 0 at the first (0 in pretraining).</summary>
     public double DropPathRate { get; init; }
@@ -113,15 +151,19 @@ public sealed class PatchEmbed3d : Module
     }
 }
 
-/// <summary>Multi-head self-attention with VideoMAE's bias layout (see <see cref="QkvBiasStyle"/>).</summary>
+/// <summary>
+/// Multi-head self-attention with VideoMAE's or jepa's bias layout (see <see cref="QkvBiasStyle"/>), optionally
+/// rotating q and k by 3-D RoPE at the given token positions.
+/// </summary>
 public sealed class Attention : Module
 {
     private readonly int _numHeads;
 
-    public Attention(int dim, int numHeads, QkvBiasStyle biasStyle)
+    public Attention(int dim, int numHeads, QkvBiasStyle biasStyle, Rope3d? rope = null)
     {
         _numHeads = numHeads;
-        Qkv = Child("qkv", new Linear(dim, 3 * dim, bias: biasStyle == QkvBiasStyle.Full));
+        Rope = rope;
+        Qkv = Child("qkv", new Linear(dim, 3 * dim, bias: biasStyle == QkvBiasStyle.Qkv));
         if (biasStyle == QkvBiasStyle.QV)
         {
             QBias = Param("q_bias", Torch.Zeros([dim]));
@@ -134,9 +176,10 @@ public sealed class Attention : Module
     public Parameter? QBias { get; }
     public Parameter? VBias { get; }
     public Linear Proj { get; }
+    public Rope3d? Rope { get; }
 
-    /// <summary>[B, N, C] → [B, N, C].</summary>
-    public Tensor Forward(Tensor x)
+    /// <summary>[B, N, C] → [B, N, C]. <paramref name="positions"/> [B, N] are the tokens' original indices (RoPE only; default 0..N−1).</summary>
+    public Tensor Forward(Tensor x, Tensor? positions = null)
     {
         using var scope = Torch.NewScope();
         var (b, n, c) = (x.Size(0), x.Size(1), x.Size(2));
@@ -144,9 +187,91 @@ public sealed class Attention : Module
             ? Torch.Cat([QBias.Value, Torch.ZerosLike(VBias.Value), VBias.Value]) // k gets no bias, as the official code
             : Qkv.Bias?.Value;
         var qkv = Torch.Linear(x, Qkv.Weight, bias).Reshape(b, n, 3, _numHeads, c / _numHeads).Permute(2, 0, 3, 1, 4); // [3, B, H, N, hd]
-        var attended = Torch.ScaledDotProductAttention(qkv.Select(0, 0), qkv.Select(0, 1), qkv.Select(0, 2)); // [B, H, N, hd]
+        var (q, k, v) = (qkv.Select(0, 0), qkv.Select(0, 1), qkv.Select(0, 2));
+        if (Rope is not null)
+        {
+            var table = Rope.Angles(positions ?? Torch.Arange(n, device: x.Device).Unsqueeze(0), q.Dtype);
+            q = Rope.Apply(q, table);
+            k = Rope.Apply(k, table);
+        }
+        var attended = Torch.ScaledDotProductAttention(q, k, v); // [B, H, N, hd]
         var y = Proj.Forward(attended.Transpose(1, 2).Reshape(b, n, c));
         return scope.MoveToOuter(y);
+    }
+}
+
+/// <summary>
+/// 3-D rotary position embedding as vjepa2's RoPEAttention (src/models/utils/modules.py): each head's dim is split
+/// [t | h | w | rest] with 2·floor(floor(hd/3)/2) dims per axis; a token's (t, h, w) come from its ORIGINAL index
+/// on a grid of <see cref="GridHeight"/> × <see cref="GridWidth"/>; the rest is not rotated.
+/// </summary>
+public sealed class Rope3d
+{
+    public Rope3d(int headDim, int gridHeight, int gridWidth, RopePairing pairing)
+    {
+        HeadDim = headDim;
+        AxisDim = 2 * (headDim / 3 / 2);
+        GridHeight = gridHeight;
+        GridWidth = gridWidth;
+        Pairing = pairing;
+        if (AxisDim == 0)
+        {
+            throw new ArgumentException($"3-D RoPE needs a head dim of at least 6, got {headDim}");
+        }
+    }
+
+    public int HeadDim { get; }
+    public int AxisDim { get; }
+    public int GridHeight { get; }
+    public int GridWidth { get; }
+    public RopePairing Pairing { get; }
+
+    /// <summary>(cos, sin) per axis for positions [B, N], each [B, 1, N, AxisDim], in <paramref name="dtype"/>.</summary>
+    public (Tensor Cos, Tensor Sin)[] Angles(Tensor positions, ScalarType dtype)
+    {
+        using var scope = Torch.NewScope();
+        var perFrame = (long)GridHeight * GridWidth;
+        // Integer division as the official _get_frame_pos / _get_height_pos, in float64 (exact for any token index).
+        var ids = positions.To(ScalarType.Float64);
+        var t = ids.FloorDivide(perFrame);
+        var rest = ids - t.Mul(perFrame);
+        var h = rest.FloorDivide(GridWidth);
+        var w = rest - h.Mul(GridWidth);
+        var half = AxisDim / 2;
+        // omega = 1 / 10000^(i / (d/2)) in the activations' dtype, as the official code builds it from x.dtype.
+        var omega = Torch.Arange(0, half, 1, ScalarType.Float32, ids.Device).To(dtype).Div(half / 1.0);
+        omega = Torch.Full([half], 10000.0, dtype, ids.Device).Pow(omega).Reciprocal();
+        var result = new (Tensor, Tensor)[3];
+        var axes = new[] { t, h, w };
+        for (var a = 0; a < 3; a++)
+        {
+            var freq = axes[a].To(dtype).Unsqueeze(-1) * omega; // [B, N, d/2]
+            var (sin, cos) = (freq.Sin(), freq.Cos());
+            (sin, cos) = Pairing == RopePairing.Official
+                ? (Torch.Cat([sin, sin], -1), Torch.Cat([cos, cos], -1))
+                : (sin.RepeatInterleave(2, -1), cos.RepeatInterleave(2, -1));
+            result[a] = (scope.MoveToOuter(cos.Unsqueeze(1)), scope.MoveToOuter(sin.Unsqueeze(1)));
+        }
+        return result;
+    }
+
+    /// <summary>Rotates the t, h, w parts of q or k [B, H, N, hd]: x·cos + rot(x)·sin with rot pairing adjacent elements (−x1, x0).</summary>
+    public Tensor Apply(Tensor x, (Tensor Cos, Tensor Sin)[] angles)
+    {
+        using var scope = Torch.NewScope();
+        var parts = new List<Tensor>(4);
+        for (var a = 0; a < 3; a++)
+        {
+            var part = x.Narrow(-1, (long)a * AxisDim, AxisDim);
+            var pairs = part.Reshape([.. part.Shape[..^1], AxisDim / 2, 2]);
+            var rotated = Torch.Stack([pairs.Select(-1, 1).Neg(), pairs.Select(-1, 0)], -1).Flatten(-2);
+            parts.Add(part * angles[a].Cos + rotated * angles[a].Sin);
+        }
+        if (3 * AxisDim < HeadDim)
+        {
+            parts.Add(x.Narrow(-1, 3L * AxisDim, HeadDim - (3L * AxisDim)));
+        }
+        return scope.MoveToOuter(Torch.Cat(parts, -1));
     }
 }
 
@@ -174,9 +299,15 @@ public sealed class Mlp : Module
 public sealed class Block : Module
 {
     public Block(int dim, int numHeads, int mlpHidden, QkvBiasStyle biasStyle, double dropPath, double eps)
+        : this(dim, new Attention(dim, numHeads, biasStyle), mlpHidden, dropPath, eps)
+    {
+    }
+
+    /// <summary>A block around a given attention (e.g. one with 3-D RoPE).</summary>
+    public Block(int dim, Attention attention, int mlpHidden, double dropPath, double eps)
     {
         Norm1 = Child("norm1", new LayerNorm(dim, eps));
-        Attn = Child("attn", new Attention(dim, numHeads, biasStyle));
+        Attn = Child("attn", attention);
         DropPath = Child("drop_path", new DropPath(dropPath));
         Norm2 = Child("norm2", new LayerNorm(dim, eps));
         Mlp = Child("mlp", new Mlp(dim, mlpHidden));
@@ -188,11 +319,12 @@ public sealed class Block : Module
     public LayerNorm Norm2 { get; }
     public Mlp Mlp { get; }
 
-    public Tensor Forward(Tensor x)
+    /// <param name="positions">Original token indices [B, N], for attention with RoPE.</param>
+    public Tensor Forward(Tensor x, Tensor? positions = null)
     {
         // A scope per block frees the temporaries autograd does not keep as soon as the block is done.
         using var scope = Torch.NewScope();
-        var h = x + DropPath.Forward(Attn.Forward(Norm1.Forward(x)));
+        var h = x + DropPath.Forward(Attn.Forward(Norm1.Forward(x), positions));
         h = h + DropPath.Forward(Mlp.Forward(Norm2.Forward(h)));
         return scope.MoveToOuter(h);
     }
@@ -222,6 +354,43 @@ public static class PositionTables
 
     /// <summary>The sinusoid table as a [1, n, d] tensor.</summary>
     public static Tensor Sinusoid1dTensor(int n, int d) => Tensor.From(Sinusoid1d(n, d), 1, n, d);
+
+    /// <summary>
+    /// jepa's get_3d_sincos_pos_embed (src/models/utils/pos_embs.py), [T'·H'·W', d] t-major: per axis a 1-D table
+    /// <c>[sin(pos·ω)…, cos(pos·ω)…]</c> (not interleaved) with ω_i = 1/10000^(i/(d'/2)); axes concatenated [t, h, w]
+    /// and cut to d. With uniform power each axis gets 2·ceil(d/6) dims, else t d/2, h and w d/4. Double, then float.
+    /// </summary>
+    public static float[] Sincos3d(TokenGrid grid, int d, bool uniformPower)
+    {
+        var (dt, dh, dw) = uniformPower
+            ? ((int)Math.Ceiling(d / 6.0) * 2, (int)Math.Ceiling(d / 6.0) * 2, (int)Math.Ceiling(d / 6.0) * 2)
+            : (d / 2, d / 4, d / 4);
+        var table = new float[(long)grid.Count * d];
+        var row = new double[dt + dh + dw];
+        for (var n = 0; n < grid.Count; n++)
+        {
+            var (t, h, w) = (n / grid.PerFrame, n % grid.PerFrame / grid.Width, n % grid.Width);
+            Fill(row, 0, dt, t);
+            Fill(row, dt, dh, h);
+            Fill(row, dt + dh, dw, w);
+            for (var j = 0; j < d; j++)
+            {
+                table[((long)n * d) + j] = (float)row[j];
+            }
+        }
+        return table;
+
+        static void Fill(double[] row, int offset, int dim, int pos)
+        {
+            var half = dim / 2;
+            for (var i = 0; i < half; i++)
+            {
+                var omega = 1.0 / Math.Pow(10000, i / (dim / 2.0));
+                row[offset + i] = Math.Sin(pos * omega);
+                row[offset + half + i] = Math.Cos(pos * omega);
+            }
+        }
+    }
 }
 
 /// <summary>
@@ -243,15 +412,31 @@ public class VideoViTEncoder : Module
         config.Validate();
         Config = config;
         PatchEmbed = Child("patch_embed", new PatchEmbed3d(config));
-        Buffer(PosEmbedName, PositionTables.Sinusoid1dTensor(config.NumTokens, config.EmbedDim), persistent: false);
+        switch (config.PosEmbed)
+        {
+            case PositionEmbedding.Sinusoid1d:
+                Buffer(PosEmbedName, PositionTables.Sinusoid1dTensor(config.NumTokens, config.EmbedDim), persistent: false);
+                break;
+            case PositionEmbedding.Sincos3d:
+                // jepa keeps it as a frozen nn.Parameter, so it is in every checkpoint's state_dict.
+                Buffer(PosEmbedName, Tensor.From(PositionTables.Sincos3d(config.Grid, config.EmbedDim, config.UniformPower), 1, config.NumTokens, config.EmbedDim));
+                break;
+        }
         var blocks = new List<Block>(config.Depth);
         for (var i = 0; i < config.Depth; i++)
         {
-            blocks.Add(new Block(config.EmbedDim, config.NumHeads, config.MlpHiddenDim, config.QkvBias, DropPathRate(config, i), config.LayerNormEps));
+            blocks.Add(CreateBlock(config.EmbedDim, config.NumHeads, config.MlpHiddenDim, config, DropPathRate(config, i), config.Grid.Height, config.Grid.Width));
         }
         Blocks = Child("blocks", new ModuleList<Block>(blocks));
         Norm = finalNorm ? Child("norm", new LayerNorm(config.EmbedDim, config.LayerNormEps)) : null;
-        ModelInit.XavierLinears(this);
+        if (config.Init == "jepa")
+        {
+            ModelInit.Jepa(this, Blocks);
+        }
+        else
+        {
+            ModelInit.XavierLinears(this);
+        }
     }
 
     public VideoViTConfig Config { get; }
@@ -261,8 +446,15 @@ public class VideoViTEncoder : Module
 
     public int EmbedDim => Config.EmbedDim;
 
-    /// <summary>The fixed position table [1, N, D] (looked up by name: <see cref="Module.To"/> replaces buffers).</summary>
-    public Tensor PosEmbed => NamedBuffers().First(b => b.Key == PosEmbedName).Value;
+    /// <summary>The fixed position table [1, N, D], or null without one (looked up by name: <see cref="Module.To"/> replaces buffers).</summary>
+    public Tensor? PosEmbed => NamedBuffers().FirstOrDefault(b => b.Key == PosEmbedName).Value;
+
+    /// <summary>A block of width <paramref name="dim"/> with the attention the config asks for (RoPE on a grid of gridHeight × gridWidth).</summary>
+    public static Block CreateBlock(int dim, int heads, int mlpHidden, VideoViTConfig config, double dropPath, int gridHeight, int gridWidth)
+    {
+        var rope = config.PosEmbed == PositionEmbedding.Rope3d ? new Rope3d(dim / heads, gridHeight, gridWidth, config.Rope) : null;
+        return new Block(dim, new Attention(dim, heads, config.QkvBias, rope), mlpHidden, dropPath, config.LayerNormEps);
+    }
 
     /// <summary>Stochastic depth of block i: linspace(0, rate, depth)[i].</summary>
     public static double DropPathRate(VideoViTConfig config, int block) =>
@@ -273,8 +465,10 @@ public class VideoViTEncoder : Module
     {
         using var scope = Torch.NewScope();
         var x = PatchEmbed.Forward(clip);
-        var pos = PosEmbed;
-        x = x + (pos.Dtype == x.Dtype ? pos : pos.To(x.Dtype));
+        if (PosEmbed is { } pos)
+        {
+            x = x + (pos.Dtype == x.Dtype ? pos : pos.To(x.Dtype));
+        }
         if (visibleIndices is not null)
         {
             x = GatherTokens(x, visibleIndices);
@@ -299,7 +493,7 @@ public class VideoViTEncoder : Module
         var kept = new List<Tensor>(lastBlocks);
         for (var i = 0; i < Blocks.Count; i++)
         {
-            var next = Blocks[i].Forward(x);
+            var next = Blocks[i].Forward(x, visibleIndices);
             // Autograd keeps what backward needs; dropping our handle lets eval runs free each activation at once.
             if (!kept.Contains(x))
             {
@@ -443,6 +637,43 @@ public static class ModelInit
             {
                 ResetNorm(norm);
             }
+        }
+    }
+
+    /// <summary>
+    /// jepa's VisionTransformer / VisionTransformerPredictor init: Linear and Conv3d weights trunc_normal(0.02)
+    /// (timm bounds ±2), biases 0, LayerNorm 1/0, then attn.proj and mlp.fc2 of block l divided by sqrt(2l), l from 1.
+    /// </summary>
+    public static void Jepa(Module root, IReadOnlyList<Block> blocks, double std = 0.02)
+    {
+        foreach (var (_, module) in root.NamedModules())
+        {
+            if (module is Linear linear)
+            {
+                Init.TruncNormal_(linear.Weight, std);
+                if (linear.Bias is not null)
+                {
+                    Init.Zeros_(linear.Bias);
+                }
+            }
+            else if (module is Conv3d conv)
+            {
+                Init.TruncNormal_(conv.Weight, std);
+                if (conv.Bias is not null)
+                {
+                    Init.Zeros_(conv.Bias);
+                }
+            }
+            else if (module is LayerNorm norm)
+            {
+                ResetNorm(norm);
+            }
+        }
+        using var noGrad = Torch.NoGrad();
+        for (var l = 0; l < blocks.Count; l++)
+        {
+            blocks[l].Attn.Proj.Weight.Value.Div_(Math.Sqrt(2.0 * (l + 1)));
+            blocks[l].Mlp.Fc2.Weight.Value.Div_(Math.Sqrt(2.0 * (l + 1)));
         }
     }
 

@@ -24,6 +24,7 @@ public sealed partial class Tensor
         public static readonly Op Div = new("aten::div", "Tensor");
         public static readonly Op DivScalar = new("aten::div", "Scalar");
         public static readonly Op DivScalar_ = new("aten::div_", "Scalar");
+        public static readonly Op DivScalarMode = new("aten::div", "Scalar_mode");
         public static readonly Op Neg = new("aten::neg");
         public static readonly Op Pow = new("aten::pow", "Tensor_Scalar");
         public static readonly Op PowTensor = new("aten::pow", "Tensor_Tensor");
@@ -137,6 +138,8 @@ public sealed partial class Tensor
     public Tensor Mul(long value) => A.MulScalar.Call(T(this), I(value));
     public Tensor Div(Tensor other) => A.Div.Call(T(this), T(other));
     public Tensor Div(double value) => A.DivScalar.Call(T(this), D(value));
+    /// <summary>Division rounded towards −∞ (Python's //), keeping integer dtypes.</summary>
+    public Tensor FloorDivide(long value) => A.DivScalarMode.Call(T(this), I(value), Str("floor"));
     public Tensor Neg() => A.Neg.Call(T(this));
     public Tensor Pow(double exponent) => A.Pow.Call(T(this), D(exponent));
     public Tensor Pow(Tensor exponent) => A.PowTensor.Call(T(this), T(exponent));

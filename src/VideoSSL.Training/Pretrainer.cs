@@ -35,12 +35,17 @@ public sealed class PretrainHooks
 
     /// <summary>Checked at every optimizer-step boundary: when raised, the run writes a checkpoint and returns.</summary>
     public StopSignal? Stop { get; init; }
+
+    /// <summary>The first clip's context/target masks, at reconstruction steps (methods that mask tokens).</summary>
+    public Action<long, MaskPicture>? OnMasks { get; init; }
 }
 
 /// <summary>
-/// The pretraining loop (MAE's engine_for_pretraining, per-step schedule): lr = base_lr × batch / 256
-/// with linear warmup from 0 and cosine to min_lr, AdamW, optional accumulation and clipping, bf16
-/// autocast on CUDA, checkpoints every N steps and at the end, exact resume.
+/// The pretraining loop for every method (MAE's engine_for_pretraining, jepa's train.py), with per-step
+/// schedules: lr = base_lr (× batch / 256 with train.scale_lr) with linear warmup from start_lr and cosine to
+/// min_lr, weight decay constant or cosine, and the method's own scalars (EMA momentum), all logged as sched/*;
+/// AdamW, optional accumulation and clipping, the method's hooks around the optimizer step, bf16 autocast on
+/// CUDA, the method's named metrics, checkpoints every N steps and at the end, exact resume.
 /// </summary>
 public sealed class Pretrainer
 {
@@ -77,7 +82,19 @@ public sealed class Pretrainer
         var batchesPerEpoch = _loader.BatchesPerEpoch;
         var plan = StepPlan.Create(batchesPerEpoch, train.BatchSize, train.AccumSteps, train.Epochs, train.MaxSteps, train.WarmupEpochs, train.BaseLr, train.MinLr);
         var (accum, stepsPerEpoch, totalSteps, warmupSteps, effectiveBatch, peakLr, minLr) = plan;
-        _out.WriteLine($"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation), lr {peakLr:G4} (base {train.BaseLr:G4} x {effectiveBatch}/256), min lr {minLr:G4}");
+        var lrScale = train.ScaleLr ? effectiveBatch / 256.0 : 1.0;
+        if (!train.ScaleLr)
+        {
+            (peakLr, minLr) = (train.BaseLr, train.MinLr);
+        }
+        var schedules = Schedules(train, plan, lrScale, peakLr, minLr);
+        _out.WriteLine(train.ScaleLr
+            ? $"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation), lr {peakLr:G4} (base {train.BaseLr:G4} x {effectiveBatch}/256), min lr {minLr:G4}"
+            : $"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation), lr {peakLr:G4} (not scaled by batch), min lr {minLr:G4}");
+        foreach (var (name, schedule) in schedules.Scalars)
+        {
+            _out.WriteLine($"schedule {name}: {schedule.Description}");
+        }
         _out.WriteLine($"{totalSteps} steps ({stepsPerEpoch} per epoch), warmup {warmupSteps} steps, {_task.Model.ParameterCount(true):N0} trainable parameters, device {_device}");
 
         using var optimizer = new AdamW(_task.ParamGroups(train.WeightDecay), peakLr, train.Betas[0], train.Betas[1]);
@@ -100,6 +117,8 @@ public sealed class Pretrainer
         var intervalSum = 0.0;
         var intervalCount = 0;
         var interrupted = false;
+        var metricSums = new SortedDictionary<string, (double Sum, int Count)>(StringComparer.Ordinal);
+        var scalars = new Dictionary<string, double>(StringComparer.Ordinal);
         for (var epoch = (int)state.Epoch; step < totalSteps && step < stopAtStep && !interrupted; epoch++)
         {
             var startBatch = epoch == state.Epoch ? (int)state.BatchInEpoch : 0;
@@ -112,17 +131,31 @@ public sealed class Pretrainer
                     break;
                 }
                 var micro = (batchInEpoch - startBatch) % accum;
-                optimizer.Lr = Schedule.WarmupCosine(step, peakLr, minLr, warmupSteps, totalSteps);
+                foreach (var (name, schedule) in schedules.Scalars)
+                {
+                    scalars[name] = schedule.At(step);
+                }
+                optimizer.Lr = scalars["lr"];
+                if (train.WeightDecay > 0)
+                {
+                    optimizer.WeightDecayScale = scalars["wd"] / train.WeightDecay;
+                }
                 double lossValue;
                 using (var scope = Torch.Torch.NewScope())
                 {
-                    var clips = ToDevice(batch);
-                    Tensor loss;
+                    var views = PretrainBatch.OfClips(ToDevice(batch), step, micro);
+                    PretrainOutput output;
                     using (useAutocast ? Torch.Torch.Autocast(_device) : null)
                     {
-                        loss = _task.Loss(clips, step, micro);
+                        output = _task.Loss(views);
                     }
+                    var loss = output.Loss;
                     lossValue = loss.Item();
+                    foreach (var (name, value) in output.Metrics ?? new Dictionary<string, Tensor>())
+                    {
+                        var (sum, count) = metricSums.GetValueOrDefault(name);
+                        metricSums[name] = (sum + value.Item(), count + 1);
+                    }
                     if (!double.IsFinite(lossValue))
                     {
                         throw new TrainingDivergedException(
@@ -139,9 +172,11 @@ public sealed class Pretrainer
                     continue;
                 }
                 var gradNorm = train.ClipGrad > 0 ? GradClip.ClipGradNorm(_task.Model.Parameters(), train.ClipGrad) : double.NaN;
+                var stepContext = new OptimizerStepContext(step, schedules.Plan, scalars);
+                _task.BeforeOptimizerStep(stepContext);
                 optimizer.Step();
                 optimizer.ZeroGrad();
-                _task.AfterOptimizerStep(step, totalSteps);
+                _task.AfterOptimizerStep(stepContext);
                 step++;
                 lastLoss = lossSum / lossCount;
                 lossSum = 0;
@@ -160,20 +195,36 @@ public sealed class Pretrainer
                     var intervalLoss = intervalSum / intervalCount;
                     intervalSum = 0;
                     intervalCount = 0;
-                    _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", intervalLoss), ("opt/lr", optimizer.Lr),
-                        ("opt/grad_norm", gradNorm), ("perf/clips_per_s", clipsPerSecond), ("mem/peak_mib", memory), ("time", seconds));
+                    var logged = metricSums.ToDictionary(kv => kv.Key, kv => kv.Value.Sum / kv.Value.Count, StringComparer.Ordinal);
+                    metricSums.Clear();
+                    var extra = logged.Select(kv => (kv.Key, (object)kv.Value))
+                        .Concat(scalars.Where(kv => kv.Key is not "lr").Select(kv => ($"sched/{kv.Key}", (object)kv.Value)));
+                    _run.Metrics.Write([("step", step), ("epoch", epoch), ("train/loss", intervalLoss), ("opt/lr", optimizer.Lr),
+                        ("opt/grad_norm", gradNorm), ("perf/clips_per_s", clipsPerSecond), ("mem/peak_mib", memory), ("time", seconds), .. extra]);
                     _run.TensorBoard.AddScalar("train/loss", (float)intervalLoss, step);
                     _run.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
+                    foreach (var (name, value) in extra)
+                    {
+                        _run.TensorBoard.AddScalar(name, (float)(double)value, step);
+                    }
                     progress.Report(step, epoch, intervalLoss, optimizer.Lr, clipsPerSecond, memory);
+                    if (_task.Check(logged) is { } warning)
+                    {
+                        _out.WriteLine($"step {step}: {warning}");
+                    }
                 }
-                if (_hooks.OnReconstruction is not null && (step % _config.Log.ReconstructionEverySteps == 0 || done))
+                if ((_hooks.OnReconstruction is not null || _hooks.OnMasks is not null) && (step % _config.Log.ReconstructionEverySteps == 0 || done))
                 {
                     using var scope = Torch.Torch.NewScope();
                     using var noGrad = Torch.Torch.NoGrad();
-                    var sample = _task.Reconstruct(ToDevice(batch), step);
-                    if (sample is not null)
+                    var views = PretrainBatch.OfClips(ToDevice(batch), step);
+                    if (_hooks.OnReconstruction is not null && _task.Reconstruct(views) is { } sample)
                     {
                         _hooks.OnReconstruction(step, sample);
+                    }
+                    if (_hooks.OnMasks is not null && _task.Masks(views) is { } picture)
+                    {
+                        _hooks.OnMasks(step, picture);
                     }
                 }
                 var epochDone = batchInEpoch >= stepsPerEpoch * accum;
@@ -195,6 +246,29 @@ public sealed class Pretrainer
         progress.Finish();
         var elapsed = watch.Elapsed;
         return new Result(step, lastLoss, clipsSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed) { Interrupted = interrupted };
+    }
+
+    /// <summary>lr, wd and the method's scalars, laid over schedule_scale × the planned steps.</summary>
+    private (IReadOnlyDictionary<string, ScalarSchedule> Scalars, SchedulePlan Plan) Schedules(OptimSection train, StepPlan plan, double lrScale, double peakLr, double minLr)
+    {
+        if (train.ScheduleScale < 1)
+        {
+            throw new ConfigException($"train.schedule_scale={train.ScheduleScale}: must be at least 1 (the schedules' horizon is this × the planned steps)");
+        }
+        var horizon = (long)(plan.TotalSteps * train.ScheduleScale);
+        var startLr = train.StartLr * lrScale;
+        var schedulePlan = new SchedulePlan(horizon, plan.StepsPerEpoch, plan.WarmupSteps);
+        var scalars = new Dictionary<string, ScalarSchedule>(StringComparer.Ordinal)
+        {
+            ["lr"] = new($"warmup {startLr:G4} -> {peakLr:G4} over {plan.WarmupSteps} steps, cosine to {minLr:G4} at step {horizon}",
+                s => Schedule.WarmupCosine(s, peakLr, minLr, plan.WarmupSteps, horizon, startLr)),
+            ["wd"] = train.WeightDecayEnd is { } end ? ScalarSchedule.JepaCosine(train.WeightDecay, end, horizon) : ScalarSchedule.Constant(train.WeightDecay),
+        };
+        foreach (var (name, schedule) in _task.Schedules(schedulePlan))
+        {
+            scalars.Add(name, schedule);
+        }
+        return (scalars, schedulePlan);
     }
 
     private static long ClipsIn(ClipBatch batch) => batch.Shape.Length == 6 ? (long)batch.Shape[0] * batch.Shape[1] : batch.Shape[0];

@@ -77,3 +77,20 @@ public static class Schedule
     public static double WarmupConstant(long step, double value, long warmupSteps) =>
         step < warmupSteps ? value * step / warmupSteps : value;
 }
+
+/// <summary>A named per-step scalar (lr, weight decay, EMA momentum, temperature): a description for logs and its value at a step.</summary>
+public sealed record ScalarSchedule(string Description, Func<long, double> At)
+{
+    public static ScalarSchedule Constant(double value) => new($"constant {value:G4}", _ => value);
+
+    /// <summary>
+    /// jepa's CosineWDSchedule (src/utils/schedulers.py), called once before every iteration, so iteration i sees
+    /// progress (i + 1) / horizon; clamped at the final value.
+    /// </summary>
+    public static ScalarSchedule JepaCosine(double start, double final, long horizon) => new($"cosine {start:G4} -> {final:G4} over {horizon} steps", step =>
+    {
+        var progress = (step + 1.0) / Math.Max(1, horizon);
+        var value = final + (start - final) * 0.5 * (1 + Math.Cos(Math.PI * progress));
+        return final <= start ? Math.Max(final, value) : Math.Min(final, value);
+    });
+}

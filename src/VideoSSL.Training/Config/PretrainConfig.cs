@@ -1,4 +1,6 @@
 using VideoSSL.Data.Synthetic;
+using VideoSSL.Methods;
+using VideoSSL.Models;
 
 namespace VideoSSL.Training.Config;
 
@@ -9,10 +11,13 @@ public sealed record PretrainConfig
 {
     public string Name { get; init; } = "pretrain";
     public long Seed { get; init; }
-    /// <summary>videomae (tube masking, v1) or videomae_v2 (dual masking).</summary>
+    /// <summary>A name from the method registry: videomae, videomae_v2, vjepa, vjepa2.</summary>
     public string Method { get; init; } = "videomae";
     public ModelSection Model { get; init; } = new();
+    /// <summary>VideoMAE / V2 masks.</summary>
     public MaskSection Mask { get; init; } = new();
+    /// <summary>V-JEPA / V-JEPA 2 (predictor, multiblock masks, EMA); null = the method's defaults.</summary>
+    public VJepaSettings? Vjepa { get; init; }
     public DataSection Data { get; init; } = new();
     public OptimSection Train { get; init; } = new();
     public LogSection Log { get; init; } = new();
@@ -32,6 +37,12 @@ public sealed record ModelSection
     public double DropPath { get; init; }
     /// <summary>Normalised-pixel target (per-patch mean/std), as the published runs; false = raw pixels.</summary>
     public bool NormPixLoss { get; init; } = true;
+    /// <summary>sinusoid1d, sincos3d, rope3d or none; null = the method's (VideoMAE sinusoid1d, V-JEPA sincos3d, V-JEPA 2 rope3d).</summary>
+    public PositionEmbedding? PosEmbed { get; init; }
+    /// <summary>qv (VideoMAE), qkv (jepa) or none; null = the method's.</summary>
+    public QkvBiasStyle? QkvBias { get; init; }
+    /// <summary>3-D RoPE pairing: official (vjepa2's, default) or textbook.</summary>
+    public RopePairing? Rope { get; init; }
 }
 
 public sealed record MaskSection
@@ -102,9 +113,20 @@ public sealed record OptimSection
     public int BatchSize { get; init; } = 32;
     public int AccumSteps { get; init; } = 1;
     public double BaseLr { get; init; } = 1.5e-4;
+    /// <summary>Scale base_lr and min_lr by the effective batch / 256 (VideoMAE); false = absolute rates (V-JEPA's lr, final_lr).</summary>
+    public bool ScaleLr { get; init; } = true;
+    /// <summary>The warmup starts here (× batch/256 when scale_lr): 0 in VideoMAE, start_lr in V-JEPA.</summary>
+    public double StartLr { get; init; }
     public double MinLr { get; init; } = 1e-5;
     public double WarmupEpochs { get; init; } = 40;
     public double WeightDecay { get; init; } = 0.05;
+    /// <summary>Cosine weight-decay schedule from weight_decay to this (V-JEPA 0.04 → 0.4); null = constant.</summary>
+    public double? WeightDecayEnd { get; init; }
+    /// <summary>
+    /// jepa's ipe_scale: lr, weight-decay and EMA schedules are laid over schedule_scale × the planned steps (1.25 in
+    /// the V-JEPA recipes, so they never reach their final values).
+    /// </summary>
+    public double ScheduleScale { get; init; } = 1.0;
     public double[] Betas { get; init; } = [0.9, 0.95];
     /// <summary>Global gradient-norm clip (0 = off, as VideoMAE).</summary>
     public double ClipGrad { get; init; }

@@ -72,7 +72,7 @@ public sealed class AttentivePooler : Module
         CrossAttentionBlock = Child("cross_attention_block", new CrossAttentionBlock(embedDim, numHeads, mlpRatio, normEps, outputProjection: variant == AttentiveProbeVariant.VJepa));
         if (depth > 1)
         {
-            Blocks = Child("blocks", new ModuleList<Block>(Enumerable.Range(0, (int)depth - 1).Select(_ => new Block((int)embedDim, (int)numHeads, (int)(embedDim * mlpRatio), QkvBiasStyle.Full, dropPath: 0, normEps))));
+            Blocks = Child("blocks", new ModuleList<Block>(Enumerable.Range(0, (int)depth - 1).Select(_ => new Block((int)embedDim, (int)numHeads, (int)(embedDim * mlpRatio), QkvBiasStyle.Qkv, dropPath: 0, normEps))));
         }
         InitWeights(initStd);
     }

@@ -381,9 +381,9 @@ torch.save({'videos': videos, 'mask': mask.to(torch.uint8), 'decode_mask': decod
             // And the loss the loop calls uses them: the same clips give another loss in another micro-batch, the same in the same.
             using var scope = Torch.NewScope();
             using var noGrad = Torch.NoGrad();
-            var l00 = task.Loss(clips, 0, 0).Item();
-            Assert.Equal(l00, task.Loss(clips, 0, 0).Item());
-            Assert.NotEqual(l00, task.Loss(clips, 0, 1).Item());
+            var l00 = task.Loss(PretrainBatch.OfClips(clips, 0, 0)).Loss.Item();
+            Assert.Equal(l00, task.Loss(PretrainBatch.OfClips(clips, 0, 0)).Loss.Item());
+            Assert.NotEqual(l00, task.Loss(PretrainBatch.OfClips(clips, 0, 1)).Loss.Item());
         }
     }
 }

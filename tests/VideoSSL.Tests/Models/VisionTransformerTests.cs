@@ -88,7 +88,7 @@ public class VisionTransformerTests
     public void Position_table_is_a_buffer_but_not_in_the_state_dict()
     {
         using var model = new VideoViTEncoder(Tiny("vit_micro", maxDepth: 2));
-        Assert.Equal([1L, 8, 64], model.PosEmbed.Shape);
+        Assert.Equal([1L, 8, 64], model.PosEmbed!.Shape);
         Assert.DoesNotContain(model.StateDict().Keys, k => k.Contains("pos_embed", StringComparison.Ordinal));
         var names = model.StateDict().Keys.ToHashSet();
         foreach (var expected in (string[])["patch_embed.proj.weight", "patch_embed.proj.bias", "blocks.0.norm1.weight", "blocks.0.attn.qkv.weight",

@@ -37,8 +37,9 @@ public class PretrainerTests
         /// <summary>Makes one weight NaN right after this step's update, while that step's loss was finite.</summary>
         public long BreakWeightsAfter { get; }
 
-        public void AfterOptimizerStep(long step, long totalSteps)
+        public void AfterOptimizerStep(OptimizerStepContext context)
         {
+            var step = context.Step;
             if (Stop is { } stop && step == stop.Step)
             {
                 stop.Signal.Request(System.Runtime.InteropServices.PosixSignal.SIGINT);
@@ -54,15 +55,16 @@ public class PretrainerTests
 
         public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) => [new ParamGroup([.. _model.Parameters()], weightDecay)];
 
-        public TensorT Loss(TensorT clips, long step, int micro)
+        public PretrainOutput Loss(PretrainBatch batch)
         {
+            var (clips, step) = (batch.Clips, batch.Step);
             var x = clips.Flatten(1);
             var random = new Random((int)(_seed * 7919 + step));
             var keep = Enumerable.Range(0, (int)x.Size(1)).Select(_ => random.NextDouble() < 0.5 ? 1f : 0f).ToArray();
             var mask = TensorT.From(keep);
             var hidden = Dropout(_model.Encoder.Forward(x.Mul(mask)), 0.1, _model.Training);
             var loss = MseLoss(_model.Decoder.Forward(hidden), x);
-            return step == PoisonAtStep ? loss.Mul(double.NaN) : loss;
+            return new PretrainOutput(step == PoisonAtStep ? loss.Mul(double.NaN) : loss);
         }
 
         public void Dispose() => _model.Dispose();
@@ -109,11 +111,13 @@ public class PretrainerTests
             .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("train/loss").GetDouble()).ToList();
 
     private static string Train(PretrainConfig config, string? runDir, bool resume, long stopAt = long.MaxValue, double poison = double.NaN, bool videoMae = false,
-        string? resumeFrom = null, long breakWeightsAfter = -1, long stopDuring = -1)
+        string? resumeFrom = null, long breakWeightsAfter = -1, long stopDuring = -1, string? vjepa = null)
     {
         ManualSeed((ulong)config.Seed);
         var stop = new StopSignal();
-        using IPretrainTask task = videoMae ? new VideoMAETask(TinyVideoMae, config.Seed) : new ToyTask(config.Seed, poison, breakWeightsAfter, (stop, stopDuring));
+        using IPretrainTask task = vjepa is not null ? TinyVJepa(vjepa == "vjepa2", config.Seed)
+            : videoMae ? new VideoMAETask(TinyVideoMae, config.Seed) : new ToyTask(config.Seed, poison, breakWeightsAfter, (stop, stopDuring));
+        videoMae |= vjepa is not null;
         var effective = config;
         var manifest = ManifestInfo.Create(config.Seed, "test", [], "cpu");
         using var run = RunDirectory.Open(runDir ?? Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run"), "toy", effective, [], manifest, resume,
@@ -149,6 +153,51 @@ public class PretrainerTests
         var partialDir = Train(config, null, false, stopAt: 6, videoMae: true);
         Train(config, partialDir, resume: true, videoMae: true);
         Assert.Equal(full, Losses(partialDir));
+    }
+
+    /// <summary>A 32 × 32 × 4 V-JEPA on a 2 × 2 × 2 grid: small masks (one 1 × 1 block, two 1 × 2 blocks) so some context remains.</summary>
+    private static VJepaTask TinyVJepa(bool v2, long seed)
+    {
+        var encoder = MethodRegistry.Get(v2 ? "vjepa2" : "vjepa").EncoderDefaults(VideoSSL.Models.VideoViTVariants.Micro) with { ImgSize = 32, NumFrames = 4 };
+        var settings = (v2 ? MethodRegistry.V2Defaults : new VJepaSettings()) with
+        {
+            PredEmbedDim = 32,
+            PredDepth = 1,
+            PredNumHeads = 2,
+            Masks = [new() { SpatialScale = [0.25, 0.25], NumBlocks = 1 }, new() { SpatialScale = [0.5, 0.5], NumBlocks = 1, AspectRatio = [0.5, 0.5] }],
+            ClipGrad = 1.0,
+        };
+        return new VJepaTask(encoder, settings, v2, seed);
+    }
+
+    [Theory]
+    [InlineData("vjepa")]
+    [InlineData("vjepa2")]
+    public void VJepa_run_stopped_and_resumed_gives_bit_identical_losses_and_metrics(string method)
+    {
+        // Weight-decay and EMA schedules are part of the state a resume must reproduce; clipping starts after warmup.
+        var config = Config(epochs: 3) with { Method = method };
+        config = config with { Train = config.Train with { WeightDecay = 0.04, WeightDecayEnd = 0.4, ScheduleScale = 1.25, StartLr = 0.1, ClipGrad = 0 } };
+        var fullDir = Train(config, null, false, vjepa: method);
+        var partialDir = Train(config, null, false, stopAt: 6, vjepa: method);
+        Train(config, partialDir, resume: true, vjepa: method);
+        Assert.Equal(File.ReadAllLines(Path.Combine(fullDir, "metrics.jsonl")).Select(StripTimes), File.ReadAllLines(Path.Combine(partialDir, "metrics.jsonl")).Select(StripTimes));
+        var first = System.Text.Json.JsonDocument.Parse(File.ReadLines(Path.Combine(fullDir, "metrics.jsonl")).First()).RootElement;
+        foreach (var key in (string[])["collapse/target_std", "collapse/pooled_cosine", "sched/ema_momentum", "sched/wd", "mask/context_tokens_0"])
+        {
+            Assert.True(first.TryGetProperty(key, out _), $"metrics.jsonl has no {key}");
+        }
+    }
+
+    /// <summary>A metrics line without the wall-clock fields (time, throughput, memory), which differ between runs.</summary>
+    private static string StripTimes(string line)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(line)!.AsObject();
+        foreach (var key in (string[])["time", "perf/clips_per_s", "mem/peak_mib"])
+        {
+            node.Remove(key);
+        }
+        return node.ToJsonString();
     }
 
     [Fact]
