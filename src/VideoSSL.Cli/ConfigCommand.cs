@@ -53,30 +53,32 @@ internal static class ConfigCommand
 
     private static object Defaults(string verb) => verb switch
     {
-        "pretrain" => new PretrainConfig(),
+        // The vjepa section is null until a V-JEPA method fills it; listed with its defaults so every key is shown.
+        "pretrain" => new PretrainConfig { Vjepa = new VideoSSL.Methods.VJepaSettings() },
         "probe" => new ProbeConfig(),
         "finetune" => new FinetuneConfig(),
         "eval" => new EvalConfig(),
         _ => throw new ConfigException($"config show: unknown verb '{verb}' (one of {string.Join(", ", Verbs)})"),
     };
 
-    // The first rule on the key's path that limits where it applies (a section's rule covers its keys).
+    // Every rule on the key's path that limits where it applies (a section's rule covers its keys), outermost first.
     private static string? Applicability(object root, string key)
     {
         var type = root.GetType();
+        var conditions = new List<string>();
         foreach (var part in key.Split('.'))
         {
             var property = type.GetProperties().FirstOrDefault(p => ConfigLoader.ToSnake(p.Name) == part);
             if (property is null)
             {
-                return null;
+                break;
             }
             if (ConfigSchema.Find(type, property.Name) is { AppliesWhen: { } when })
             {
-                return when;
+                conditions.Add(when);
             }
-            type = property.PropertyType;
+            type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
         }
-        return null;
+        return conditions.Count == 0 ? null : string.Join(" and ", conditions);
     }
 }

@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Text.Json;
 using VideoSSL.Data.Pipelines;
 using VideoSSL.Data.Transforms;
+using VideoSSL.Methods;
 using VideoSSL.Models;
 using VideoSSL.Torch;
 
@@ -91,7 +92,8 @@ public static class ConfigSchema
     /// <summary>Every `data.format` a config may name: the real layouts plus the built-in synthetic motion set.</summary>
     public static readonly IReadOnlyList<string> DataFormats = [.. DatasetFactory.Formats, "synthetic"];
 
-    public static readonly IReadOnlyList<string> Methods = ["videomae", "videomae_v2"];
+    /// <summary>Every `method` a pretraining config may name: the method registry's.</summary>
+    public static IReadOnlyCollection<string> Methods => MethodRegistry.Names;
 
     private static readonly List<ConfigKey> s_keys =
     [
@@ -116,26 +118,42 @@ public static class ConfigSchema
         Any("LabelSmoothing", "label smoothing of the cross-entropy", min: 0, max: 1, maxExclusive: true),
 
         // ---- pretrain ---------------------------------------------------------------------------------------
-        Key<PretrainConfig>(nameof(PretrainConfig.Method), "videomae (tube masking) or videomae_v2 (dual masking: running-cell decoder mask)", oneOf: Methods),
+        Key<PretrainConfig>(nameof(PretrainConfig.Method), "videomae (tube masking), videomae_v2 (dual masking), vjepa (latent prediction, multiblock masks, EMA target) or vjepa2 (V-JEPA with 3-D RoPE)", oneOf: MethodRegistry.Names),
         Key<PretrainConfig>(nameof(PretrainConfig.Model), "encoder and decoder"),
-        Key<PretrainConfig>(nameof(PretrainConfig.Mask), "masking"),
+        Key<PretrainConfig>(nameof(PretrainConfig.Mask), "VideoMAE masking", applies: IsVideoMae, when: "method is videomae or videomae_v2"),
+        Key<PretrainConfig>(nameof(PretrainConfig.Vjepa), "V-JEPA predictor, multiblock masks, EMA and loss (null = the method's defaults)", applies: IsVJepa, when: "method is vjepa or vjepa2"),
+        Key<VJepaSettings>(nameof(VJepaSettings.PredEmbedDim), "predictor width (null = the method's size for the encoder)", min: 1),
+        Key<VJepaSettings>(nameof(VJepaSettings.PredDepth), "predictor blocks (null = the method's)", min: 1),
+        Key<VJepaSettings>(nameof(VJepaSettings.PredNumHeads), "predictor heads (null = the method's)", min: 1),
+        Key<VJepaSettings>(nameof(VJepaSettings.Masks), "multiblock mask generators (jepa cfgs_mask): spatial_scale, temporal_scale, aspect_ratio, num_blocks, max_temporal_keep"),
+        Key<VJepaSettings>(nameof(VJepaSettings.Ema), "EMA momentum [start, end], linear over the scaled schedule (jepa ema)", count: 2, min: 0, max: 1),
+        Key<VJepaSettings>(nameof(VJepaSettings.ClipGrad), "grad-norm clip of encoder and predictor after warmup (0 = off)", min: 0),
+        Key<VJepaSettings>(nameof(VJepaSettings.LossExp), "loss = mean(|z - h|^loss_exp) / loss_exp (1 = L1)", min: 0, minExclusive: true),
+        Key<VJepaSettings>(nameof(VJepaSettings.CollapseStdThreshold), "warn when the targets' mean per-dimension std falls under this", min: 0),
         Key<PretrainConfig>(nameof(PretrainConfig.Data), "the training split and clip geometry"),
         Key<PretrainConfig>(nameof(PretrainConfig.Train), "optimizer and schedule"),
         Key<PretrainConfig>(nameof(PretrainConfig.Log), "logging and checkpoint intervals"),
         Key<ModelSection>(nameof(ModelSection.Encoder), "encoder from the model registry", oneOf: ModelRegistry.Names),
-        Key<ModelSection>(nameof(ModelSection.DecoderDim), "decoder width", min: 1),
-        Key<ModelSection>(nameof(ModelSection.DecoderDepth), "decoder blocks", min: 1),
-        Key<ModelSection>(nameof(ModelSection.DecoderHeads), "decoder attention heads (must divide decoder_dim)", min: 1),
+        Key<ModelSection>(nameof(ModelSection.DecoderDim), "decoder width", min: 1, applies: IsVideoMae, when: "method is videomae or videomae_v2"),
+        Key<ModelSection>(nameof(ModelSection.DecoderDepth), "decoder blocks", min: 1, applies: IsVideoMae, when: "method is videomae or videomae_v2"),
+        Key<ModelSection>(nameof(ModelSection.DecoderHeads), "decoder attention heads (must divide decoder_dim)", min: 1, applies: IsVideoMae, when: "method is videomae or videomae_v2"),
         Key<ModelSection>(nameof(ModelSection.ImgSize), "input side in pixels (= data.input_size)", min: 1),
         Key<ModelSection>(nameof(ModelSection.Frames), "frames per clip (= data.num_frames)", min: 1),
         Key<ModelSection>(nameof(ModelSection.Tubelet), "frames per patch (tubelet size)", min: 1),
         Key<ModelSection>(nameof(ModelSection.Patch), "patch side in pixels", min: 1),
         Key<ModelSection>(nameof(ModelSection.DropPath), "stochastic depth of the encoder", min: 0, max: 1, maxExclusive: true),
-        Key<ModelSection>(nameof(ModelSection.NormPixLoss), "per-patch normalised pixel target (VideoMAE's --normlize_target); false = raw pixels"),
+        Key<ModelSection>(nameof(ModelSection.NormPixLoss), "per-patch normalised pixel target (VideoMAE's --normlize_target); false = raw pixels", applies: IsVideoMae, when: "method is videomae or videomae_v2"),
+        Key<ModelSection>(nameof(ModelSection.PosEmbed), "position embedding: sinusoid1d (VideoMAE), sincos3d (V-JEPA), rope3d (V-JEPA 2) or none; null = the method's"),
+        Key<ModelSection>(nameof(ModelSection.QkvBias), "qkv bias: qv (VideoMAE), qkv (jepa) or none; null = the method's"),
+        Key<ModelSection>(nameof(ModelSection.Rope), "3-D RoPE pairing: official (vjepa2 RoPEAttention) or textbook; null = official"),
         Key<MaskSection>(nameof(MaskSection.Ratio), "share of tokens the encoder never sees", min: 0, max: 1, minExclusive: true, maxExclusive: true),
         Key<MaskSection>(nameof(MaskSection.DecoderRatio), "VideoMAE V2 running-cell decoder mask ratio", min: 0, max: 1, maxExclusive: true,
             applies: root => root is PretrainConfig { Method: "videomae_v2" }, when: "method = videomae_v2"),
         Key<OptimSection>(nameof(OptimSection.Epochs), "passes over the training split (the lr schedule spans them)", min: 1),
+        Key<OptimSection>(nameof(OptimSection.ScaleLr), "scale base_lr, min_lr and start_lr by the effective batch / 256 (VideoMAE); false = absolute rates (V-JEPA)"),
+        Key<OptimSection>(nameof(OptimSection.StartLr), "lr at the start of the warmup (0 in VideoMAE, jepa start_lr)", min: 0),
+        Key<OptimSection>(nameof(OptimSection.WeightDecayEnd), "cosine weight decay from weight_decay to this (jepa final_weight_decay); null = constant", min: 0),
+        Key<OptimSection>(nameof(OptimSection.ScheduleScale), "schedules span this x the planned steps (jepa ipe_scale, 1.25)", min: 1),
 
         // ---- data -------------------------------------------------------------------------------------------
         Key<DataSection>(nameof(DataSection.Format), "kinetics (official CSV), list (VideoMAE \"path label\" file), ssv2 (labels + split JSON) or synthetic", oneOf: DataFormats),
@@ -392,6 +410,10 @@ public static class ConfigSchema
     };
 
     private static ProbeSection? ProbeOf(object root) => (root as ProbeConfig)?.Probe;
+
+    private static bool IsVideoMae(object root) => root is PretrainConfig { Method: "videomae" or "videomae_v2" };
+
+    private static bool IsVJepa(object root) => root is PretrainConfig { Method: "vjepa" or "vjepa2" };
 
     private static bool IsLeaf(Type type) =>
         type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type.IsArray
