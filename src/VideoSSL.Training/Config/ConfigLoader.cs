@@ -112,7 +112,7 @@ public static class ConfigLoader
             {
                 var shown = ToSnake(resolved);
                 throw new ConfigException(IsList(target)
-                    ? $"{origin}: config key '{shown}' is a list; got the single value '{value}' (write [a, b])"
+                    ? $"{origin}: config key '{shown}' is a list; got {(string.IsNullOrEmpty(value) ? "an empty one" : $"the single value '{value}'")} (write [a, b])"
                     : $"{origin}: config key '{shown}' is a section of keys; got the value '{value}' (write \"{shown.Split('.')[^1]}\": {{ ... }})");
             }
             normalized[resolved] = value;
