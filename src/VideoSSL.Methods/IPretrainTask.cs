@@ -22,9 +22,27 @@ public interface IPretrainTask : IDisposable
     {
     }
 
-    /// <summary>Original / masked / reconstructed frames of the first clip, or null if the method does not reconstruct pixels.</summary>
+    /// <summary>Original / masked / reconstructed frames of the first few clips, or null if the method does not reconstruct pixels.</summary>
     ReconstructionSample? Reconstruct(Tensor clips, long step) => null;
 }
 
-/// <summary>Three views of one clip as [T, H, W, 3] floats in 0..1, for reconstruction grids.</summary>
-public sealed record ReconstructionSample(float[] Original, float[] Masked, float[] Reconstruction, int Frames, int Height, int Width);
+/// <summary>
+/// Views of <see cref="Clips"/> clips as [Clips, T, H, W, 3] floats in 0..1, for reconstruction grids: the original,
+/// the encoder's input (masked patches grey), the reconstruction (visible patches pasted back).
+/// </summary>
+public sealed record ReconstructionSample(float[] Original, float[] Masked, float[] Reconstruction, int Frames, int Height, int Width)
+{
+    /// <summary>How many clips a grid shows: the first ones of a batch the loop keeps fixed for the whole run.</summary>
+    public const int DefaultClips = 4;
+
+    public int Clips { get; init; } = 1;
+
+    /// <summary>The prediction alone [Clips, T, H, W, 3]: visible patches are not pasted back (NaN), so only the model's output shows.</summary>
+    public float[]? Prediction { get; init; }
+
+    /// <summary>True where a pixel was hidden from the encoder, [Clips, T, H, W].</summary>
+    public bool[]? MaskedPixels { get; init; }
+
+    /// <summary>How to read the prediction, e.g. that normalised targets were mapped back with the true patch statistics.</summary>
+    public string? Note { get; init; }
+}

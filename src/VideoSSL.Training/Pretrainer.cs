@@ -92,6 +92,8 @@ public sealed class Pretrainer
         // Logged loss = mean over the steps since the last log line, so a curve is not one batch's noise.
         var intervalSum = 0.0;
         var intervalCount = 0;
+        // Reconstruction grids show the same clips at every step (the first of the first batch this process sees).
+        (float[] Data, long[] Shape)? shown = null;
         for (var epoch = (int)state.Epoch; step < totalSteps && step < stopAtStep; epoch++)
         {
             var startBatch = epoch == state.Epoch ? (int)state.BatchInEpoch : 0;
@@ -104,6 +106,10 @@ public sealed class Pretrainer
                     break;
                 }
                 var micro = (batchInEpoch - startBatch) % accum;
+                if (_hooks.OnReconstruction is not null)
+                {
+                    shown ??= FirstClips(batch, ReconstructionSample.DefaultClips);
+                }
                 optimizer.Lr = Schedule.WarmupCosine(step, peakLr, minLr, warmupSteps, totalSteps);
                 double lossValue;
                 using (var scope = Torch.Torch.NewScope())
@@ -130,7 +136,8 @@ public sealed class Pretrainer
                 {
                     continue;
                 }
-                var gradNorm = train.ClipGrad > 0 ? GradClip.ClipGradNorm(_task.Model.Parameters(), train.ClipGrad) : double.NaN;
+                // Without clipping the norm is still measured (an infinite threshold scales nothing), so curves always have it.
+                var gradNorm = GradClip.ClipGradNorm(_task.Model.Parameters(), train.ClipGrad > 0 ? train.ClipGrad : double.PositiveInfinity);
                 optimizer.Step();
                 optimizer.ZeroGrad();
                 _task.AfterOptimizerStep(step, totalSteps);
@@ -161,7 +168,8 @@ public sealed class Pretrainer
                 {
                     using var scope = Torch.Torch.NewScope();
                     using var noGrad = Torch.Torch.NoGrad();
-                    var sample = _task.Reconstruct(ToDevice(batch), step);
+                    var host = Tensor.From<float>(shown!.Value.Data, shown.Value.Shape);
+                    var sample = _task.Reconstruct(_device.IsCuda ? host.To(_device, nonBlocking: false) : host, step);
                     if (sample is not null)
                     {
                         _hooks.OnReconstruction(step, sample);
@@ -186,6 +194,19 @@ public sealed class Pretrainer
         progress.Finish();
         var elapsed = watch.Elapsed;
         return new Result(step, lastLoss, clipsSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed);
+    }
+
+    // A copy: the loader recycles batch buffers.
+    private static (float[] Data, long[] Shape) FirstClips(ClipBatch batch, int count)
+    {
+        var shape = batch.Shape.Select(s => (long)s).ToArray();
+        if (shape.Length == 6)
+        {
+            shape = [shape[0] * shape[1], .. shape[2..]];
+        }
+        shape[0] = Math.Min(shape[0], count);
+        var length = shape.Aggregate(1L, (a, b) => a * b);
+        return (batch.Data.AsSpan(0, (int)length).ToArray(), shape);
     }
 
     private static long ClipsIn(ClipBatch batch) => batch.Shape.Length == 6 ? (long)batch.Shape[0] * batch.Shape[1] : batch.Shape[0];
