@@ -130,7 +130,7 @@ public sealed class ConfusionMatrixPlot
         // Rectangle, not Extent (which puts the outer cell centres on its edges): one unit per cell. ScottPlot draws
         // row 0 at the top, so true class t is centred on y = n - t - 0.5.
         heatmap.Rectangle = new CoordinateRect(0, n, 0, n);
-        plot.Add.ColorBar(heatmap).Label = "share of the true class";
+        plot.Add.ColorBar(heatmap); // its label would overlap the tick labels: the x-axis label says what colour means
 
         var step = new[] { 1, 2, 5, 10, 20, 50, 100 }.First(k => n / k <= 40);
         var xTicks = new NumericManual();
@@ -145,7 +145,9 @@ public sealed class ConfusionMatrixPlot
         plot.Axes.Left.TickGenerator = yTicks;
         plot.Axes.Bottom.TickLabelStyle.Rotation = -60;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
-        plot.XLabel("predicted class");
+        plot.XLabel("predicted class (colour: share of the true class)");
+        // ScottPlot sizes the axis for horizontal labels; rotated names need room for their length.
+        plot.Axes.Bottom.MinimumSize = step == 1 ? 150 : 50;
         plot.YLabel("true class");
         if (n <= 20)
         {

@@ -39,7 +39,7 @@ public static partial class HtmlReport
             h1{font-size:22px}h2{font-size:19px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:32px}h3{font-size:16px}
             table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
             th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
-            .charts{display:flex;flex-wrap:wrap;gap:8px}.charts img{width:560px;height:auto;border:1px solid #eee}
+            .charts{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start}.charts img{width:560px;height:auto;border:1px solid #eee}
             img.grid{max-width:100%;border:1px solid #eee}pre{background:#f7f7f7;padding:8px;font-size:12px;overflow:auto;max-height:420px}
             .note{color:#666;font-size:12px}
             </style></head><body>
@@ -82,13 +82,15 @@ public static partial class HtmlReport
     private static void Configs(StringBuilder html, List<RunData> runs)
     {
         html.Append("<h2>Configuration</h2>\n");
-        var flat = runs.Select(r => Flatten(r.Config)).ToList();
-        if (runs.Count > 1)
+        // Runs of one command are compared (a pretraining and a probe share few keys, so their diff says nothing).
+        foreach (var group in runs.GroupBy(Command).Where(g => g.Count() > 1))
         {
+            var members = group.ToList();
+            var flat = members.Select(r => Flatten(r.Config)).ToList();
             var keys = flat.SelectMany(f => f.Keys).Distinct().Order(StringComparer.Ordinal)
                 .Where(k => flat.Select(f => f.GetValueOrDefault(k, "(absent)")).Distinct().Count() > 1).ToList();
-            html.Append(CultureInfo.InvariantCulture, $"<h3>Differences between runs ({keys.Count} keys)</h3>\n<table><tr><th>key</th>");
-            foreach (var run in runs)
+            html.Append(CultureInfo.InvariantCulture, $"<h3>Differences between {E(group.Key)} runs ({keys.Count} keys)</h3>\n<table><tr><th>key</th>");
+            foreach (var run in members)
             {
                 html.Append(CultureInfo.InvariantCulture, $"<th>{E(run.Name)}</th>");
             }
@@ -114,7 +116,7 @@ public static partial class HtmlReport
     {
         html.Append("<h2>Curves</h2>\n");
         // Runs of one command share axes (two pretraining recipes, pretrained vs random probes); kinds apart.
-        foreach (var group in runs.GroupBy(r => Text(r.Manifest, "command") is { Length: > 0 } c ? c : "run"))
+        foreach (var group in runs.GroupBy(Command))
         {
             var members = group.ToList();
             html.Append(CultureInfo.InvariantCulture, $"<h3>{E(group.Key)}: {E(string.Join(", ", members.Select(r => r.Name)))}</h3>\n<div class=\"charts\">\n");
@@ -162,7 +164,7 @@ public static partial class HtmlReport
             }
             html.Append("</p>\n");
             var names = Enumerable.Range(0, test.ClassCount).Select(c => c < run.ClassNames.Count ? run.ClassNames[c] : c.ToString(CultureInfo.InvariantCulture)).ToList();
-            var confusion = new ConfusionMatrixPlot(test.Confusion(), names) { Title = "confusion matrix (top-1)" };
+            var confusion = new ConfusionMatrixPlot(test.Confusion(), names) { Title = "confusion matrix" };
             html.Append(CultureInfo.InvariantCulture, $"<div class=\"charts\"><img style=\"width:auto;max-width:100%\" alt=\"confusion matrix\" src=\"{DataUri(confusion.ToPng())}\">\n");
             html.Append("<table><tr><th>class</th><th>videos</th><th>top-1</th></tr>\n");
             foreach (var (c, (videos, accuracy)) in test.PerClass().Select((v, c) => (c, v)))
@@ -178,16 +180,18 @@ public static partial class HtmlReport
         }
     }
 
-    /// <summary>The newest picture of each kind in plots/: not a chart this class draws, not a step-numbered snapshot.</summary>
+    /// <summary>
+    /// The latest picture of each kind in plots/: not a chart (charts are saved with an SVG beside them and are
+    /// redrawn above from metrics.jsonl), not a step-numbered snapshot.
+    /// </summary>
     private static List<string> LatestPictures(RunData run)
     {
         if (!Directory.Exists(run.PlotDir))
         {
             return [];
         }
-        var charts = RunCharts.For([run]).Select(c => c.Name + ".png").ToHashSet(StringComparer.Ordinal);
         return [.. Directory.GetFiles(run.PlotDir, "*.png")
-            .Where(f => !charts.Contains(Path.GetFileName(f)) && !SnapshotName().IsMatch(Path.GetFileName(f)))
+            .Where(f => !File.Exists(Path.ChangeExtension(f, ".svg")) && !SnapshotName().IsMatch(Path.GetFileName(f)))
             .Order(StringComparer.Ordinal)];
     }
 
@@ -236,6 +240,8 @@ public static partial class HtmlReport
         }
         return string.Empty;
     }
+
+    private static string Command(RunData run) => Text(run.Manifest, "command") is { Length: > 0 } c ? c : "run";
 
     private static string DataUri(byte[] png) => "data:image/png;base64," + Convert.ToBase64String(png);
 

@@ -236,12 +236,14 @@ public static class RunCharts
                     var scale = values.Where(double.IsFinite).DefaultIfEmpty(0).Max() <= 1 ? 100 : 1;
                     values = [.. values.Select(v => v * scale)];
                 }
-                var color = PlotStyle.Palette[(runs.Count > 1 && keys.Count == 1 ? r : i) % PlotStyle.Palette.Count];
+                // Several runs: one colour per run, the split told by the line (train dashed, mean-class dotted).
+                var color = PlotStyle.Palette[(runs.Count > 1 ? r : i) % PlotStyle.Palette.Count];
                 var label = runs.Count > 1 ? $"{runs[r].Name} {key}" : key;
                 var line = AddLine(plot, label, epochs, values, color, 2.5f, logY: false);
-                if (line is not null && key.StartsWith("train/", StringComparison.Ordinal))
+                if (line is not null)
                 {
-                    line.LinePattern = LinePattern.Dashed;
+                    line.LinePattern = key.StartsWith("train/", StringComparison.Ordinal) ? LinePattern.Dashed
+                        : key.Contains("mean_class", StringComparison.Ordinal) ? LinePattern.Dotted : LinePattern.Solid;
                 }
                 i++;
             }
