@@ -15,6 +15,8 @@ build_dir=${VIDEOSSL_NATIVE_BUILD:-$here/build}/$component
 need=()
 command -v cmake >/dev/null || need+=(cmake)
 command -v c++ >/dev/null || need+=(g++)
+# Plots and reports draw text in DejaVu Sans by file, so pictures look the same on every machine.
+[[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || need+=(fonts-dejavu-core)
 case $component in
   torch)
     if [[ -z "${Torch_DIR:-}${LIBTORCH:-}" ]]; then

@@ -137,7 +137,7 @@ internal static class DataCommand
         for (int t = 0; t < clip.Frames; t++)
         {
             string path = Path.Combine(outDir, string.Create(CultureInfo.InvariantCulture, $"{stem}_{indices[t]:D6}.png"));
-            PngWriter.Save(path, clip.Frame(t), clip.Width, clip.Height);
+            File.WriteAllBytes(path, PlotStyle.EncodePng(clip.Frame(t), clip.Width, clip.Height));
             written.Add(path);
         }
         return written;

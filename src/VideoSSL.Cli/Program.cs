@@ -13,6 +13,7 @@ internal static class Program
             DataCommand.Create(),
             PretrainCommand.Create(),
             RunPlotting.CreatePlotCommand(),
+            RunPlotting.CreateReportCommand(),
             EvaluationCommands.CreateProbe(),
             EvaluationCommands.CreateFinetune(),
             EvaluationCommands.CreateEval(),

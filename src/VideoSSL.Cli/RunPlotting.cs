@@ -5,7 +5,7 @@ using VideoSSL.Training;
 
 namespace VideoSSL.Cli;
 
-/// <summary>Turns what the training loop reports into the run folder's pictures.</summary>
+/// <summary>Turns what the training loop reports into the run folder's pictures; `videossl plot` and `videossl report`.</summary>
 internal static class RunPlotting
 {
     public static PretrainHooks Hooks(RunDirectory run, StopSignal? stop = null) => new()
@@ -15,40 +15,59 @@ internal static class RunPlotting
         Stop = stop,
     };
 
-    /// <summary>Rows: original frames, the encoder's view (masked patches grey), the reconstruction in pixels.</summary>
+    /// <summary>
+    /// plots/reconstruction.png (the latest) and reconstruction-STEP.png: per fixed clip the original, the encoder's
+    /// view, the prediction alone and the error; also logged to TensorBoard.
+    /// </summary>
     public static string SaveReconstruction(RunDirectory run, long step, ReconstructionSample sample)
     {
-        var grid = new ImageGrid { Title = $"masked reconstruction, step {step}" };
-        var frameSize = sample.Height * sample.Width * 3;
-        RgbImage?[] Row(float[] frames) =>
-            [.. Enumerable.Range(0, sample.Frames).Select(t => RgbImage.FromFloats(frames.AsSpan(t * frameSize, frameSize), sample.Width, sample.Height))];
-        grid.ColumnLabels = [.. Enumerable.Range(0, sample.Frames).Select(t => $"t={t}")];
-        grid.AddRow("original", Row(sample.Original));
-        grid.AddRow("masked", Row(sample.Masked));
-        grid.AddRow("reconstruction", Row(sample.Reconstruction));
-        var png = grid.ToPng();
+        var voxels = sample.Clips * sample.Frames * sample.Height * sample.Width;
+        var grid = ReconstructionGrid.Create($"masked reconstruction, step {step}", sample.Clips, sample.Frames, sample.Height, sample.Width,
+            sample.Original, sample.Masked, sample.Prediction ?? sample.Reconstruction, sample.MaskedPixels ?? new bool[voxels], sample.Note);
+        var (png, width, height) = grid.Encode();
         var path = Path.Combine(run.PlotDir, "reconstruction.png");
+        Directory.CreateDirectory(run.PlotDir);
         File.WriteAllBytes(path + ".tmp", png);
         File.Move(path + ".tmp", path, overwrite: true);
         File.Copy(path, Path.Combine(run.PlotDir, $"reconstruction-{step:D7}.png"), overwrite: true);
-        var image = grid.Render();
-        run.TensorBoard.AddImage("reconstruction", png, image.Width, image.Height, step);
+        run.TensorBoard.AddImage("reconstruction", png, width, height, step);
         return path;
     }
 
     public static Command CreatePlotCommand()
     {
-        var runDir = new Argument<string>("run-dir") { Description = "a run folder (holds metrics.jsonl)" };
-        var command = new Command("plot", "Redraw a run's loss, lr and evaluation curves from its metrics.jsonl") { runDir };
+        var runDirs = new Argument<string[]>("run-dir") { Description = "run folders (each holds metrics.jsonl)", Arity = ArgumentArity.OneOrMore };
+        var outDir = new Option<string?>("--out") { Description = "where overlaid plots of several runs go (default plots-compare/); one run is redrawn into its own plots/" };
+        var command = new Command("plot", "Redraw a run's curves from metrics.jsonl, or overlay several runs on shared axes") { runDirs, outDir };
         command.SetAction(parse =>
         {
-            var dir = parse.GetValue(runDir)!;
+            var dirs = parse.GetValue(runDirs)!;
+            var output = parse.GetValue(outDir);
             return CliErrors.Guard(() =>
             {
-                foreach (var file in RunPlots.Regenerate(dir))
+                var written = dirs.Length == 1 && output is null ? RunPlots.Regenerate(dirs[0]) : RunPlots.Overlay(dirs, output ?? "plots-compare");
+                foreach (var file in written)
                 {
                     Console.WriteLine(file);
                 }
+            });
+        });
+        return command;
+    }
+
+    public static Command CreateReportCommand()
+    {
+        var runDirs = new Argument<string[]>("run-dir") { Description = "run folders: pretraining, probes, fine-tuning", Arity = ArgumentArity.OneOrMore };
+        var outPath = new Option<string>("--out") { Description = "the HTML file to write", DefaultValueFactory = _ => "report.html" };
+        var command = new Command("report", "One self-contained HTML page (images inline, no network) with manifests, config diff, curves, grids and test results") { runDirs, outPath };
+        command.SetAction(parse =>
+        {
+            var dirs = parse.GetValue(runDirs)!;
+            var output = parse.GetValue(outPath)!;
+            return CliErrors.Guard(() =>
+            {
+                HtmlReport.Write(dirs, output);
+                Console.WriteLine($"wrote {output} ({new FileInfo(output).Length / 1024} KiB, {dirs.Length} runs)");
             });
         });
         return command;

@@ -31,7 +31,7 @@ public interface IPretrainTask : IDisposable
     {
     }
 
-    /// <summary>Original / masked / reconstructed frames of the first clip, or null if the method does not reconstruct pixels.</summary>
+    /// <summary>Original / masked / reconstructed frames of the first few clips, or null if the method does not reconstruct pixels.</summary>
     ReconstructionSample? Reconstruct(PretrainBatch batch) => null;
 
     /// <summary>A warning line to print for the metrics just logged (e.g. a collapse alarm), or null.</summary>
@@ -63,8 +63,26 @@ public sealed record SchedulePlan(long TotalSteps, long StepsPerEpoch, long Warm
 /// <summary>Where the run is at an optimizer step, with the values of every schedule at that step.</summary>
 public sealed record OptimizerStepContext(long Step, SchedulePlan Plan, IReadOnlyDictionary<string, double> Scalars);
 
-/// <summary>Three views of one clip as [T, H, W, 3] floats in 0..1, for reconstruction grids.</summary>
-public sealed record ReconstructionSample(float[] Original, float[] Masked, float[] Reconstruction, int Frames, int Height, int Width);
+/// <summary>
+/// Views of <see cref="Clips"/> clips as [Clips, T, H, W, 3] floats in 0..1, for reconstruction grids: the original,
+/// the encoder's input (masked patches grey), the reconstruction (visible patches pasted back).
+/// </summary>
+public sealed record ReconstructionSample(float[] Original, float[] Masked, float[] Reconstruction, int Frames, int Height, int Width)
+{
+    /// <summary>How many clips a grid shows: the first ones of a batch the loop keeps fixed for the whole run.</summary>
+    public const int DefaultClips = 4;
+
+    public int Clips { get; init; } = 1;
+
+    /// <summary>The prediction alone [Clips, T, H, W, 3]: visible patches are not pasted back (NaN), so only the model's output shows.</summary>
+    public float[]? Prediction { get; init; }
+
+    /// <summary>True where a pixel was hidden from the encoder, [Clips, T, H, W].</summary>
+    public bool[]? MaskedPixels { get; init; }
+
+    /// <summary>How to read the prediction, e.g. that normalised targets were mapped back with the true patch statistics.</summary>
+    public string? Note { get; init; }
+}
 
 /// <summary>
 /// Token roles of one clip for a mask picture, one array [T'·H'·W'] per mask generator: 1 = context (seen by

@@ -310,7 +310,14 @@ public sealed class VideoMAEPretrainModel : Module
 }
 
 /// <summary>Pixel frames of one sample for a reconstruction grid: each array is [T, H, W, 3] in 0..1.</summary>
-public sealed record ReconstructionFrames(int Frames, int Height, int Width, float[] Original, float[] Masked, float[] Reconstruction);
+public sealed record ReconstructionFrames(int Frames, int Height, int Width, float[] Original, float[] Masked, float[] Reconstruction)
+{
+    /// <summary>Predicted pixels only, NaN where the encoder saw the patch (or nothing was predicted).</summary>
+    public float[] Prediction { get; init; } = [];
+
+    /// <summary>True where the pixel's tubelet was masked, [T, H, W].</summary>
+    public bool[] MaskedPixels { get; init; } = [];
+}
 
 /// <summary>VideoMAE's reconstruction targets and their inverse.</summary>
 public static class VideoMAE
@@ -380,6 +387,8 @@ public static class VideoMAE
         var original = new float[frame];
         var input = new float[frame];
         var recon = new float[frame];
+        var predictionOnly = new float[frame];
+        var maskedPixels = new bool[t * h * w];
         var pixels = new float[tube * patch * patch * c]; // one token, layout (p0 p1 p2 c)
         for (var n = 0; n < grid.Count; n++)
         {
@@ -433,13 +442,15 @@ public static class VideoMAE
                             original[at] = v;
                             input[at] = masked[n] ? 0.5f : v;
                             recon[at] = !masked[n] ? v : rebuilt is null ? 0.5f : Math.Clamp(rebuilt[i], 0f, 1f);
+                            predictionOnly[at] = rebuilt is null ? float.NaN : Math.Clamp(rebuilt[i], 0f, 1f);
+                            maskedPixels[at / 3] = masked[n];
                             i++;
                         }
                     }
                 }
             }
         }
-        return new ReconstructionFrames(t, h, w, original, input, recon);
+        return new ReconstructionFrames(t, h, w, original, input, recon) { Prediction = predictionOnly, MaskedPixels = maskedPixels };
     }
 
     private static (double Mean, double Std) MeanStd(float[] pixels, int channel, int channels)
@@ -495,15 +506,32 @@ public sealed class VideoMAETask : IPretrainTask
 
     public ReconstructionSample? Reconstruct(PretrainBatch batch)
     {
-        var (clips, step) = (batch.Clips, batch.Step);
-        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, step), (int)clips.Size(0), clips.Device);
+        var clips = batch.Clips;
+        // One mask for every step (drawn for step -1, never a training step): with the loop's fixed clips, grids
+        // from different steps differ only by what the model learned.
+        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, -1), (int)clips.Size(0), clips.Device);
         using (encoderMask)
         using (decoderMask)
         {
             // Reconstruct every encoder-masked token (also under dual masking) so the grid shows the whole picture.
             var prediction = _model.Forward(clips, encoderMask);
-            var frames = VideoMAE.Reconstruct(clips, encoderMask, prediction, encoderMask.Masked, _model.Config.Encoder, _model.Config.NormPixLoss);
-            return new ReconstructionSample(frames.Original, frames.Masked, frames.Reconstruction, frames.Frames, frames.Height, frames.Width);
+            var count = (int)Math.Min(clips.Size(0), ReconstructionSample.DefaultClips);
+            var frames = Enumerable.Range(0, count)
+                .Select(i => VideoMAE.Reconstruct(clips, encoderMask, prediction, encoderMask.Masked, _model.Config.Encoder, _model.Config.NormPixLoss, i))
+                .ToList();
+            float[] Join(Func<ReconstructionFrames, float[]> part) => [.. frames.SelectMany(part)];
+            var first = frames[0];
+            return new ReconstructionSample(Join(f => f.Original), Join(f => f.Masked), Join(f => f.Reconstruction), first.Frames, first.Height, first.Width)
+            {
+                Clips = count,
+                Prediction = Join(f => f.Prediction),
+                MaskedPixels = [.. frames.SelectMany(f => f.MaskedPixels)],
+                // engine_for_pretraining.py / run_mae_vis.py: with norm_pix_loss the output is per-patch normalised, and
+                // pictures map it back with the true patch's mean and std, which lends the prediction the original's tone.
+                Note = _model.Config.NormPixLoss
+                    ? "norm_pix_loss: predictions de-normalised with the true patch mean and std (so their tone comes from the original)"
+                    : "targets are raw pixels: the prediction row is the model's output as it is",
+            };
         }
     }
 

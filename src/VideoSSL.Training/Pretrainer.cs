@@ -119,6 +119,8 @@ public sealed class Pretrainer
         var interrupted = false;
         var metricSums = new SortedDictionary<string, (double Sum, int Count)>(StringComparer.Ordinal);
         var scalars = new Dictionary<string, double>(StringComparer.Ordinal);
+        // Reconstruction grids and mask pictures show the same clips at every step (the first of the first batch this process sees).
+        (float[] Data, long[] Shape)? shown = null;
         for (var epoch = (int)state.Epoch; step < totalSteps && step < stopAtStep && !interrupted; epoch++)
         {
             var startBatch = epoch == state.Epoch ? (int)state.BatchInEpoch : 0;
@@ -131,6 +133,10 @@ public sealed class Pretrainer
                     break;
                 }
                 var micro = (batchInEpoch - startBatch) % accum;
+                if (_hooks.OnReconstruction is not null || _hooks.OnMasks is not null)
+                {
+                    shown ??= FirstClips(batch, ReconstructionSample.DefaultClips);
+                }
                 foreach (var (name, schedule) in schedules.Scalars)
                 {
                     scalars[name] = schedule.At(step);
@@ -171,7 +177,8 @@ public sealed class Pretrainer
                 {
                     continue;
                 }
-                var gradNorm = train.ClipGrad > 0 ? GradClip.ClipGradNorm(_task.Model.Parameters(), train.ClipGrad) : double.NaN;
+                // Without clipping the norm is still measured (an infinite threshold scales nothing), so curves always have it.
+                var gradNorm = GradClip.ClipGradNorm(_task.Model.Parameters(), train.ClipGrad > 0 ? train.ClipGrad : double.PositiveInfinity);
                 var stepContext = new OptimizerStepContext(step, schedules.Plan, scalars);
                 _task.BeforeOptimizerStep(stepContext);
                 optimizer.Step();
@@ -217,7 +224,8 @@ public sealed class Pretrainer
                 {
                     using var scope = Torch.Torch.NewScope();
                     using var noGrad = Torch.Torch.NoGrad();
-                    var views = PretrainBatch.OfClips(ToDevice(batch), step);
+                    var host = Tensor.From<float>(shown!.Value.Data, shown.Value.Shape);
+                    var views = PretrainBatch.OfClips(_device.IsCuda ? host.To(_device, nonBlocking: false) : host, step);
                     if (_hooks.OnReconstruction is not null && _task.Reconstruct(views) is { } sample)
                     {
                         _hooks.OnReconstruction(step, sample);
@@ -269,6 +277,19 @@ public sealed class Pretrainer
             scalars.Add(name, schedule);
         }
         return (scalars, schedulePlan);
+    }
+
+    // A copy: the loader recycles batch buffers.
+    private static (float[] Data, long[] Shape) FirstClips(ClipBatch batch, int count)
+    {
+        var shape = batch.Shape.Select(s => (long)s).ToArray();
+        if (shape.Length == 6)
+        {
+            shape = [shape[0] * shape[1], .. shape[2..]];
+        }
+        shape[0] = Math.Min(shape[0], count);
+        var length = shape.Aggregate(1L, (a, b) => a * b);
+        return (batch.Data.AsSpan(0, (int)length).ToArray(), shape);
     }
 
     private static long ClipsIn(ClipBatch batch) => batch.Shape.Length == 6 ? (long)batch.Shape[0] * batch.Shape[1] : batch.Shape[0];

@@ -170,7 +170,8 @@ public sealed class Finetuner
                 {
                     continue;
                 }
-                var gradNorm = train.ClipGrad > 0 ? GradClip.ClipGradNorm(_model.Parameters(), train.ClipGrad) : double.NaN;
+                // Without clipping the norm is still measured (an infinite threshold scales nothing), so curves always have it.
+                var gradNorm = GradClip.ClipGradNorm(_model.Parameters(), train.ClipGrad > 0 ? train.ClipGrad : double.PositiveInfinity);
                 optimizer.Step();
                 optimizer.ZeroGrad();
                 step++;

@@ -201,6 +201,7 @@ public sealed class Prober
                 }
                 features.Dispose();
                 labels.Dispose();
+                var gradNorm = GradClip.ClipGradNorm(head.Parameters(), double.PositiveInfinity);
                 optimizer.Step();
                 optimizer.ZeroGrad();
                 step++;
@@ -208,7 +209,10 @@ public sealed class Prober
                 batches++;
                 if (step % _config.Log.EverySteps == 0)
                 {
-                    _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lossValue), ("opt/lr", optimizer.Lr), ("time", watch.Elapsed.TotalSeconds));
+                    _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lossValue), ("opt/lr", optimizer.Lr), ("opt/grad_norm", gradNorm), ("time", watch.Elapsed.TotalSeconds));
+                    _run.TensorBoard.AddScalar("train/loss", (float)lossValue, step);
+                    _run.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
+                    _run.TensorBoard.AddScalar("opt/grad_norm", (float)gradNorm, step);
                 }
             }
             head.Eval();
@@ -219,8 +223,8 @@ public sealed class Prober
             var trainLoss = lossSum / Math.Max(1, batches);
             var trainAcc = (double)hits / Math.Max(1, rows);
             _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", trainLoss), ("train/acc1", trainAcc),
-                ("val/loss", last.Loss), ("val/acc1", m.Top1), ("val/acc5", m.Top5), ("val/mean_class_acc", m.MeanClassAccuracy));
-            _run.TensorBoard.AddScalar("val/acc1", (float)m.Top1, step);
+                ("val/loss", last.Loss), ("val/acc1", m.Top1), ("val/acc5", m.Top5), ("val/mean_class_acc", m.MeanClassAccuracy), ("time", watch.Elapsed.TotalSeconds));
+            LogEval(step, last, trainLoss);
             _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"epoch {epoch}: train loss {trainLoss:F4} acc1 {trainAcc * 100:F2}% | val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}% loss {last.Loss:F4} | lr {optimizer.Lr:E2}"));
             var state = new TrainerState(step, epoch + 1, 0, optimizer.StepCount, trainLoss, ConfigLoader.ToJson(_config));
@@ -345,10 +349,28 @@ public sealed class Prober
         var predictions = aggregator.Results();
         var result = new EvalResult(Metrics.Compute(predictions, _numClasses), predictions, loss, views);
         var trainAcc = probe.Accuracy(train.Features, train.Labels);
+        double trainLoss;
+        using (var scope = Torch.NewScope())
+        {
+            trainLoss = Torch.CrossEntropy(probe.Predict(train.Features), Tensor.From(train.Labels, train.Count)).Item();
+        }
         var m = result.Metrics;
-        _run.Metrics.Write(("step", 0L), ("epoch", 0), ("train/acc1", trainAcc), ("val/loss", loss), ("val/acc1", m.Top1), ("val/acc5", m.Top5), ("val/mean_class_acc", m.MeanClassAccuracy));
+        // A closed-form fit has no steps and no lr: one line with the same keys the trained probes log per epoch.
+        _run.Metrics.Write(("step", 0L), ("epoch", 0), ("train/loss", trainLoss), ("train/acc1", trainAcc), ("val/loss", loss), ("val/acc1", m.Top1),
+            ("val/acc5", m.Top5), ("val/mean_class_acc", m.MeanClassAccuracy), ("opt/ridge_lambda", Probe.RidgeLambda));
+        LogEval(0, result, trainLoss);
         _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ridge (lambda {Probe.RidgeLambda:G3}): train acc1 {trainAcc * 100:F2}% | val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}%"));
         return new Result(m.Top1, result, train.Features.Size(-1));
+    }
+
+    private void LogEval(long step, EvalResult result, double trainLoss)
+    {
+        var m = result.Metrics;
+        _run.TensorBoard.AddScalar("train/epoch_loss", (float)trainLoss, step);
+        _run.TensorBoard.AddScalar("val/loss", (float)result.Loss, step);
+        _run.TensorBoard.AddScalar("val/acc1", (float)m.Top1, step);
+        _run.TensorBoard.AddScalar("val/acc5", (float)m.Top5, step);
+        _run.TensorBoard.Flush();
     }
 
     private long SampleFeatureDim()

@@ -325,6 +325,15 @@ torch.save({'videos': videos, 'mask': mask.to(torch.uint8), 'decode_mask': decod
         // A wrong prediction shows up only where tokens were masked.
         var wrong = VideoMAE.Reconstruct(clip, mask, exact.Add(1.0), mask.Masked, config.Encoder, normalizedTargets: true, sample: 1);
         Assert.NotEqual(frames.Reconstruction, wrong.Reconstruction);
+        // The prediction row carries only predicted pixels: NaN on visible tubelets, the reconstruction on masked ones.
+        for (var n = 0; n < 8; n++)
+        {
+            var (t, y, x) = ((n / 4) * 2, ((n % 4) / 2) * 16, (n % 2) * 16);
+            var pixel = (((t * 32) + y) * 32) + x;
+            Assert.Equal(masked[n], frames.MaskedPixels[pixel]);
+            Assert.Equal(masked[n] ? frames.Reconstruction[pixel * 3] : float.NaN, frames.Prediction[pixel * 3]);
+        }
+        Assert.Equal(masked.Count(m => m) * 2 * 16 * 16, frames.MaskedPixels.Count(m => m));
     }
 
     [Fact]

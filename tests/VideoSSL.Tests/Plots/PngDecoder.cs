@@ -4,7 +4,7 @@ using System.Text;
 
 namespace VideoSSL.Tests.Plots;
 
-/// <summary>A deliberately separate, minimal PNG reader (filter 0 only) so the writer is checked against the spec, not itself.</summary>
+/// <summary>A deliberately separate, minimal PNG reader (8-bit RGB/RGBA, no interlace) so images are checked against the spec, not the encoder.</summary>
 internal static class PngDecoder
 {
     public static (int Width, int Height, int Channels, byte[] Pixels) Decode(byte[] png)
@@ -53,12 +53,43 @@ internal static class PngDecoder
         Assert.Equal((stride + 1) * height, raw.Length);
         var bytes = raw.ToArray();
         var pixels = new byte[stride * height];
+        // PNG spec section 9: each row is filtered against the pixel to its left (a), above (b) and above-left (c).
         for (var y = 0; y < height; y++)
         {
-            Assert.Equal(0, bytes[y * (stride + 1)]);
-            Array.Copy(bytes, (y * (stride + 1)) + 1, pixels, y * stride, stride);
+            var filter = bytes[y * (stride + 1)];
+            for (var x = 0; x < stride; x++)
+            {
+                int value = bytes[(y * (stride + 1)) + 1 + x];
+                int a = x >= channels ? pixels[(y * stride) + x - channels] : 0;
+                int b = y > 0 ? pixels[((y - 1) * stride) + x] : 0;
+                int c = x >= channels && y > 0 ? pixels[((y - 1) * stride) + x - channels] : 0;
+                var predictor = filter switch
+                {
+                    0 => 0,
+                    1 => a,
+                    2 => b,
+                    3 => (a + b) / 2,
+                    4 => Paeth(a, b, c),
+                    _ => throw new InvalidDataException($"filter type {filter}"),
+                };
+                pixels[(y * stride) + x] = (byte)(value + predictor);
+            }
         }
         return (width, height, channels, pixels);
+    }
+
+    /// <summary>The RGB colour at (x, y) of decoded pixels.</summary>
+    public static (byte R, byte G, byte B) Pixel((int Width, int Height, int Channels, byte[] Pixels) image, int x, int y)
+    {
+        var at = ((y * image.Width) + x) * image.Channels;
+        return (image.Pixels[at], image.Pixels[at + 1], image.Pixels[at + 2]);
+    }
+
+    private static int Paeth(int a, int b, int c)
+    {
+        var p = a + b - c;
+        var (pa, pb, pc) = (Math.Abs(p - a), Math.Abs(p - b), Math.Abs(p - c));
+        return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
     }
 
     /// <summary>Bit-at-a-time CRC-32 (zlib polynomial), independent of the writer's table.</summary>

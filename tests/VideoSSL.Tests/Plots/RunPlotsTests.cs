@@ -19,15 +19,15 @@ public sealed class RunPlotsTests : IDisposable
 
         var written = RunPlots.Regenerate(_dir);
 
-        var names = written.Select(p => Path.GetFileName(p)).Order().ToArray();
-        Assert.Equal(["loss.png", "loss.svg", "lr.png", "lr.svg"], names);
+        var names = written.Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["loss.png", "loss.svg", "loss_log.png", "loss_log.svg", "opt_lr.png", "opt_lr.svg"], names);
         foreach (var path in written)
         {
             Assert.True(new FileInfo(path).Length > 100, path);
         }
         var svg = XDocument.Load(Path.Combine(_dir, "plots", "loss.svg"));
-        Assert.Contains(svg.Descendants(XName.Get("text", "http://www.w3.org/2000/svg")), t => t.Value.StartsWith("EMA", StringComparison.Ordinal));
-        PngDecoder.Decode(File.ReadAllBytes(Path.Combine(_dir, "plots", "lr.png")));
+        Assert.Contains(svg.Descendants(XName.Get("text", "http://www.w3.org/2000/svg")), t => t.Value.Trim().StartsWith("EMA", StringComparison.Ordinal));
+        Assert.Equal(800, PngDecoder.Decode(File.ReadAllBytes(Path.Combine(_dir, "plots", "opt_lr.png"))).Width);
         Assert.Empty(Directory.GetFiles(Path.Combine(_dir, "plots"), "*.tmp"));
     }
 
@@ -61,24 +61,35 @@ public sealed class RunPlotsTests : IDisposable
 
         var written = RunPlots.Regenerate(_dir).Select(Path.GetFileName).ToList();
 
-        Assert.Contains("curves.svg", written);
-        Assert.Contains("curves.png", written);
-        var texts = XDocument.Load(Path.Combine(_dir, "plots", "curves.svg"))
-            .Descendants(XName.Get("text", "http://www.w3.org/2000/svg")).Select(t => t.Value).ToList();
-        foreach (var key in new[] { "train/loss", "val/loss", "train/acc1", "val/acc1" })
-        {
-            Assert.Contains(key, texts);
-        }
+        Assert.Contains("epoch_loss.svg", written);
+        Assert.Contains("val_top1.png", written);
+        var texts = XDocument.Load(Path.Combine(_dir, "plots", "epoch_loss.svg"))
+            .Descendants(XName.Get("text", "http://www.w3.org/2000/svg")).Select(t => t.Value.Trim()).ToList();
+        Assert.Contains("train/loss", texts);
+        Assert.Contains("val/loss", texts);
         // The per-epoch train/loss must not leak into the per-step loss plot: 4 step points, not 8.
-        var loss = XDocument.Load(Path.Combine(_dir, "plots", "loss.svg"));
-        var points = loss.Descendants(XName.Get("polyline", "http://www.w3.org/2000/svg")).First().Attribute("points")!.Value;
-        Assert.Equal(4, points.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+        var run = RunData.Load(_dir);
+        Assert.Equal(4, run.StepSeries("train/loss").Values.Length);
+        Assert.Equal(4, run.EpochSeries("val/acc1").Values.Length);
+    }
+
+    [Fact]
+    public void Overlay_writes_shared_charts_for_several_runs()
+    {
+        using var a = new TempRun("a").Metrics(TempRun.PretrainLines(30, 5, 10));
+        using var b = new TempRun("b").Metrics(TempRun.PretrainLines(30, 5, 10));
+        var outDir = Path.Combine(_dir, "compare");
+
+        var written = RunPlots.Overlay([a.Dir, b.Dir], outDir);
+
+        Assert.Contains(Path.Combine(outDir, "loss.png"), written);
+        Assert.True(File.Exists(Path.Combine(outDir, "opt_grad_norm.svg")));
     }
 
     [Fact]
     public void Ema_is_debiased_and_skips_non_finite_values()
     {
-        var ema = RunPlots.Ema([double.NaN, 2, double.NaN, 2, 4], 0.5);
+        var ema = RunCharts.Ema([double.NaN, 2, double.NaN, 2, 4], 0.5);
         Assert.True(double.IsNaN(ema[0]));
         Assert.Equal(2, ema[1], 12);
         Assert.Equal(2, ema[2], 12);
