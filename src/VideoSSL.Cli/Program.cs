@@ -16,6 +16,8 @@ internal static class Program
             EvaluationCommands.CreateProbe(),
             EvaluationCommands.CreateFinetune(),
             EvaluationCommands.CreateEval(),
+            DistributedCommands.CreateLaunch(),
+            DistributedCommands.CreateSelfTest(),
         };
         return root.Parse(args).Invoke();
     }
