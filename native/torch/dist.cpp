@@ -115,6 +115,8 @@ std::vector<at::Tensor> from_handles(at::Tensor** handles, int32_t n) {
 template <typename Launch>
 void bucketed(const GroupHandle& g, std::vector<at::Tensor>& tensors, int64_t bucket_bytes, Launch launch,
               double scale) {
+  // Parameters are leaves that require grad; writing the result into them is not an autograd event.
+  at::NoGradGuard no_grad;
   auto groups = buckets(tensors, bucket_bytes);
   std::vector<at::Tensor> flats;
   std::vector<c10::intrusive_ptr<c10d::Work>> works;

@@ -16,7 +16,8 @@ internal static class DistributedCommands
     /// This process's place in a distributed job, from torchrun's or SLURM's variables; a single process when none
     /// are set. With CUDA training, LOCAL_RANK picks the device (one process per device).
     /// </summary>
-    public static DistributedContext Join(bool cuda, Action<string> log)
+    /// <param name="quietWorkers">Ranks other than 0 stop printing to stdout, as the official setup_for_distributed (VideoMAE utils.py).</param>
+    public static DistributedContext Join(bool cuda, Action<string> log, bool quietWorkers = true)
     {
         var launch = LaunchEnvironment.Read();
         if (launch is null || launch.WorldSize == 1)
@@ -24,6 +25,10 @@ internal static class DistributedCommands
             return DistributedContext.Single;
         }
         var context = DistributedContext.Initialize(launch, cuda);
+        if (quietWorkers && !context.IsMain)
+        {
+            Console.SetOut(TextWriter.Null);
+        }
         log($"distributed: rank {context.Rank} of {context.WorldSize} (local rank {context.LocalRank}, {launch.Source}, {(context.Device.IsCuda ? "NCCL" : "Gloo")}, store {launch.MasterAddr}:{launch.MasterPort}, timeout {launch.Timeout.TotalSeconds:G4} s)");
         return context;
     }
@@ -150,7 +155,7 @@ internal static class DistributedCommands
     {
         var timeout = TimeSpan.FromSeconds(timeoutSeconds);
         using var context = fileStore is null
-            ? Join(false, Console.WriteLine)
+            ? Join(false, Console.WriteLine, quietWorkers: false)
             : DistributedContext.Initialize(Store.File(fileStore, world, timeout), rank, world, rank, Backend.Gloo, timeout);
         var r = context.Rank;
         var n = context.WorldSize;

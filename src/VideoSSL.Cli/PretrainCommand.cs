@@ -41,6 +41,8 @@ internal static class PretrainCommand
             throw new ConfigException("--resume needs --run-dir (or a checkpoint path inside a run folder)");
         }
         var device = Device.Parse(config.Train.Device);
+        using var dist = DistributedCommands.Join(device.IsCuda, Console.WriteLine);
+        device = dist.IsDistributed && device.IsCuda ? Device.CUDA(dist.LocalRank) : device;
         if (device.IsCuda && !Torch.Torch.CudaIsAvailable)
         {
             throw new ConfigException($"train.device={config.Train.Device}, but this libtorch {(Torch.Torch.IsCudaBuild ? "sees no CUDA device" : "is a CPU build")}: use --set train.device=cpu");
@@ -49,7 +51,7 @@ internal static class PretrainCommand
         {
             Torch.Torch.NumThreads = config.Train.Threads;
         }
-        Torch.Torch.ManualSeed((ulong)config.Seed);
+        Torch.Torch.ManualSeed((ulong)Seeds.ForRank(config.Seed, dist.Rank));
         Torch.Torch.SetDeterministic(!device.IsCuda);
         if (device.IsCuda)
         {
@@ -79,20 +81,26 @@ internal static class PretrainCommand
             Seed = (int)config.Seed,
             MaxFailureFraction = config.Data.MaxFailedShare,
             RecycleBatchBuffers = true,  // the trainer copies each batch into a tensor before asking for the next
+            ShardRank = dist.Rank,
+            ShardCount = dist.WorldSize,
         }, Console.WriteLine);
         Console.WriteLine($"data: {dataset.Count} videos, {loader.BatchesPerEpoch} batches of {config.Train.BatchSize} per epoch");
 
-        using var task = new VideoMAETask(MethodConfig(config), config.Seed);
+        using var task = new VideoMAETask(MethodConfig(config), config.Seed) { Shard = new BatchShard(dist.Rank, dist.WorldSize, config.Data.NumSample) };
         task.Model.To(device);
         var manifest = ManifestInfo.Create(config.Seed, "pretrain", Environment.GetCommandLineArgs(), device.ToString());
-        using var run = RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume);
-        dataset.SaveClassIndex(Path.Combine(run.Path, "class_index.json"));
-        Console.WriteLine($"run folder: {run.Path}");
-        var trainer = new Pretrainer(config, task, loader, run, device, RunPlotting.Hooks(run));
-        var checkpoint = resume ? resumeCheckpoint ?? run.LastCheckpoint : null;
+        // Only rank 0 writes the run folder (data-parallel ranks share it and read its checkpoints).
+        using var run = dist.IsMain ? RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume) : null;
+        if (run is not null)
+        {
+            dataset.SaveClassIndex(Path.Combine(run.Path, "class_index.json"));
+            Console.WriteLine($"run folder: {run.Path}");
+        }
+        var trainer = new Pretrainer(config, task, loader, run, device, run is null ? null : RunPlotting.Hooks(run), distributed: dist);
+        var checkpoint = resume ? resumeCheckpoint ?? run?.LastCheckpoint ?? Path.Combine(runDir!, "checkpoints", "last.safetensors") : null;
         var result = trainer.Run(checkpoint);
         Console.WriteLine($"done: {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}, {result.ClipsPerSecond:F1} clips/s, final loss {result.FinalLoss:F4}");
-        Console.WriteLine($"checkpoint: {run.LastCheckpoint}");
+        Console.WriteLine($"checkpoint: {run?.LastCheckpoint}");
         return result;
     }
 

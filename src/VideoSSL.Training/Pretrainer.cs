@@ -3,6 +3,7 @@ using System.Globalization;
 using VideoSSL.Data.Loading;
 using VideoSSL.Methods;
 using VideoSSL.Torch;
+using VideoSSL.Torch.Distributed;
 using VideoSSL.Torch.Optim;
 using VideoSSL.Training.Config;
 
@@ -44,13 +45,18 @@ public sealed class Pretrainer
     private readonly PretrainConfig _config;
     private readonly IPretrainTask _task;
     private readonly ClipLoader _loader;
-    private readonly RunDirectory _run;
+    private readonly RunDirectory? _run;
     private readonly PretrainHooks _hooks;
     private readonly Device _device;
     private readonly TextWriter _out;
+    private readonly DistributedContext _dist;
 
-    public Pretrainer(PretrainConfig config, IPretrainTask task, ClipLoader loader, RunDirectory run, Device device, PretrainHooks? hooks = null, TextWriter? output = null)
+    /// <param name="run">The run folder; null on data-parallel ranks other than 0, which write nothing.</param>
+    /// <param name="distributed">Data parallelism: the loader reads this rank's shard; gradients and logged metrics are averaged over ranks.</param>
+    public Pretrainer(PretrainConfig config, IPretrainTask task, ClipLoader loader, RunDirectory? run, Device device, PretrainHooks? hooks = null, TextWriter? output = null,
+        DistributedContext? distributed = null)
     {
+        _dist = distributed ?? DistributedContext.Single;
         _config = config;
         _task = task;
         _loader = loader;
@@ -68,9 +74,10 @@ public sealed class Pretrainer
     {
         var train = _config.Train;
         var batchesPerEpoch = _loader.BatchesPerEpoch;
-        var plan = StepPlan.Create(batchesPerEpoch, train.BatchSize, train.AccumSteps, train.Epochs, train.MaxSteps, train.WarmupEpochs, train.BaseLr, train.MinLr);
+        // The global batch counts every rank, as the official total_batch_size = batch_size × world_size (× accum).
+        var plan = StepPlan.Create(batchesPerEpoch, train.BatchSize * _dist.WorldSize, train.AccumSteps, train.Epochs, train.MaxSteps, train.WarmupEpochs, train.BaseLr, train.MinLr);
         var (accum, stepsPerEpoch, totalSteps, warmupSteps, effectiveBatch, peakLr, minLr) = plan;
-        _out.WriteLine($"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation), lr {peakLr:G4} (base {train.BaseLr:G4} x {effectiveBatch}/256), min lr {minLr:G4}");
+        _out.WriteLine($"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation{(_dist.IsDistributed ? $" x {_dist.WorldSize} ranks" : string.Empty)}), lr {peakLr:G4} (base {train.BaseLr:G4} x {effectiveBatch}/256), min lr {minLr:G4}");
         _out.WriteLine($"{totalSteps} steps ({stepsPerEpoch} per epoch), warmup {warmupSteps} steps, {_task.Model.ParameterCount(true):N0} trainable parameters, device {_device}");
 
         using var optimizer = new AdamW(_task.ParamGroups(train.WeightDecay), peakLr, train.Betas[0], train.Betas[1]);
@@ -80,6 +87,8 @@ public sealed class Pretrainer
             state = Checkpoint.Load(resumeFrom, _task.Model, optimizer);
             _out.WriteLine($"resumed from {resumeFrom} at step {state.Step} (epoch {state.Epoch}, batch {state.BatchInEpoch})");
         }
+        // As DDP's constructor: every rank starts from rank 0's weights (EMA teachers included, being in the model).
+        _dist.Broadcast(_task.Model.Parameters().Select(p => p.Value).Concat(_task.Model.NamedBuffers().Select(b => b.Value)));
 
         var progress = new Progress(_out, totalSteps, state.Step);
         var watch = Stopwatch.StartNew();
@@ -118,31 +127,32 @@ public sealed class Pretrainer
                     if (!double.IsFinite(lossValue))
                     {
                         throw new TrainingDivergedException(
-                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. The last good checkpoint is {(File.Exists(_run.LastCheckpoint) ? _run.LastCheckpoint : "(none written yet)")}. Lower train.base_lr or set train.clip_grad.");
+                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. The last good checkpoint is {(_run is not null && File.Exists(_run.LastCheckpoint) ? _run.LastCheckpoint : "(none written yet)")}. Lower train.base_lr or set train.clip_grad.");
                     }
                     (accum == 1 ? loss : loss.Div(accum)).Backward();
                 }
                 batchInEpoch++;
-                clipsSeen += ClipsIn(batch);
+                clipsSeen += ClipsIn(batch) * _dist.WorldSize;
                 lossSum += lossValue;
                 lossCount++;
                 if (micro != accum - 1)
                 {
                     continue;
                 }
+                _dist.AverageGradients(_task.Model.Parameters().Select(p => p.Value));
                 var gradNorm = train.ClipGrad > 0 ? GradClip.ClipGradNorm(_task.Model.Parameters(), train.ClipGrad) : double.NaN;
                 optimizer.Step();
                 optimizer.ZeroGrad();
                 _task.AfterOptimizerStep(step, totalSteps);
                 step++;
-                lastLoss = lossSum / lossCount;
+                lastLoss = _dist.Average(lossSum / lossCount)[0];
                 lossSum = 0;
                 lossCount = 0;
                 intervalSum += lastLoss;
                 intervalCount++;
 
                 var done = step >= totalSteps || step >= stopAtStep;
-                if (step % _config.Log.EverySteps == 0 || done)
+                if (_run is not null && (step % _config.Log.EverySteps == 0 || done))
                 {
                     var seconds = watch.Elapsed.TotalSeconds;
                     var clipsPerSecond = clipsSeen / Math.Max(seconds, 1e-9);
@@ -157,7 +167,7 @@ public sealed class Pretrainer
                     _run.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
                     progress.Report(step, epoch, intervalLoss, optimizer.Lr, clipsPerSecond, memory);
                 }
-                if (_hooks.OnReconstruction is not null && (step % _config.Log.ReconstructionEverySteps == 0 || done))
+                if (_run is not null && _hooks.OnReconstruction is not null && (step % _config.Log.ReconstructionEverySteps == 0 || done))
                 {
                     using var scope = Torch.Torch.NewScope();
                     using var noGrad = Torch.Torch.NoGrad();
@@ -168,7 +178,7 @@ public sealed class Pretrainer
                     }
                 }
                 var epochDone = batchInEpoch >= stepsPerEpoch * accum;
-                if (step % _config.Log.CheckpointEverySteps == 0 || done)
+                if (_run is not null && (step % _config.Log.CheckpointEverySteps == 0 || done))
                 {
                     Checkpoint.SaveProgress(_run, _task.Model, optimizer, step, epoch, batchInEpoch, epochDone, lastLoss, state.ConfigJson, _config.Log.KeepEverySteps);
                     _hooks.OnCheckpoint?.Invoke(_run);
