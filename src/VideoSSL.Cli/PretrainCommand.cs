@@ -63,7 +63,15 @@ internal static class PretrainCommand
         {
             Console.WriteLine($"  {line}");
         }
+        if (!dist.IsMain)
+        {
+            dist.Barrier();  // rank 0 writes a missing synthetic data set first
+        }
         var dataset = OpenDataset(config.Data, "train", Console.WriteLine);
+        if (dist.IsMain)
+        {
+            dist.Barrier();
+        }
         var pipeline = VideoPipelines.CreateWriter(new VideoPipelineOptions
         {
             Protocol = PipelineProtocol.Pretrain,

@@ -194,6 +194,11 @@ public sealed class Pretrainer
             }
         }
         progress.Finish();
+        if (_dist.IsDistributed)
+        {
+            var same = _dist.SameOnAllRanks(_task.Model.Parameters().Select(p => p.Value).Concat(_task.Model.NamedBuffers().Select(b => b.Value)));
+            _out.WriteLine(same ? $"parameters and buffers identical on all {_dist.WorldSize} ranks" : $"warning: parameters differ between the {_dist.WorldSize} ranks");
+        }
         var elapsed = watch.Elapsed;
         return new Result(step, lastLoss, clipsSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed);
     }

@@ -188,6 +188,28 @@ public sealed class DistributedContext : IDisposable
         return result!;
     }
 
+    /// <summary>
+    /// Whether <paramref name="tensors"/> hold the same values on every rank: per-tensor float64 sums of x and x²
+    /// compared exactly (data parallelism keeps replicas bit-identical; a drift means a rank reduced differently).
+    /// </summary>
+    public bool SameOnAllRanks(IEnumerable<Tensor> tensors)
+    {
+        if (_group is null)
+        {
+            return true;
+        }
+        using var scope = Torch.NewScope();
+        var digest = new List<double>();
+        foreach (var t in tensors)
+        {
+            var x = t.Detach().To(ScalarType.Float64);
+            digest.Add(x.Sum().Item());
+            digest.Add(x.Mul(x).Sum().Item());
+        }
+        var all = AllGather(Tensor.From(digest.ToArray(), digest.Count).To(Device)).To(Device.CPU).ToArray<double>();
+        return Enumerable.Range(1, WorldSize - 1).All(r => all.AsSpan(r * digest.Count, digest.Count).SequenceEqual(all.AsSpan(0, digest.Count)));
+    }
+
     public void Barrier()
     {
         if (_group is not null)
