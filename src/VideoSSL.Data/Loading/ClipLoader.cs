@@ -100,6 +100,14 @@ public sealed class ClipLoader
         ? ShardLength / _options.BatchSize
         : (ShardLength + _options.BatchSize - 1) / _options.BatchSize;
 
+    public int BatchSize => _options.BatchSize;
+
+    /// <summary>Videos in the whole dataset (all shards); shard positions at or past it are DistributedSampler padding.</summary>
+    public int DatasetCount => _dataset.Count;
+
+    /// <summary>The id a batch gives the video at dataset index <paramref name="index"/> (<see cref="ClipBatch.SampleIds"/>).</summary>
+    public string SampleId(int index) => _dataset[index].Name;
+
     /// <summary>Samples this rank visits per epoch: ceil(N / ranks), as DistributedSampler.num_samples.</summary>
     public int ShardLength => (_dataset.Count + _options.ShardCount - 1) / _options.ShardCount;
 

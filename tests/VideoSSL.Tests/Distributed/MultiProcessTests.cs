@@ -281,6 +281,45 @@ public class MultiProcessTests
         }
         AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), Path.Combine(two, "checkpoints", "last.safetensors"), 1e-5);
     }
+
+    /// <summary>`eval` on 2 ranks (3 videos: one padding duplicate) writes the predictions.csv of one process.</summary>
+    [Fact]
+    public void Eval_on_two_ranks_gathers_the_predictions_of_one_process()
+    {
+        using var dir = new TempDir();
+        string[] keys =
+        [
+            "model.img_size=32", "model.frames=4", "model.num_classes=3", "model.drop_path=0", "data.num_frames=4", "data.input_size=32",
+            $"data.root={Path.Combine(dir.Path, "data")}", "data.synthetic.classes=3", "data.synthetic.train_per_class=1",
+            "data.synthetic.val_per_class=1", "data.synthetic.size=32", "data.synthetic.frames=8",
+            "test.clips=2", "test.crops=1", "test.batch_size=1",
+        ];
+        var configPath = Path.Combine(RepoRoot(), "experiments", "quickstart", "finetune_micro_synth.json");
+        var config = VideoSSL.Training.Config.ConfigLoader.Load<VideoSSL.Training.Config.FinetuneConfig>(configPath, keys);
+        var checkpoint = Path.Combine(dir.Path, "run", "checkpoints", "ft.safetensors");
+        VideoSSL.Torch.Torch.ManualSeed(3);
+        using (var model = new VideoSSL.Models.VideoViTClassifier(VideoSSL.Training.Evaluation.EvalSetup.ModelConfig(config.Model), 3))
+        {
+            VideoSSL.Training.Checkpoint.Save(checkpoint, model, null, new VideoSSL.Training.TrainerState(0, 0, 0, 0, 0, "{}"));
+        }
+        string[] Eval(string outDir) => ["eval", configPath, "--checkpoint", checkpoint, "--out", outDir, .. keys.SelectMany(k => new[] { "--set", k })];
+        var one = Path.Combine(dir.Path, "one");
+        var two = Path.Combine(dir.Path, "two");
+        using (var p = new CliProcess(null, Eval(one)))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+        }
+        using (var p = new CliProcess(null, ["launch", "--nproc", "2", "--timeout", "60", "--", .. Eval(two)]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+        }
+        var expected = File.ReadAllText(Path.Combine(one, "predictions.csv"));
+        Assert.Equal(4, expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);  // header + 3 videos
+        Assert.Equal(expected, File.ReadAllText(Path.Combine(two, "predictions.csv")));
+        // The padding duplicate is not counted in the loss either.
+        double Loss(string d) => System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(d, "metrics.json"))).RootElement.GetProperty("loss").GetDouble();
+        Assert.Equal(Loss(one), Loss(two), 6);
+    }
 }
 
 [CollectionDefinition(MultiProcessTests.Name, DisableParallelization = true)]
