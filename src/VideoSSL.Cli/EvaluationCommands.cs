@@ -57,6 +57,7 @@ internal static class EvaluationCommands
 
     private static void Probe(string path, string[] sets, string? runDir)
     {
+        DistributedCommands.RefuseDataParallel("probe");
         var config = ConfigLoader.Load<ProbeConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
         EvalSetup.ValidateProbe(path, config);
@@ -89,6 +90,7 @@ internal static class EvaluationCommands
 
     private static void Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test)
     {
+        DistributedCommands.RefuseDataParallel("finetune");
         var config = ConfigLoader.Load<FinetuneConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
         if (config.Train.Betas.Length != 2)
