@@ -86,6 +86,11 @@ public sealed class Pretrainer
         {
             state = Checkpoint.Load(resumeFrom, _task.Model, optimizer);
             _out.WriteLine($"resumed from {resumeFrom} at step {state.Step} (epoch {state.Epoch}, batch {state.BatchInEpoch})");
+            if (_dist.Rank != 0)
+            {
+                // The checkpoint holds rank 0's generator; the other ranks keep drawing their own (drop path).
+                Torch.Torch.ManualSeed((ulong)Seeds.ForRank(Seeds.Derive(_config.Seed, state.Step), _dist.Rank));
+            }
         }
         // As DDP's constructor: every rank starts from rank 0's weights (EMA teachers included, being in the model).
         _dist.Broadcast(_task.Model.Parameters().Select(p => p.Value).Concat(_task.Model.NamedBuffers().Select(b => b.Value)));
