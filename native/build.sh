@@ -23,6 +23,8 @@ case $component in
       [[ -f /usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake || -f /usr/lib/aarch64-linux-gnu/cmake/Torch/TorchConfig.cmake ]] || need+=(libtorch-dev)
       # Without OpenBLAS, Debian's libtorch falls back to the reference BLAS: matmul is many times slower.
       ls /usr/lib/*/openblas-pthread/libblas.so.3 >/dev/null 2>&1 || need+=(libopenblas0)
+      # c10d's Gloo process group (distributed training) includes the system gloo's headers.
+      [[ -f /usr/include/gloo/algorithm.h ]] || need+=(libgloo-dev)
     fi
     # The tests read PyTorch-written checkpoints and `bench ops` compares against PyTorch on the same libtorch.
     [[ -d /usr/lib/python3/dist-packages/torch ]] || need+=(python3-torch)

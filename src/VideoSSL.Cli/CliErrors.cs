@@ -31,5 +31,6 @@ internal static class CliErrors
     // Each of these names the offending file, key, option or value in its message.
     private static bool IsExpected(Exception e) => e is ConfigException or FileNotFoundException or DirectoryNotFoundException
         or InvalidDataException or IOException or UnauthorizedAccessException or TrainingDivergedException or StateDictMismatchException
-        or TorchException or NotSupportedException or VideoDecodeException or ArgumentException or FormatException or DllNotFoundException;
+        or TorchException or NotSupportedException or VideoDecodeException or ArgumentException or FormatException or DllNotFoundException
+        or VideoSSL.Torch.Distributed.DistributedException;
 }

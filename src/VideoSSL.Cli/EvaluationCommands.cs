@@ -59,6 +59,7 @@ internal static class EvaluationCommands
 
     internal static void Probe(string path, string[] sets, string? runDir)
     {
+        DistributedCommands.RefuseDataParallel("probe");
         var config = ConfigLoader.Load<ProbeConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
         EvalSetup.ValidateProbe(path, config);
@@ -92,6 +93,7 @@ internal static class EvaluationCommands
     /// <returns>True when <paramref name="stop"/> ended the run early (a checkpoint is written; the test is skipped).</returns>
     internal static bool Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test, StopSignal? stop = null)
     {
+        DistributedCommands.RefuseDataParallel("finetune");
         var config = ConfigLoader.Load<FinetuneConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
         if (resume && runDir is null && resumeFrom is null)
@@ -158,10 +160,20 @@ internal static class EvaluationCommands
         var config = LoadEvalConfig(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
         var device = Setup(config.Device, config.Threads);
+        using var dist = DistributedCommands.Join(device.IsCuda, Console.WriteLine);
+        device = dist.IsDistributed && device.IsCuda ? Device.CUDA(dist.LocalRank) : device;
         // Class ids must be the ones training used: the run folder keeps them next to its checkpoints.
         var runIndex = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(checkpoint)))!, ClassIndexFile);
         var classIndex = File.Exists(runIndex) ? VideoDataset.LoadClassIndex(runIndex) : null;
+        if (!dist.IsMain)
+        {
+            dist.Barrier();  // rank 0 writes a missing synthetic data set first
+        }
         var valSet = EvalSetup.OpenVal(config.Data, config.Val, classIndex, Console.WriteLine);
+        if (dist.IsMain)
+        {
+            dist.Barrier();
+        }
         var numClasses = config.Model.NumClasses > 0 ? config.Model.NumClasses : HeadClasses(checkpoint);
         var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model with { DropPath = 0 }), numClasses);
         using (model)
@@ -174,9 +186,13 @@ internal static class EvaluationCommands
             Console.WriteLine(loaded);
             model.To(device);
             model.Eval();
-            var loader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
+            var loader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine, (dist.Rank, dist.WorldSize));
             Console.WriteLine($"testing {valSet.Count} videos with {config.Test.Clips} clips x {config.Test.Crops} crops on {device}");
-            var result = Evaluator.Run(model.Classify, loader, numClasses, device, config.Bf16, Console.Out);
+            var result = Evaluator.Run(model.Classify, loader, numClasses, device, config.Bf16, Console.Out, dist);
+            if (!dist.IsMain)
+            {
+                return;  // every rank holds the gathered predictions; rank 0 writes them
+            }
             outDir ??= Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(checkpoint)))!, "eval");
             Report(outDir, result, valSet.ClassNames.Count == numClasses ? valSet.ClassNames : null);
         }

@@ -49,6 +49,8 @@ internal static class PretrainCommand
             throw new ConfigException("--resume needs --run-dir (or a checkpoint path inside a run folder)");
         }
         var device = Device.Parse(config.Train.Device);
+        using var dist = DistributedCommands.Join(device.IsCuda, Console.WriteLine);
+        device = dist.IsDistributed && device.IsCuda ? Device.CUDA(dist.LocalRank) : device;
         if (device.IsCuda && !Torch.Torch.CudaIsAvailable)
         {
             throw new ConfigException($"train.device={config.Train.Device}, but this libtorch {(Torch.Torch.IsCudaBuild ? "sees no CUDA device" : "is a CPU build")}: use --set train.device=cpu");
@@ -57,7 +59,7 @@ internal static class PretrainCommand
         {
             Torch.Torch.NumThreads = config.Train.Threads;
         }
-        Torch.Torch.ManualSeed((ulong)config.Seed);
+        Torch.Torch.ManualSeed((ulong)Seeds.ForRank(config.Seed, dist.Rank));
         Torch.Torch.SetDeterministic(!device.IsCuda);
         if (device.IsCuda)
         {
@@ -69,9 +71,17 @@ internal static class PretrainCommand
         {
             Console.WriteLine($"  {line}");
         }
+        if (!dist.IsMain)
+        {
+            dist.Barrier();  // rank 0 writes a missing synthetic data set first
+        }
         var dataset = OpenDataset(config.Data, "train", Console.WriteLine);
         // Before the model is built: nothing on disk, or more missing than data.max_failed_share, stops here.
         var failureBudget = dataset.FailureBudget(config.Data.MaxFailedShare);
+        if (dist.IsMain)
+        {
+            dist.Barrier();
+        }
         var pipeline = VideoPipelines.CreateWriter(new VideoPipelineOptions
         {
             Protocol = PipelineProtocol.Pretrain,
@@ -89,28 +99,44 @@ internal static class PretrainCommand
             Seed = (int)config.Seed,
             MaxFailureFraction = failureBudget,
             RecycleBatchBuffers = true,  // the trainer copies each batch into a tensor before asking for the next
+            ShardRank = dist.Rank,
+            ShardCount = dist.WorldSize,
         }, Console.WriteLine);
         Console.WriteLine($"data: {dataset.Count} videos, {loader.BatchesPerEpoch} batches of {config.Train.BatchSize} per epoch");
 
         config = WithMethodDefaults(config);
         using var task = CreateTask(config);
+        if (task is VideoMAETask videoMae)
+        {
+            videoMae.Shard = new BatchShard(dist.Rank, dist.WorldSize, config.Data.NumSample);
+        }
         task.Model.To(device);
         var manifest = ManifestInfo.Create(config.Seed, "pretrain", Environment.GetCommandLineArgs(), device.ToString());
-        using var run = RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume, resumeCheckpoint);
-        dataset.SaveClassIndex(Path.Combine(run.Path, "class_index.json"));
-        Console.WriteLine($"run folder: {run.Path}");
-        var trainer = new Pretrainer(config, task, loader, run, device, RunPlotting.Hooks(run, stop));
-        var result = trainer.Run(run.ResumeCheckpoint);
+        // Only rank 0 writes the run folder (data-parallel ranks share it and read its checkpoints).
+        using var run = dist.IsMain ? RunDirectory.Open(runDir, config.Name, config, overrides, manifest, resume, resumeCheckpoint) : null;
+        if (run is not null)
+        {
+            dataset.SaveClassIndex(Path.Combine(run.Path, "class_index.json"));
+            Console.WriteLine($"run folder: {run.Path}");
+        }
+        var trainer = new Pretrainer(config, task, loader, run, device, run is null ? null : RunPlotting.Hooks(run, stop), distributed: dist);
+        var checkpoint = run is not null ? run.ResumeCheckpoint : resume ? resumeCheckpoint ?? ExistingOrNull(Path.Combine(runDir!, "checkpoints", "last.safetensors")) : null;
+        var result = trainer.Run(checkpoint);
         if (result.Interrupted)
         {
-            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run.LastCheckpoint}");
-            Console.WriteLine($"resume with: {ResumeCommand("pretrain", configPath, overrides, run.Path)}");
+            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run?.LastCheckpoint}");
+            if (run is not null)
+            {
+                Console.WriteLine($"resume with: {ResumeCommand("pretrain", configPath, overrides, run.Path)}");
+            }
             return result;
         }
         Console.WriteLine($"done: {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}, {result.ClipsPerSecond:F1} clips/s, final loss {result.FinalLoss:F4}");
-        Console.WriteLine($"checkpoint: {run.LastCheckpoint}");
+        Console.WriteLine($"checkpoint: {run?.LastCheckpoint}");
         return result;
     }
+
+    private static string? ExistingOrNull(string path) => File.Exists(path) ? path : null;
 
     /// <summary>The command line that continues a run: the same config and overrides, the run folder, --resume.</summary>
     public static string ResumeCommand(string verb, string configPath, IReadOnlyList<string> overrides, string runPath) =>

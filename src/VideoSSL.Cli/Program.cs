@@ -18,6 +18,8 @@ internal static class Program
             EvaluationCommands.CreateFinetune(),
             EvaluationCommands.CreateEval(),
             ConfigCommand.Create(),
+            DistributedCommands.CreateLaunch(),
+            DistributedCommands.CreateSelfTest(),
         };
         return root.Parse(args).Invoke();
     }

@@ -256,6 +256,23 @@ public sealed class VideoMAEPretrainModel : Module
         (EncoderMasks.NextBatch(rng, batch, device), DecoderMasks?.NextBatch(rng, batch, device));
 
     /// <summary>
+    /// This rank's rows of the masks one process would draw for the whole data-parallel batch, so masks differ
+    /// across ranks, depend only on (seed, step, rank), and N ranks × B train exactly as one process × N·B.
+    /// </summary>
+    public (TokenMask Encoder, TokenMask? Decoder) NewMasks(Random rng, int batch, Device? device, BatchShard shard)
+    {
+        if (shard.Count <= 1)
+        {
+            return NewMasks(rng, batch, device);
+        }
+        var rows = batch * shard.Count;
+        var encoder = Enumerable.Range(0, rows).Select(_ => EncoderMasks.Next(rng)).ToArray();
+        var decoder = DecoderMasks is null ? null : Enumerable.Range(0, rows).Select(_ => DecoderMasks.Next(rng)).ToArray();
+        bool[][] Mine(bool[][] all) => all.Where((_, row) => shard.Holds(row)).ToArray();
+        return (new TokenMask(Mine(encoder), device), decoder is null ? null : new TokenMask(Mine(decoder), device));
+    }
+
+    /// <summary>
     /// Pixel predictions [B, K, P] at <paramref name="targetIndices"/> [B, K] (ascending), by default the
     /// encoder-masked tokens. Decoder input = visible tokens (+ their decoder positions) followed by a mask
     /// token (+ position) per target, with no unshuffling, as the official code.
@@ -489,6 +506,10 @@ public sealed class VideoMAETask : IPretrainTask
 
     public Module Model => _model;
 
+    /// <summary>This rank's rows of the global batch (data parallelism); one process by default.</summary>
+    // Set by the CLI under data parallelism (settable: tasks come from the method registry).
+    public BatchShard Shard { get; set; } = BatchShard.Whole;
+
     public VideoMAEPretrainModel Network => _model;
 
     public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) => Methods.ParamGroups.WeightDecaySplit(_model, weightDecay);
@@ -496,7 +517,7 @@ public sealed class VideoMAETask : IPretrainTask
     public PretrainOutput Loss(PretrainBatch batch)
     {
         var clips = batch.Clips;
-        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, batch.Step, batch.MicroBatch), (int)clips.Size(0), clips.Device);
+        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, batch.Step, batch.MicroBatch), (int)clips.Size(0), clips.Device, Shard);
         using (encoderMask)
         using (decoderMask)
         {
@@ -536,6 +557,18 @@ public sealed class VideoMAETask : IPretrainTask
     }
 
     public void Dispose() => _model.Dispose();
+}
+
+/// <summary>
+/// Which rows of a data-parallel batch this rank holds: the ranks' loaders deal videos round-robin
+/// (DistributedSampler), and each video brings <paramref name="RowsPerVideo"/> rows (repeated augmentation).
+/// </summary>
+public readonly record struct BatchShard(int Rank, int Count, int RowsPerVideo = 1)
+{
+    public static BatchShard Whole => new(0, 1);
+
+    /// <summary>Whether row <paramref name="globalRow"/> of the batch one process would see is on this rank.</summary>
+    public bool Holds(int globalRow) => (globalRow / Math.Max(RowsPerVideo, 1)) % Count == Rank;
 }
 
 /// <summary>A System.Random for (seed, step, micro-batch) that is the same in every process (string.GetHashCode is not).</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using VideoSSL.Data.Loading;
 using VideoSSL.Methods;
 using VideoSSL.Torch;
+using VideoSSL.Torch.Distributed;
 using VideoSSL.Torch.Optim;
 using VideoSSL.Training.Config;
 
@@ -52,13 +53,18 @@ public sealed class Pretrainer
     private readonly PretrainConfig _config;
     private readonly IPretrainTask _task;
     private readonly ClipLoader _loader;
-    private readonly RunDirectory _run;
+    private readonly RunDirectory? _run;
     private readonly PretrainHooks _hooks;
     private readonly Device _device;
     private readonly TextWriter _out;
+    private readonly DistributedContext _dist;
 
-    public Pretrainer(PretrainConfig config, IPretrainTask task, ClipLoader loader, RunDirectory run, Device device, PretrainHooks? hooks = null, TextWriter? output = null)
+    /// <param name="run">The run folder; null on data-parallel ranks other than 0, which write nothing.</param>
+    /// <param name="distributed">Data parallelism: the loader reads this rank's shard; gradients and logged metrics are averaged over ranks.</param>
+    public Pretrainer(PretrainConfig config, IPretrainTask task, ClipLoader loader, RunDirectory? run, Device device, PretrainHooks? hooks = null, TextWriter? output = null,
+        DistributedContext? distributed = null)
     {
+        _dist = distributed ?? DistributedContext.Single;
         _config = config;
         _task = task;
         _loader = loader;
@@ -80,8 +86,10 @@ public sealed class Pretrainer
     {
         var train = _config.Train;
         var batchesPerEpoch = _loader.BatchesPerEpoch;
-        var plan = StepPlan.Create(batchesPerEpoch, train.BatchSize, train.AccumSteps, train.Epochs, train.MaxSteps, train.WarmupEpochs, train.BaseLr, train.MinLr);
+        // The global batch counts every rank, as the official total_batch_size = batch_size × world_size (× accum).
+        var plan = StepPlan.Create(batchesPerEpoch, train.BatchSize * _dist.WorldSize, train.AccumSteps, train.Epochs, train.MaxSteps, train.WarmupEpochs, train.BaseLr, train.MinLr);
         var (accum, stepsPerEpoch, totalSteps, warmupSteps, effectiveBatch, peakLr, minLr) = plan;
+        var ranks = _dist.IsDistributed ? $" x {_dist.WorldSize} ranks" : string.Empty;
         var lrScale = train.ScaleLr ? effectiveBatch / 256.0 : 1.0;
         if (!train.ScaleLr)
         {
@@ -89,8 +97,8 @@ public sealed class Pretrainer
         }
         var schedules = Schedules(train, plan, lrScale, peakLr, minLr);
         _out.WriteLine(train.ScaleLr
-            ? $"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation), lr {peakLr:G4} (base {train.BaseLr:G4} x {effectiveBatch}/256), min lr {minLr:G4}"
-            : $"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation), lr {peakLr:G4} (not scaled by batch), min lr {minLr:G4}");
+            ? $"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation{ranks}), lr {peakLr:G4} (base {train.BaseLr:G4} x {effectiveBatch}/256), min lr {minLr:G4}"
+            : $"effective batch {effectiveBatch} ({train.BatchSize} x {accum} accumulation{ranks}), lr {peakLr:G4} (not scaled by batch), min lr {minLr:G4}");
         foreach (var (name, schedule) in schedules.Scalars)
         {
             _out.WriteLine($"schedule {name}: {schedule.Description}");
@@ -103,7 +111,14 @@ public sealed class Pretrainer
         {
             state = Checkpoint.Load(resumeFrom, _task.Model, optimizer);
             _out.WriteLine($"resumed from {resumeFrom} at step {state.Step} (epoch {state.Epoch}, batch {state.BatchInEpoch})");
+            if (_dist.Rank != 0)
+            {
+                // The checkpoint holds rank 0's generator; the other ranks keep drawing their own (drop path).
+                Torch.Torch.ManualSeed((ulong)Seeds.ForRank(Seeds.Derive(_config.Seed, state.Step), _dist.Rank));
+            }
         }
+        // As DDP's constructor: every rank starts from rank 0's weights (EMA teachers included, being in the model).
+        _dist.Broadcast(_task.Model.Parameters().Select(p => p.Value).Concat(_task.Model.NamedBuffers().Select(b => b.Value)));
 
         var progress = new Progress(_out, totalSteps, state.Step);
         var watch = Stopwatch.StartNew();
@@ -165,18 +180,19 @@ public sealed class Pretrainer
                     if (!double.IsFinite(lossValue))
                     {
                         throw new TrainingDivergedException(
-                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. {Checkpoint.LastGood(_run)} Lower train.base_lr or set train.clip_grad.");
+                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. {(_run is null ? string.Empty : Checkpoint.LastGood(_run))} Lower train.base_lr or set train.clip_grad.");
                     }
                     (accum == 1 ? loss : loss.Div(accum)).Backward();
                 }
                 batchInEpoch++;
-                clipsSeen += ClipsIn(batch);
+                clipsSeen += ClipsIn(batch) * _dist.WorldSize;
                 lossSum += lossValue;
                 lossCount++;
                 if (micro != accum - 1)
                 {
                     continue;
                 }
+                _dist.AverageGradients(_task.Model.Parameters().Select(p => p.Value));
                 // Without clipping the norm is still measured (an infinite threshold scales nothing), so curves always have it.
                 var gradNorm = GradClip.ClipGradNorm(_task.Model.Parameters(), train.ClipGrad > 0 ? train.ClipGrad : double.PositiveInfinity);
                 var stepContext = new OptimizerStepContext(step, schedules.Plan, scalars);
@@ -185,7 +201,7 @@ public sealed class Pretrainer
                 optimizer.ZeroGrad();
                 _task.AfterOptimizerStep(stepContext);
                 step++;
-                lastLoss = lossSum / lossCount;
+                lastLoss = _dist.Average(lossSum / lossCount)[0];
                 lossSum = 0;
                 lossCount = 0;
                 intervalSum += lastLoss;
@@ -193,7 +209,7 @@ public sealed class Pretrainer
 
                 interrupted = _hooks.Stop?.Requested == true && step < totalSteps;
                 var done = step >= totalSteps || step >= stopAtStep || interrupted;
-                if (step % _config.Log.EverySteps == 0 || done)
+                if (_run is not null && (step % _config.Log.EverySteps == 0 || done))
                 {
                     var seconds = watch.Elapsed.TotalSeconds;
                     var clipsPerSecond = clipsSeen / Math.Max(seconds, 1e-9);
@@ -220,7 +236,7 @@ public sealed class Pretrainer
                         _out.WriteLine($"step {step}: {warning}");
                     }
                 }
-                if ((_hooks.OnReconstruction is not null || _hooks.OnMasks is not null) && (step % _config.Log.ReconstructionEverySteps == 0 || done))
+                if (_run is not null && (_hooks.OnReconstruction is not null || _hooks.OnMasks is not null) && (step % _config.Log.ReconstructionEverySteps == 0 || done))
                 {
                     using var scope = Torch.Torch.NewScope();
                     using var noGrad = Torch.Torch.NoGrad();
@@ -236,7 +252,7 @@ public sealed class Pretrainer
                     }
                 }
                 var epochDone = batchInEpoch >= stepsPerEpoch * accum;
-                if (step % _config.Log.CheckpointEverySteps == 0 || done)
+                if (_run is not null && (step % _config.Log.CheckpointEverySteps == 0 || done))
                 {
                     Checkpoint.SaveProgress(_run, _task.Model, optimizer, step, epoch, batchInEpoch, epochDone, lastLoss, state.ConfigJson, _config.Log.KeepEverySteps);
                     _hooks.OnCheckpoint?.Invoke(_run);
@@ -252,6 +268,11 @@ public sealed class Pretrainer
             }
         }
         progress.Finish();
+        if (_dist.IsDistributed)
+        {
+            var same = _dist.SameOnAllRanks(_task.Model.Parameters().Select(p => p.Value).Concat(_task.Model.NamedBuffers().Select(b => b.Value)));
+            _out.WriteLine(same ? $"parameters and buffers identical on all {_dist.WorldSize} ranks" : $"warning: parameters differ between the {_dist.WorldSize} ranks");
+        }
         var elapsed = watch.Elapsed;
         return new Result(step, lastLoss, clipsSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed) { Interrupted = interrupted };
     }

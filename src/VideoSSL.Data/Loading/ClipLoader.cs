@@ -29,6 +29,17 @@ public sealed record ClipLoaderOptions
     /// </summary>
     public bool RecycleBatchBuffers { get; init; }
 
+    /// <summary>
+    /// Data parallelism: this process is rank <see cref="ShardRank"/> of <see cref="ShardCount"/> and reads only its
+    /// shard of each epoch's order, as torch's DistributedSampler: the order padded with its own head to a multiple
+    /// of the rank count, then every ShardCount-th position from ShardRank. So the ranks' batch b together hold
+    /// exactly the videos of batch b of one process with ShardCount × the batch size; repeated views of a video stay
+    /// on one rank.
+    /// </summary>
+    public int ShardRank { get; init; }
+
+    public int ShardCount { get; init; } = 1;
+
     /// <summary>Replacement draws for one batch slot before giving up (guards against a dataset that is all broken).</summary>
     public int MaxAttemptsPerItem { get; init; } = 16;
 }
@@ -73,6 +84,11 @@ public sealed class ClipLoader
         ArgumentOutOfRangeException.ThrowIfNegative(options.Workers);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefetchBatches, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAttemptsPerItem, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ShardCount, 1);
+        if (options.ShardRank < 0 || options.ShardRank >= options.ShardCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"shard rank {options.ShardRank} is outside 0..{options.ShardCount - 1}");
+        }
         if (dataset.Count == 0)
         {
             throw new ArgumentException("the dataset has no samples", nameof(dataset));
@@ -83,8 +99,19 @@ public sealed class ClipLoader
     }
 
     public int BatchesPerEpoch => _options.DropLast
-        ? _dataset.Count / _options.BatchSize
-        : (_dataset.Count + _options.BatchSize - 1) / _options.BatchSize;
+        ? ShardLength / _options.BatchSize
+        : (ShardLength + _options.BatchSize - 1) / _options.BatchSize;
+
+    public int BatchSize => _options.BatchSize;
+
+    /// <summary>Videos in the whole dataset (all shards); shard positions at or past it are DistributedSampler padding.</summary>
+    public int DatasetCount => _dataset.Count;
+
+    /// <summary>The id a batch gives the video at dataset index <paramref name="index"/> (<see cref="ClipBatch.SampleIds"/>).</summary>
+    public string SampleId(int index) => _dataset[index].Name;
+
+    /// <summary>Samples this rank visits per epoch: ceil(N / ranks), as DistributedSampler.num_samples.</summary>
+    public int ShardLength => (_dataset.Count + _options.ShardCount - 1) / _options.ShardCount;
 
     /// <summary>Every failure handed out so far, in batch order.</summary>
     public IReadOnlyList<LoadFailure> Failures => _failures;
@@ -105,6 +132,26 @@ public sealed class ClipLoader
         return order;
     }
 
+    /// <summary>
+    /// This rank's part of <see cref="EpochOrder"/>: torch.utils.data.DistributedSampler.__iter__ with
+    /// drop_last=False (pad with the order's head, then indices[rank::num_replicas]). One rank: the whole order.
+    /// </summary>
+    public int[] ShardOrder(int epoch)
+    {
+        int[] order = EpochOrder(epoch);
+        int ranks = _options.ShardCount;
+        if (ranks == 1)
+        {
+            return order;
+        }
+        var shard = new int[ShardLength];
+        for (int j = 0; j < shard.Length; j++)
+        {
+            shard[j] = order[(_options.ShardRank + ((long)j * ranks)) % order.Length];
+        }
+        return shard;
+    }
+
     /// <summary>The batches of one epoch from <paramref name="startBatch"/> on. Stop enumerating at any time; workers stop with it.</summary>
     public IEnumerable<ClipBatch> Epoch(int epoch, int startBatch = 0, CancellationToken cancellationToken = default)
     {
@@ -119,7 +166,7 @@ public sealed class ClipLoader
     private IEnumerable<ClipBatch> Run(int epoch, int startBatch, int batches, CancellationToken cancellationToken)
     {
         int batchSize = _options.BatchSize;
-        int[] order = EpochOrder(epoch);
+        int[] order = ShardOrder(epoch);
         long firstPosition = (long)startBatch * batchSize;
         long endPosition = Math.Min((long)batches * batchSize, order.Length);
         var slots = new BatchSlot[batches - startBatch];
@@ -246,7 +293,7 @@ public sealed class ClipLoader
         {
             int index = attempt == 0
                 ? order[position]
-                : Seeds.Derive(_options.Seed, epoch, position, attempt) % _dataset.Count;
+                : Seeds.Derive(_options.Seed, epoch, (position * _options.ShardCount) + _options.ShardRank, attempt) % _dataset.Count;  // keyed by the position in the whole epoch
             VideoSample sample = _dataset[index];
             var rng = new Random(Seeds.Derive(_options.Seed, epoch, index, attempt));
             try

@@ -15,6 +15,13 @@ public static class Seeds
         return (int)(h & int.MaxValue);
     }
 
+    /// <summary>
+    /// The seed of process-wide generators (libtorch's: drop path, init) on data-parallel rank <paramref name="rank"/>.
+    /// The official recipes seed `args.seed + utils.get_rank()` (VideoMAE run_mae_pretraining.py) so ranks draw
+    /// differently; here through the same mixing, and rank 0 keeps the seed so one process equals rank 0 of a job.
+    /// </summary>
+    public static long ForRank(long seed, int rank) => rank == 0 ? seed : Derive(seed, rank, -2);
+
     // SplitMix64 finaliser: every input bit affects every output bit.
     private static ulong Mix(ulong z)
     {

@@ -197,9 +197,13 @@ public static class EvalSetup
     };
 
     /// <summary>A loader over a dataset; evaluation loaders keep every video in order.</summary>
-    public static ClipLoader Loader(VideoDataset dataset, VideoPipelineOptions pipeline, DataSection data, int batchSize, long seed, bool train, Action<string>? log = null) =>
+    /// <param name="shard">Data parallelism: (this rank, ranks); each reads its DistributedSampler shard.</param>
+    public static ClipLoader Loader(VideoDataset dataset, VideoPipelineOptions pipeline, DataSection data, int batchSize, long seed, bool train, Action<string>? log = null,
+        (int Rank, int Count)? shard = null) =>
         new(dataset, VideoPipelines.CreateWriter(pipeline), new ClipLoaderOptions
         {
+            ShardRank = shard?.Rank ?? 0,
+            ShardCount = shard?.Count ?? 1,
             BatchSize = batchSize,
             Workers = data.Workers,
             PrefetchBatches = Math.Max(1, data.Prefetch),

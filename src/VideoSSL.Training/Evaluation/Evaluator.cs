@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using VideoSSL.Data.Loading;
 using VideoSSL.Torch;
+using VideoSSL.Torch.Distributed;
 
 namespace VideoSSL.Training.Evaluation;
 
@@ -38,7 +39,10 @@ public sealed record EvalResult(ClassificationMetrics Metrics, IReadOnlyList<Vid
 public static class Evaluator
 {
     /// <param name="logits">Clips [rows, 3, T, H, W] on the device → logits [rows, classes]. Called under no-grad.</param>
-    public static EvalResult Run(Func<Tensor, Tensor> logits, ClipLoader loader, int numClasses, Device device, bool autocast, TextWriter? output = null)
+    /// <param name="distributed">Data parallelism: each rank tests its shard of the loader; every batch's logits are gathered and
+    /// the DistributedSampler padding dropped, so every rank ends with the predictions of one process, in the same order.</param>
+    public static EvalResult Run(Func<Tensor, Tensor> logits, ClipLoader loader, int numClasses, Device device, bool autocast, TextWriter? output = null,
+        DistributedContext? distributed = null)
     {
         var aggregator = new MultiViewAggregator(numClasses);
         var lossSum = 0.0;
@@ -58,6 +62,10 @@ public static class Evaluator
                 scores = logits(views1.Clips(device));
             }
             scores = scores.Float();
+            if (distributed is { IsDistributed: true })
+            {
+                views1 = Gather(distributed, loader, batch, views1, ref scores, numClasses);
+            }
             lossSum += Torch.CrossEntropy(scores, views1.LabelTensor(device), reduction: Reduction.Sum).Item();
             rows += views1.Rows;
             aggregator.Add(views1.VideoIds, views1.Labels, scores, views1.ViewKeys);
@@ -69,6 +77,49 @@ public static class Evaluator
         }
         var predictions = aggregator.Results();
         return new EvalResult(Metrics.Compute(predictions, numClasses), predictions, lossSum / Math.Max(1, rows), views);
+    }
+
+    /// <summary>
+    /// All ranks' rows of one batch in the order one process sees them (rank r's video j is position j·W + r of the epoch),
+    /// padding rows (positions past the dataset) left out. Label and dataset index travel with the logits.
+    /// </summary>
+    private static ViewBatch Gather(DistributedContext dist, ClipLoader loader, ClipBatch batch, ViewBatch local, ref Tensor scores, int numClasses)
+    {
+        var views = local.Views;
+        var rows = local.Rows;
+        var meta = new float[rows * 2];
+        for (var row = 0; row < rows; row++)
+        {
+            meta[2 * row] = local.Labels[row];
+            meta[(2 * row) + 1] = batch.SampleIndices[row / views];
+        }
+        var packed = Torch.Cat([scores, Tensor.From(meta, rows, 2).To(scores.Device)], 1);
+        var all = dist.AllGather(packed).Cpu().ToArray<float>();  // [W, rows, C + 2]
+        var width = numClasses + 2;
+        var kept = new List<(int Rank, int Row)>();
+        for (var video = 0; video < rows / views; video++)
+        {
+            for (var rank = 0; rank < dist.WorldSize; rank++)
+            {
+                var position = ((((long)batch.Index * loader.BatchSize) + video) * dist.WorldSize) + rank;
+                if (position < loader.DatasetCount)
+                {
+                    kept.AddRange(Enumerable.Range(video * views, views).Select(row => (rank, row)));
+                }
+            }
+        }
+        var logits = new float[kept.Count * numClasses];
+        var labels = new int[kept.Count];
+        var indices = new int[kept.Count / views];
+        for (var k = 0; k < kept.Count; k++)
+        {
+            var offset = ((kept[k].Rank * rows) + kept[k].Row) * width;
+            all.AsSpan(offset, numClasses).CopyTo(logits.AsSpan(k * numClasses));
+            labels[k] = (int)all[offset + numClasses];
+            indices[k / views] = (int)all[offset + numClasses + 1];
+        }
+        scores = Tensor.From(logits, kept.Count, numClasses).To(scores.Device);
+        return ViewBatch.FromRows(labels, [.. indices.Select(loader.SampleId)], views);
     }
 
     /// <summary>

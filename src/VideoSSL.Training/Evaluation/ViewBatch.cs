@@ -55,6 +55,19 @@ public sealed class ViewBatch
         return new ViewBatch(batch.Data, [rows, .. tail], views, labels, ids, keys);
     }
 
+    /// <summary>Rows without clip data (gathered from other ranks): per-row labels, per-video ids, <paramref name="views"/> rows per video.</summary>
+    public static ViewBatch FromRows(int[] labels, string[] videoIds, int views)
+    {
+        var ids = new string[labels.Length];
+        var keys = new string[labels.Length];
+        for (var r = 0; r < labels.Length; r++)
+        {
+            ids[r] = videoIds[r / views];
+            keys[r] = $"view{r % views}";
+        }
+        return new ViewBatch([], [labels.Length], views, labels, ids, keys);
+    }
+
     /// <summary>The clips as a tensor on <paramref name="device"/>.</summary>
     public Tensor Clips(Device device)
     {

@@ -1,0 +1,289 @@
+using System.Diagnostics;
+
+namespace VideoSSL.Torch.Distributed;
+
+/// <summary>A collective failed: a rank died, stopped answering within the timeout, or the store went away.</summary>
+public sealed class DistributedException : Exception
+{
+    public DistributedException(string message, Exception? inner = null)
+        : base(message, inner)
+    {
+    }
+
+    public DistributedException()
+    {
+    }
+
+    public DistributedException(string message)
+        : base(message)
+    {
+    }
+}
+
+/// <summary>
+/// What a training loop needs from data parallelism, in one object: which rank this is, whether it writes the
+/// run folder (<see cref="IsMain"/>), and the few collectives of DistributedDataParallel: broadcast the initial
+/// parameters and buffers from rank 0, all-reduce and average gradients before the optimizer step, average
+/// logged metrics, gather evaluation outputs. <see cref="Single"/> (one process) makes every call a no-op, so
+/// the loop reads the same either way.
+///
+/// A background thread bumps a per-rank counter in the store; when a collective fails, the counters that
+/// stopped moving name the lost ranks (Gloo itself only names a peer's address).
+/// </summary>
+public sealed class DistributedContext : IDisposable
+{
+    private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromMilliseconds(500);
+    private readonly Store? _store;
+    private readonly Store? _baseStore;
+    private readonly ProcessGroup? _group;
+    private readonly bool _storeOnRank0;
+    private readonly Thread? _heartbeat;
+    private readonly CancellationTokenSource _stop = new();
+
+    private DistributedContext(int rank, int worldSize, int localRank, Device device, Store? store, Store? baseStore, ProcessGroup? group, bool storeOnRank0)
+    {
+        Rank = rank;
+        WorldSize = worldSize;
+        LocalRank = localRank;
+        Device = device;
+        _store = store;
+        _baseStore = baseStore;
+        _group = group;
+        _storeOnRank0 = storeOnRank0;
+        if (store is not null)
+        {
+            _heartbeat = new Thread(Heartbeat) { IsBackground = true, Name = $"c10d heartbeat rank {rank}" };
+            _heartbeat.Start();
+        }
+    }
+
+    /// <summary>One process: rank 0 of 1, every collective a no-op.</summary>
+    public static DistributedContext Single { get; } = new(0, 1, 0, Device.CPU, null, null, null, false);
+
+    public int Rank { get; }
+
+    public int WorldSize { get; }
+
+    /// <summary>The rank on this node; picks the CUDA device (one process per device, as torchrun).</summary>
+    public int LocalRank { get; }
+
+    /// <summary>Where the collectives' tensors live: the CPU for Gloo, cuda:LOCAL_RANK for NCCL.</summary>
+    public Device Device { get; }
+
+    public bool IsDistributed => WorldSize > 1;
+
+    /// <summary>Rank 0: the one that writes the run folder, metrics, plots and checkpoints.</summary>
+    public bool IsMain => Rank == 0;
+
+    public TimeSpan Timeout => _group?.Timeout ?? LaunchEnvironment.DefaultTimeout;
+
+    /// <summary>
+    /// Joins the job <paramref name="launch"/> describes: connects to (or, on rank 0, hosts) the TCP store and builds
+    /// the process group. <paramref name="cuda"/>: training runs on CUDA, so NCCL is the default backend.
+    /// </summary>
+    public static DistributedContext Initialize(LaunchEnvironment launch, bool cuda)
+    {
+        var backend = launch.Backend ?? (cuda ? Backend.Nccl : Backend.Gloo);
+        if (!ProcessGroup.IsAvailable(backend))
+        {
+            throw new DistributedException($"this libtorch has no {backend} process group{(backend == Backend.Nccl ? " (set VIDEOSSL_DIST_BACKEND=gloo, or build the shim against a CUDA libtorch with NCCL)" : " (install libgloo-dev and rebuild the shim)")}");
+        }
+        Store baseStore;
+        try
+        {
+            baseStore = Store.Tcp(launch.MasterAddr, launch.MasterPort, isServer: !launch.AgentStore && launch.Rank == 0,
+                launch.AgentStore ? 0 : launch.WorldSize, launch.Timeout);
+        }
+        catch (TorchException e)
+        {
+            throw new DistributedException($"rank {launch.Rank}: cannot {(launch.Rank == 0 && !launch.AgentStore ? "host" : "reach")} the rendezvous store at {launch.MasterAddr}:{launch.MasterPort} within {launch.Timeout.TotalSeconds:G4} s: {e.Message}", e);
+        }
+        var store = launch.StorePrefix is null ? null : baseStore.WithPrefix(launch.StorePrefix);
+        return Initialize(store ?? baseStore, launch.Rank, launch.WorldSize, launch.LocalRank, backend, launch.Timeout, store is null ? null : baseStore, storeOnRank0: !launch.AgentStore);
+    }
+
+    /// <summary>Builds the process group over an existing store (a <see cref="Store.File"/> in tests).</summary>
+    public static DistributedContext Initialize(Store store, int rank, int worldSize, int localRank, Backend backend, TimeSpan timeout, Store? ownedBaseStore = null, bool storeOnRank0 = true)
+    {
+        ProcessGroup group;
+        try
+        {
+            group = ProcessGroup.Create(backend, store, rank, worldSize, timeout);
+        }
+        catch (TorchException e)
+        {
+            throw new DistributedException($"rank {rank}: could not form the {backend} process group of {worldSize} ranks within {timeout.TotalSeconds:G4} s: {e.Message}", e);
+        }
+        var device = backend == Backend.Nccl ? Device.CUDA(localRank) : Device.CPU;
+        return new DistributedContext(rank, worldSize, localRank, device, store, ownedBaseStore, group, storeOnRank0);
+    }
+
+    /// <summary>In place: every tensor takes rank 0's values (initial parameters and buffers, as DDP's constructor).</summary>
+    public void Broadcast(IEnumerable<Tensor> tensors)
+    {
+        if (_group is not null)
+        {
+            var list = tensors.ToList();
+            Guard("broadcast", () => _group.Broadcast(list));
+        }
+    }
+
+    /// <summary>
+    /// Averages the gradients of <paramref name="parameters"/> over ranks in place (DDP's all-reduce / world size).
+    /// A trainable parameter without a gradient on this rank joins with zeros, so every rank reduces the same list.
+    /// </summary>
+    public void AverageGradients(IEnumerable<Tensor> parameters)
+    {
+        if (_group is null)
+        {
+            return;
+        }
+        using var scope = Torch.NewScope();
+        var grads = new List<Tensor>();
+        foreach (var p in parameters)
+        {
+            if (!p.RequiresGrad)
+            {
+                continue;
+            }
+            var g = p.Grad;
+            if (g is null)
+            {
+                g = Torch.ZerosLike(p);
+                p.Grad = g;
+            }
+            grads.Add(g);
+        }
+        Guard("all-reduce of gradients", () => _group.AllReduce(grads, 1.0 / WorldSize));
+    }
+
+    /// <summary>The mean over ranks of each value (logged metrics).</summary>
+    public double[] Average(params double[] values) => Reduce(values, 1.0 / WorldSize);
+
+    /// <summary>The sum over ranks of each value (counts, throughput).</summary>
+    public double[] Sum(params double[] values) => Reduce(values, 1.0);
+
+    private double[] Reduce(double[] values, double scale)
+    {
+        if (_group is null)
+        {
+            return values;
+        }
+        using var scope = Torch.NewScope();
+        var t = Tensor.From(values, values.Length);
+        var onDevice = Device.IsCuda ? t.To(Device) : t;
+        Guard("all-reduce of metrics", () => _group.AllReduce([onDevice], scale));
+        return (Device.IsCuda ? onDevice.To(Device.CPU) : onDevice).ToArray<double>();
+    }
+
+    /// <summary>Every rank's <paramref name="input"/> (same shape everywhere) stacked along a new first dimension; one process: [1, ...].</summary>
+    public Tensor AllGather(Tensor input)
+    {
+        if (_group is null)
+        {
+            return input.Unsqueeze(0);
+        }
+        Tensor? result = null;
+        Guard("all-gather", () => result = _group.AllGather(input));
+        return result!;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="tensors"/> hold the same values on every rank: per-tensor float64 sums of x and x²
+    /// compared exactly (data parallelism keeps replicas bit-identical; a drift means a rank reduced differently).
+    /// </summary>
+    public bool SameOnAllRanks(IEnumerable<Tensor> tensors)
+    {
+        if (_group is null)
+        {
+            return true;
+        }
+        using var scope = Torch.NewScope();
+        var digest = new List<double>();
+        foreach (var t in tensors)
+        {
+            var x = t.Detach().To(ScalarType.Float64);
+            digest.Add(x.Sum().Item());
+            digest.Add(x.Mul(x).Sum().Item());
+        }
+        var all = AllGather(Tensor.From(digest.ToArray(), digest.Count).To(Device)).To(Device.CPU).ToArray<double>();
+        return Enumerable.Range(1, WorldSize - 1).All(r => all.AsSpan(r * digest.Count, digest.Count).SequenceEqual(all.AsSpan(0, digest.Count)));
+    }
+
+    public void Barrier()
+    {
+        if (_group is not null)
+        {
+            Guard("barrier", _group.Barrier);
+        }
+    }
+
+    private void Guard(string what, Action collective)
+    {
+        try
+        {
+            collective();
+        }
+        catch (TorchException e)
+        {
+            throw new DistributedException($"rank {Rank}: {what} failed: {DescribeLoss()} ({FirstLine(e.Message)})", e);
+        }
+    }
+
+    private static string FirstLine(string s)
+    {
+        var i = s.IndexOf('\n');
+        return (i < 0 ? s : s[..i]).Trim();
+    }
+
+    private static string HeartbeatKey(int rank) => $"videossl/heartbeat/{rank}";
+
+    private void Heartbeat()
+    {
+        try
+        {
+            while (!_stop.Token.WaitHandle.WaitOne(HeartbeatInterval))
+            {
+                _store!.Add(HeartbeatKey(Rank), 1);
+            }
+        }
+        catch (TorchException)
+        {
+            // The store is gone; the next collective reports it.
+        }
+    }
+
+    /// <summary>Which ranks went silent: their heartbeat counters stop moving (or the store itself is gone with rank 0).</summary>
+    private string DescribeLoss()
+    {
+        try
+        {
+            var before = Enumerable.Range(0, WorldSize).Select(r => _store!.Add(HeartbeatKey(r), 0)).ToArray();
+            Thread.Sleep(HeartbeatInterval * 4);
+            var after = Enumerable.Range(0, WorldSize).Select(r => _store!.Add(HeartbeatKey(r), 0)).ToArray();
+            var lost = Enumerable.Range(0, WorldSize).Where(r => r != Rank && after[r] == before[r]).ToList();
+            return lost.Count > 0
+                ? $"lost rank {string.Join(", ", lost)} of {WorldSize} (no sign of life for {(HeartbeatInterval * 4).TotalSeconds:G3} s)"
+                : $"every rank is still alive; a rank stopped taking part within the {Timeout.TotalSeconds:G4} s timeout, or ranks called different collectives";
+        }
+        catch (TorchException)
+        {
+            return _storeOnRank0 && Rank != 0
+                ? $"lost rank 0 of {WorldSize} (it hosts the rendezvous store, which is gone)"
+                : "lost the rendezvous store (the launcher's agent is gone)";
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_store is null)
+        {
+            return;
+        }
+        _stop.Cancel();
+        _heartbeat?.Join();
+        _group?.Dispose();
+        _store.Dispose();
+        _baseStore?.Dispose();
+    }
+}

@@ -1,0 +1,328 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using VideoSSL.Tests.Data;
+using VideoSSL.Torch.Serialization;
+
+namespace VideoSSL.Tests.Distributed;
+
+/// <summary>Starts the built CLI (videossl.dll beside the tests) as real processes; every wait is bounded and children are killed.</summary>
+internal sealed class CliProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _out = new();
+    private readonly StringBuilder _err = new();
+
+    public CliProcess(IReadOnlyDictionary<string, string>? env, params string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "videossl.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+        foreach (var (k, v) in env ?? new Dictionary<string, string>())
+        {
+            start.Environment[k] = v;
+        }
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, e) => Append(_out, e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(_err, e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    private static void Append(StringBuilder sb, string? line)
+    {
+        if (line is not null)
+        {
+            lock (sb)
+            {
+                sb.AppendLine(line);
+            }
+        }
+    }
+
+    public string Out
+    {
+        get
+        {
+            lock (_out)
+            {
+                return _out.ToString();
+            }
+        }
+    }
+
+    public string Err
+    {
+        get
+        {
+            lock (_err)
+            {
+                return _err.ToString();
+            }
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public int Wait(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout))
+        {
+            Kill();
+            throw new TimeoutException($"videossl did not finish within {timeout}; stdout:\n{Out}\nstderr:\n{Err}");
+        }
+        _process.WaitForExit();  // drains the output
+        return _process.ExitCode;
+    }
+
+    public void WaitFor(string text, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!Out.Contains(text, StringComparison.Ordinal))
+        {
+            if (watch.Elapsed > timeout || _process.HasExited)
+            {
+                throw new TimeoutException($"no '{text}' from videossl; stdout:\n{Out}\nstderr:\n{Err}");
+            }
+            Thread.Sleep(50);
+        }
+    }
+
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+        }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static Dictionary<string, string> RankEnv(int rank, int world, int port, double timeoutSeconds) => new()
+    {
+        ["RANK"] = rank.ToString(CultureInfo.InvariantCulture),
+        ["LOCAL_RANK"] = rank.ToString(CultureInfo.InvariantCulture),
+        ["WORLD_SIZE"] = world.ToString(CultureInfo.InvariantCulture),
+        ["MASTER_ADDR"] = "127.0.0.1",
+        ["MASTER_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+        ["VIDEOSSL_DIST_TIMEOUT"] = timeoutSeconds.ToString(CultureInfo.InvariantCulture),
+    };
+}
+
+[Collection(Name)]
+public class MultiProcessTests
+{
+    // The multi-process tests share the two cores; they run one after another.
+    public const string Name = "multi-process";
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
+
+    [Fact]
+    public void Collectives_across_two_processes_through_a_file_store()
+    {
+        using var dir = new TempDir();
+        var store = Path.Combine(dir.Path, "store");
+        using var r0 = new CliProcess(null, "dist-selftest", "--file-store", store, "--rank", "0", "--world", "2", "--timeout", "60");
+        using var r1 = new CliProcess(null, "dist-selftest", "--file-store", store, "--rank", "1", "--world", "2", "--timeout", "60");
+        Assert.Equal(0, r0.Wait(Limit));
+        Assert.Equal(0, r1.Wait(Limit));
+        foreach (var r in new[] { r0, r1 })
+        {
+            // Rank r contributes r+1: broadcast takes rank 0's 1s (two dtypes, two buckets), sums are 3, means 1.5.
+            Assert.Contains("broadcast 1,1,1,1,1 1,1,1", r.Out);
+            Assert.Contains("allreduce sum 3 mean 1.5 grad 1.5,1.5,1.5,1.5", r.Out);
+            Assert.Contains("allgather [2,2] 0,0,1,10", r.Out);
+        }
+        Assert.Contains("barrier rank 0 of 2", r0.Out);
+        Assert.Contains("barrier rank 1 of 2", r1.Out);
+    }
+
+    [Fact]
+    public void Killing_a_rank_makes_the_others_exit_naming_it_within_the_timeout()
+    {
+        const double timeout = 20;
+        // Rank 1 dies (file store, which outlives both): rank 0 names rank 1.
+        using (var dir = new TempDir())
+        {
+            var store = Path.Combine(dir.Path, "store");
+            using var r0 = new CliProcess(null, "dist-selftest", "--file-store", store, "--rank", "0", "--world", "2", "--timeout", $"{timeout}", "--loop");
+            using var r1 = new CliProcess(null, "dist-selftest", "--file-store", store, "--rank", "1", "--world", "2", "--timeout", $"{timeout}", "--loop");
+            r0.WaitFor("looping", Limit);
+            r1.WaitFor("looping", Limit);
+            var watch = Stopwatch.StartNew();
+            r1.Kill();
+            Assert.NotEqual(0, r0.Wait(TimeSpan.FromSeconds(timeout + 10)));
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(timeout), $"took {watch.Elapsed}");
+            Assert.Contains("lost rank 1 of 2", r0.Err);
+        }
+        // Rank 0 dies (it hosts the TCP store, as under torchrun): rank 1 names rank 0.
+        {
+            var port = CliProcess.FreePort();
+            using var r0 = new CliProcess(CliProcess.RankEnv(0, 2, port, timeout), "dist-selftest", "--loop");
+            using var r1 = new CliProcess(CliProcess.RankEnv(1, 2, port, timeout), "dist-selftest", "--loop");
+            r0.WaitFor("looping", Limit);
+            r1.WaitFor("looping", Limit);
+            var watch = Stopwatch.StartNew();
+            r0.Kill();
+            Assert.NotEqual(0, r1.Wait(TimeSpan.FromSeconds(timeout + 10)));
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(timeout), $"took {watch.Elapsed}");
+            Assert.Contains("lost rank 0 of 2", r1.Err);
+            Assert.DoesNotContain("   at ", r1.Err);  // one line, no stack trace
+        }
+    }
+
+    private static string[] TinyPretrain(string dataRoot, int batch, int maxSteps) =>
+    [
+        "pretrain", Path.Combine(RepoRoot(), "experiments", "quickstart", "videomae_micro_synth.json"),
+        "--set", $"data.root={dataRoot}", "--set", "data.synthetic.classes=2", "--set", "data.synthetic.train_per_class=4",
+        "--set", "data.synthetic.val_per_class=1", "--set", "data.synthetic.size=32", "--set", "data.synthetic.frames=8",
+        "--set", "data.num_frames=4", "--set", "data.input_size=32", "--set", "model.img_size=32", "--set", "model.frames=4",
+        "--set", $"train.batch_size={batch}", "--set", $"train.max_steps={maxSteps}", "--set", "train.warmup_epochs=1",
+        "--set", "log.every_steps=1", "--set", "log.checkpoint_every_steps=2", "--set", "log.keep_every_steps=2",
+        "--set", "log.reconstruction_every_steps=1000",
+    ];
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new DirectoryNotFoundException("VideoSSL.sln above the test binaries");
+    }
+
+    private static double[] Losses(string run) =>
+        [.. File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("train/loss").GetDouble())];
+
+    private static void AssertSameWeights(string expected, string actual, double tolerance)
+    {
+        var a = Weights.Load(expected);
+        var b = Weights.Load(actual);
+        try
+        {
+            var names = a.Keys.Where(k => k.StartsWith("model.", StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(names);
+            foreach (var name in names)
+            {
+                var x = a[name].ToArray<float>();
+                var y = b[name].ToArray<float>();
+                var worst = x.Zip(y, (p, q) => Math.Abs(p - q)).Max();
+                Assert.True(worst <= tolerance, $"{name}: differs by {worst}");
+            }
+        }
+        finally
+        {
+            foreach (var t in a.Values.Concat(b.Values))
+            {
+                t.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// 1 process × batch 4 vs `launch --nproc 2` × batch 2 for 4 steps (crossing an epoch): same logged loss, same
+    /// weights, identical replicas; then the 2-rank step-2 checkpoint resumed on 1 rank (batch 4) ends where both did.
+    /// </summary>
+    [Fact]
+    public void Two_ranks_train_as_one_process_with_twice_the_batch_and_resume_on_one_rank()
+    {
+        using var dir = new TempDir();
+        var data = Path.Combine(dir.Path, "data");
+        var one = Path.Combine(dir.Path, "one");
+        var two = Path.Combine(dir.Path, "two");
+        using (var p = new CliProcess(null, [.. TinyPretrain(data, 4, 4), "--run-dir", one]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Err);
+        }
+        using (var p = new CliProcess(null, ["launch", "--nproc", "2", "--timeout", "60", "--", .. TinyPretrain(data, 2, 4), "--run-dir", two]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+            Assert.Contains("effective batch 4 (2 x 1 accumulation x 2 ranks)", p.Out);
+            Assert.Contains("parameters and buffers identical on all 2 ranks", p.Out);
+        }
+        var lossOne = Losses(one);
+        var lossTwo = Losses(two);
+        Assert.Equal(4, lossTwo.Length);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(lossOne[i], lossTwo[i], 5);
+        }
+        var twoFinal = Path.Combine(dir.Path, "two-final.safetensors");
+        File.Copy(Path.Combine(two, "checkpoints", "last.safetensors"), twoFinal);
+        AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), twoFinal, 1e-5);
+
+        // The 2-rank checkpoint at step 2 continues on one process with the same global batch.
+        using (var p = new CliProcess(null, [.. TinyPretrain(data, 4, 4), "--resume", Path.Combine(two, "checkpoints", "checkpoint-0000002.safetensors")]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Err);
+            Assert.Contains("resumed from", p.Out);
+        }
+        AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), Path.Combine(two, "checkpoints", "last.safetensors"), 1e-5);
+    }
+
+    /// <summary>`eval` on 2 ranks (3 videos: one padding duplicate) writes the predictions.csv of one process.</summary>
+    [Fact]
+    public void Eval_on_two_ranks_gathers_the_predictions_of_one_process()
+    {
+        using var dir = new TempDir();
+        string[] keys =
+        [
+            "model.img_size=32", "model.frames=4", "model.num_classes=3", "model.drop_path=0", "data.num_frames=4", "data.input_size=32",
+            $"data.root={Path.Combine(dir.Path, "data")}", "data.synthetic.classes=3", "data.synthetic.train_per_class=1",
+            "data.synthetic.val_per_class=1", "data.synthetic.size=32", "data.synthetic.frames=8",
+            "test.clips=2", "test.crops=1", "test.batch_size=1",
+        ];
+        var configPath = Path.Combine(RepoRoot(), "experiments", "quickstart", "finetune_micro_synth.json");
+        var config = VideoSSL.Training.Config.ConfigLoader.Load<VideoSSL.Training.Config.FinetuneConfig>(configPath, keys);
+        var checkpoint = Path.Combine(dir.Path, "run", "checkpoints", "ft.safetensors");
+        VideoSSL.Torch.Torch.ManualSeed(3);
+        using (var model = new VideoSSL.Models.VideoViTClassifier(VideoSSL.Training.Evaluation.EvalSetup.ModelConfig(config.Model), 3))
+        {
+            VideoSSL.Training.Checkpoint.Save(checkpoint, model, null, new VideoSSL.Training.TrainerState(0, 0, 0, 0, 0, "{}"));
+        }
+        string[] Eval(string outDir) => ["eval", configPath, "--checkpoint", checkpoint, "--out", outDir, .. keys.SelectMany(k => new[] { "--set", k })];
+        var one = Path.Combine(dir.Path, "one");
+        var two = Path.Combine(dir.Path, "two");
+        using (var p = new CliProcess(null, Eval(one)))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+        }
+        using (var p = new CliProcess(null, ["launch", "--nproc", "2", "--timeout", "60", "--", .. Eval(two)]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+        }
+        var expected = File.ReadAllText(Path.Combine(one, "predictions.csv"));
+        Assert.Equal(4, expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);  // header + 3 videos
+        Assert.Equal(expected, File.ReadAllText(Path.Combine(two, "predictions.csv")));
+        // The padding duplicate is not counted in the loss either.
+        double Loss(string d) => System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(d, "metrics.json"))).RootElement.GetProperty("loss").GetDouble();
+        Assert.Equal(Loss(one), Loss(two), 6);
+    }
+}
+
+[CollectionDefinition(MultiProcessTests.Name, DisableParallelization = true)]
+public class MultiProcessCollection
+{
+}
