@@ -32,13 +32,14 @@ internal static class BenchPretrainCommand
         var pairs = new Option<int>("--pairs") { Description = "alternating runs of each side with --reference", DefaultValueFactory = _ => 3 };
         var python = new Option<string>("--python") { Description = "interpreter with torch for the reference", DefaultValueFactory = _ => "/usr/bin/python3" };
         var profile = new Option<bool>("--profile") { Description = "phase times and the op table (next to the reference with --reference)" };
+        var byCaller = new Option<bool>("--by-caller") { Description = "with --profile: key ops by their caller (\"caller > op\"), ours only" };
         var top = new Option<int>("--top") { Description = "op-table rows with --profile", DefaultValueFactory = _ => 25 };
         var peak = new Option<double>("--peak-tflops") { Description = "device peak for MFU (default: bf16 dense peak looked up from the CUDA device name)" };
         var zeroGrad = new Option<string>("--zero-grad") { Description = "auto (in place on CPU, to none on CUDA), zero or none", DefaultValueFactory = _ => "auto" };
         var kernel = new Option<string>("--adamw") { Description = "AdamW implementation: auto, fused, foreach or per-parameter", DefaultValueFactory = _ => "auto" };
         var command = new Command("pretrain", "VideoMAE pretraining step time, clips/s, MFU and peak memory on random clips, optionally next to the official step")
         {
-            model, batch, frames, size, ratio, v2, device, bf16, steps, threads, reference, pairs, python, profile, top, peak, zeroGrad, kernel,
+            model, batch, frames, size, ratio, v2, device, bf16, steps, threads, reference, pairs, python, profile, byCaller, top, peak, zeroGrad, kernel,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -47,7 +48,7 @@ internal static class BenchPretrainCommand
                 e => e with { ImgSize = parse.GetValue(size), NumFrames = parse.GetValue(frames) }) with { MaskRatio = parse.GetValue(ratio) };
             config.Validate();
             var options = new Options(config, parse.GetValue(batch), d, parse.GetValue(bf16), Math.Max(1, parse.GetValue(steps)), parse.GetValue(threads),
-                parse.GetValue(reference), Math.Max(1, parse.GetValue(pairs)), parse.GetValue(python)!, parse.GetValue(profile), parse.GetValue(top),
+                parse.GetValue(reference), Math.Max(1, parse.GetValue(pairs)), parse.GetValue(python)!, parse.GetValue(profile), parse.GetValue(byCaller), parse.GetValue(top),
                 parse.GetValue(peak), ParseZeroGrad(parse.GetValue(zeroGrad)!), ParseKernel(parse.GetValue(kernel)!));
             Run(options);
         }));
@@ -55,7 +56,7 @@ internal static class BenchPretrainCommand
     }
 
     internal sealed record Options(VideoMAEConfig Config, int Batch, Device Device, bool Bf16, int Steps, int Threads, bool Reference, int Pairs,
-        string Python, bool Profile, int Top, double PeakTflops, bool? SetToNone, AdamWKernel Kernel);
+        string Python, bool Profile, bool ByCaller, int Top, double PeakTflops, bool? SetToNone, AdamWKernel Kernel);
 
     internal static bool? ParseZeroGrad(string value) => value switch
     {
@@ -91,7 +92,7 @@ internal static class BenchPretrainCommand
         using var reference = o.Reference ? ReferenceStepProcess.Start(o.Python, o.Config, o.Batch, o.Device.ToString(), o.Bf16, NumThreads) : null;
         if (reference is not null)
         {
-            Console.WriteLine($"reference: official PretrainVisionTransformer + torch.optim.AdamW, torch {reference.TorchVersion}, {NumThreads} threads");
+            Console.WriteLine($"reference: official PretrainVisionTransformer + torch.optim.AdamW, torch {reference.TorchVersion}, {NumThreads} threads, {reference.Parameters:N0} parameters{(reference.Parameters == bench.ParameterCount ? string.Empty : " (NOT the same model as ours)")}");
         }
         bench.Run(2); // warm-up: first-call costs, optimizer state, allocator growth
         if (o.Device.IsCuda)
@@ -179,8 +180,8 @@ internal static class BenchPretrainCommand
     private static void PrintProfile(Options o, PretrainStepBench bench, ReferenceStepProcess? reference)
     {
         var steps = Math.Min(o.Steps, 5);
-        var (_, ours) = bench.Profile(steps);
-        var theirs = reference?.Run(steps, profile: true).Profile;
+        var (_, ours) = bench.Profile(steps, o.ByCaller);
+        var theirs = o.ByCaller ? null : reference?.Run(steps, profile: true).Profile;
         Console.WriteLine();
         Console.WriteLine($"{"phase (ms per step, exclusive)",-36}{"VideoSSL",11}{(theirs is null ? string.Empty : $"{"official",11}{"ratio",9}")}");
         string[] order = ["mask", "target", "encoder", "decoder", "loss", "backward", "optimizer", "zero_grad", "scope_dispose", "other"];

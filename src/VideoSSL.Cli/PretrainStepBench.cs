@@ -122,7 +122,7 @@ internal sealed class PretrainStepBench : IDisposable
     }
 
     /// <summary>Phase times over <paramref name="steps"/> steps (per step), then an op table over as many more.</summary>
-    public (StepRun Run, StepProfile Profile) Profile(int steps)
+    public (StepRun Run, StepProfile Profile) Profile(int steps, bool byCaller = false)
     {
         Profiling.StartPhases();
         StepRun run;
@@ -138,7 +138,7 @@ internal sealed class PretrainStepBench : IDisposable
         var perStep = phases.ToDictionary(p => p.Key, p => p.Value / steps, StringComparer.Ordinal);
         // Whatever no phase covers: Run's own bookkeeping, autocast entry, loss handles.
         perStep["other"] = run.WallMs.Average() - perStep.Values.Sum();
-        Profiling.StartOps();
+        Profiling.StartOps(byCaller);
         List<OpProfile> ops;
         try
         {
@@ -187,13 +187,17 @@ internal sealed class ReferenceStepProcess : IDisposable
 {
     private readonly Process _process;
 
-    private ReferenceStepProcess(Process process, string torchVersion)
+    private ReferenceStepProcess(Process process, string torchVersion, long parameters)
     {
         _process = process;
         TorchVersion = torchVersion;
+        Parameters = parameters;
     }
 
     public string TorchVersion { get; }
+
+    /// <summary>Trainable parameters of the reference model: equal to ours when the transcription matches.</summary>
+    public long Parameters { get; }
 
     /// <summary>Starts the reference for the same model and batch; null (with the reason printed) when it cannot run.</summary>
     public static ReferenceStepProcess? Start(string python, VideoMAEConfig config, int batch, string device, bool bf16, int threads)
@@ -231,7 +235,7 @@ internal sealed class ReferenceStepProcess : IDisposable
             return null;
         }
         using var json = JsonDocument.Parse(ready);
-        return new ReferenceStepProcess(process, json.RootElement.GetProperty("torch").GetString() ?? "?");
+        return new ReferenceStepProcess(process, json.RootElement.GetProperty("torch").GetString() ?? "?", json.RootElement.GetProperty("parameters").GetInt64());
     }
 
     public (StepRun Run, StepProfile? Profile) Run(int steps, bool profile = false)

@@ -16,8 +16,11 @@ public sealed record OpProfile(string Name, long Count, double SelfMicroseconds,
 /// </summary>
 public static class Profiling
 {
-    private static Dictionary<string, double>? s_phases;
-    private static readonly Stack<PhaseFrame> s_stack = new();
+    // Per thread: a step runs on one thread, and a profile on one thread must not see another's phases.
+    [ThreadStatic]
+    private static Dictionary<string, double>? t_phases;
+    [ThreadStatic]
+    private static Stack<PhaseFrame>? t_stack;
 
     private sealed class PhaseFrame(string name, long start)
     {
@@ -26,57 +29,62 @@ public static class Profiling
         public long Children { get; set; }
     }
 
-    /// <summary>True between <see cref="StartPhases"/> and <see cref="StopPhases"/>.</summary>
-    public static bool PhasesEnabled => s_phases is not null;
+    /// <summary>True on this thread between <see cref="StartPhases"/> and <see cref="StopPhases"/>.</summary>
+    public static bool PhasesEnabled => t_phases is not null;
 
-    /// <summary>Starts accumulating phase times (milliseconds, exclusive of nested phases). Single-threaded use.</summary>
+    /// <summary>Starts accumulating this thread's phase times (milliseconds, exclusive of nested phases).</summary>
     public static void StartPhases()
     {
-        s_phases = new Dictionary<string, double>(StringComparer.Ordinal);
-        s_stack.Clear();
+        t_phases = new Dictionary<string, double>(StringComparer.Ordinal);
+        t_stack = new Stack<PhaseFrame>();
     }
 
     /// <summary>Accumulated exclusive milliseconds per phase since <see cref="StartPhases"/>; stops collecting.</summary>
     public static Dictionary<string, double> StopPhases()
     {
-        var result = s_phases ?? new Dictionary<string, double>(StringComparer.Ordinal);
-        s_phases = null;
-        s_stack.Clear();
+        var result = t_phases ?? new Dictionary<string, double>(StringComparer.Ordinal);
+        t_phases = null;
+        t_stack = null;
         return result;
     }
 
     /// <summary>Marks a region as one phase of a step until the returned scope is disposed.</summary>
     public static PhaseScope Phase(string name)
     {
-        if (s_phases is null)
+        if (t_phases is null)
         {
             return default;
         }
-        s_stack.Push(new PhaseFrame(name, Stopwatch.GetTimestamp()));
+        t_stack!.Push(new PhaseFrame(name, Stopwatch.GetTimestamp()));
         return new PhaseScope(true);
     }
 
     internal static void EndPhase()
     {
-        if (s_phases is null || s_stack.Count == 0)
+        var phases = t_phases;
+        var stack = t_stack;
+        if (phases is null || stack is null || stack.Count == 0)
         {
             return;
         }
-        var frame = s_stack.Pop();
+        var frame = stack.Pop();
         var elapsed = Stopwatch.GetTimestamp() - frame.Start;
-        if (s_stack.Count > 0)
+        if (stack.Count > 0)
         {
-            s_stack.Peek().Children += elapsed;
+            stack.Peek().Children += elapsed;
         }
         var exclusive = (elapsed - frame.Children) * 1000.0 / Stopwatch.Frequency;
-        s_phases[frame.Name] = s_phases.GetValueOrDefault(frame.Name) + exclusive;
+        phases[frame.Name] = phases.GetValueOrDefault(frame.Name) + exclusive;
     }
 
-    /// <summary>Starts timing every libtorch operator and autograd node (all threads) until <see cref="StopOps"/>.</summary>
-    public static void StartOps()
+    /// <summary>
+    /// Starts timing every libtorch operator and autograd node (all threads) until <see cref="StopOps"/>. With
+    /// <paramref name="byCaller"/>, rows are "caller &gt; op" (the enclosing op or node, "(top)" for direct calls).
+    /// </summary>
+    public static void StartOps(bool byCaller = false)
     {
         NativeMethods.EnsureLoaded();
-        NativeMethods.Check(NativeMethods.vs_profiler_start());
+        NativeMethods.Check(NativeMethods.vs_profiler_start(byCaller ? 1 : 0));
     }
 
     /// <summary>Stops the op profiler; rows sorted by self time, largest first.</summary>

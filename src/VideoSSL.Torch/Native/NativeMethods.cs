@@ -168,7 +168,7 @@ internal static unsafe partial class NativeMethods
     internal static partial int vs_zero_grads(IntPtr* parameters, int n, int setToNone);
 
     [LibraryImport(Library)]
-    internal static partial int vs_profiler_start();
+    internal static partial int vs_profiler_start(int byCaller);
 
     [LibraryImport(Library)]
     internal static partial long vs_profiler_stop(byte* buffer, long capacity);

@@ -91,6 +91,9 @@ public sealed class AdamW : IDisposable
     /// <summary>Use the fused CUDA kernel when available (libtorch ≥ 2.0 on CUDA) under <see cref="AdamWKernel.Auto"/>.</summary>
     public bool AllowFused { get; set; } = true;
 
+    /// <summary>True when this libtorch has the fused CUDA kernel (_fused_adamw_, 2.x).</summary>
+    public static bool FusedKernelAvailable => s_fused.IsAvailable;
+
     /// <summary>The update implementation; all give the same result up to float rounding.</summary>
     public AdamWKernel Kernel { get; set; } = AdamWKernel.Auto;
 
