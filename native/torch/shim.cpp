@@ -22,7 +22,6 @@
 #include <torch/version.h>
 
 #ifdef VS_WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #endif
@@ -698,22 +697,4 @@ VS_EXPORT int64_t vs_profiler_stop(char* buf, int64_t capacity) {
     buf[n] = 0;
   }
   return static_cast<int64_t>(text.size());
-}
-
-// ---------------------------------------------------------------- CUDA device description (for MFU)
-
-// The device's name ("NVIDIA H100 80GB HBM3") into buf; returns its length, 0 without CUDA.
-VS_EXPORT int64_t vs_cuda_device_name(int16_t device_index, char* buf, int64_t capacity) {
-  std::string name;
-  guarded([&] {
-#ifdef VS_WITH_CUDA
-    if (torch::cuda::is_available()) name = at::cuda::getDeviceProperties(device_index)->name;
-#endif
-  });
-  if (buf && capacity > 0) {
-    auto n = std::min<int64_t>(capacity - 1, static_cast<int64_t>(name.size()));
-    std::memcpy(buf, name.data(), n);
-    buf[n] = 0;
-  }
-  return static_cast<int64_t>(name.size());
 }

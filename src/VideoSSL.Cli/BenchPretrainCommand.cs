@@ -158,6 +158,27 @@ internal static class BenchPretrainCommand
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"model FLOPs {flops / 1e12:F3} TFLOP per step, {achieved:F3} TFLOP/s achieved{mfu}"));
     }
 
+    /// <summary>The GPU's name as nvidia-smi reports it (the shim stays free of CUDA runtime headers), or "" without one.</summary>
+    internal static string CudaDeviceName(int index)
+    {
+        try
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("nvidia-smi", $"--query-gpu=name --format=csv,noheader -i {Math.Max(index, 0)}")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var name = process.StandardOutput.ReadToEnd().Trim();
+            process.WaitForExit();
+            return process.ExitCode == 0 ? name : string.Empty;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return string.Empty;
+        }
+    }
+
     /// <summary>Dense bf16 tensor-core peak (TFLOP/s) of common datacenter GPUs, from their vendor data sheets; 0 if unknown.</summary>
     internal static double PeakBf16Tflops(string deviceName)
     {

@@ -26,7 +26,7 @@ internal static class SelftestCommand
                 ? $"selftest --device {device}: libtorch sees {Torch.Torch.CudaDeviceCount} CUDA device(s)"
                 : $"selftest --device {device}: the libtorch shim is a CPU build (rebuild it against a CUDA libtorch: tools/gpu/remote.sh does)");
         }
-        output.WriteLine($"device {device}{(device.IsCuda ? $" ({Torch.Torch.CudaDeviceName(device.Index)})" : string.Empty)}");
+        output.WriteLine($"device {device}{(device.IsCuda ? $" ({BenchPretrainCommand.CudaDeviceName(device.Index)})" : string.Empty)}");
         var results = DeviceChecks.RunAll(device);
         var width = results.Max(r => r.Name.Length) + 2;
         foreach (var r in results)

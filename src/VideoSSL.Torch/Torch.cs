@@ -146,19 +146,6 @@ public static unsafe partial class Torch
         NativeMethods.Check(NativeMethods.vs_rng_set_state((sbyte)d.Type, (short)Math.Max(d.Index, 0), state.Handle));
     }
 
-    /// <summary>The CUDA device's name (e.g. "NVIDIA H100 80GB HBM3"), or "" without CUDA.</summary>
-    public static string CudaDeviceName(int device = 0)
-    {
-        NativeMethods.EnsureLoaded();
-        var length = NativeMethods.vs_cuda_device_name((short)device, null, 0);
-        var buffer = new byte[length + 1];
-        fixed (byte* p = buffer)
-        {
-            NativeMethods.vs_cuda_device_name((short)device, p, buffer.Length);
-        }
-        return Encoding.UTF8.GetString(buffer, 0, (int)length);
-    }
-
     public static void CudaSynchronize(int device = 0) => NativeMethods.Check(NativeMethods.vs_cuda_synchronize((short)device));
 
     public static void CudaEmptyCache() => NativeMethods.Check(NativeMethods.vs_cuda_empty_cache());

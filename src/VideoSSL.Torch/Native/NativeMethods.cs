@@ -173,9 +173,6 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial long vs_profiler_stop(byte* buffer, long capacity);
 
-    [LibraryImport(Library)]
-    internal static partial long vs_cuda_device_name(short deviceIndex, byte* buffer, long capacity);
-
     /// <summary>Throws the per-thread libtorch error when a shim call reported failure.</summary>
     internal static void Check(int status)
     {
