@@ -67,6 +67,7 @@ internal sealed class PretrainStepBench : IDisposable
             Tensor loss;
             using (_bf16 ? Autocast(_device) : null)
             {
+                // Mask drawing and the host-to-tensor mask copies land in "other".
                 loss = _task.Loss(_clips, _step++);
             }
             using (Profiling.Phase("backward"))

@@ -490,12 +490,7 @@ public sealed class VideoMAETask : IPretrainTask
 
     public Tensor Loss(Tensor clips, long step)
     {
-        TokenMask encoderMask;
-        TokenMask? decoderMask;
-        using (Profiling.Phase("mask"))
-        {
-            (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, step), (int)clips.Size(0), clips.Device);
-        }
+        var (encoderMask, decoderMask) = _model.NewMasks(StepRandom.For(_seed, step), (int)clips.Size(0), clips.Device);
         using (encoderMask)
         using (decoderMask)
         {
