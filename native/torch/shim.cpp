@@ -14,6 +14,7 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/stack.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
 #include <torch/cuda.h>
@@ -25,10 +26,16 @@
 #include <c10/cuda/CUDAFunctions.h>
 #endif
 
+#include <malloc.h>
+
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <sstream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #define VS_EXPORT extern "C" __attribute__((visibility("default")))
@@ -552,4 +559,142 @@ VS_EXPORT int vs_cuda_memory_stats(int16_t device_index, int64_t* stats, int res
     for (int k = 0; k < 4; ++k) stats[k] = 0;
 #endif
   });
+}
+
+// ---------------------------------------------------------------- host allocator (set once, at load)
+
+namespace {
+
+// glibc adapts its mmap threshold upwards as large blocks are freed, but trims the heap top whenever
+// 128 KiB or more is free there: a training step frees most of its activations and gradients, the heap is
+// trimmed, and the next step faults every page back in (tens of thousands of minor faults per step at
+// ViT-S). Fixed thresholds keep freed step memory in the heap for the next step. Python/PyTorch does not do
+// this; VIDEOSSL_MALLOPT=0 keeps glibc's defaults (for side-by-side measurements).
+const bool allocator_configured = [] {
+  const char* setting = std::getenv("VIDEOSSL_MALLOPT");
+  if (setting && std::strcmp(setting, "0") == 0) return false;
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);   // blocks below 64 MiB come from the heap and are reused
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);  // return heap memory to the OS only past 512 MiB free at the top
+  return true;
+}();
+
+}  // namespace
+
+VS_EXPORT int vs_allocator_configured() { return allocator_configured ? 1 : 0; }
+
+// ---------------------------------------------------------------- gradients of many parameters at once
+
+// optimizer.zero_grad(set_to_none) over n parameters in one call. In place (set_to_none = 0) is torch 1.13's
+// default and what keeps a CPU step from re-faulting its gradient memory; reset (1) frees it (torch 2.x's
+// default; right where memory matters, e.g. CUDA with its caching allocator).
+VS_EXPORT int vs_zero_grads(at::Tensor** params, int32_t n, int set_to_none) {
+  return guarded([&] {
+    at::NoGradGuard no_grad;
+    for (int32_t k = 0; k < n; ++k) {
+      auto& g = params[k]->mutable_grad();
+      if (!g.defined()) continue;
+      if (set_to_none) {
+        g.reset();
+        continue;
+      }
+      // As torch.optim.Optimizer.zero_grad: a gradient with history is detached first.
+      if (g.grad_fn()) {
+        g = g.detach();
+      } else {
+        g.requires_grad_(false);
+      }
+      g.zero_();
+    }
+  });
+}
+
+// ---------------------------------------------------------------- op profiler (RecordFunction observers)
+
+namespace {
+
+struct OpStat {
+  int64_t count = 0;
+  int64_t self_ns = 0;
+  int64_t total_ns = 0;
+};
+
+struct Frame {
+  int64_t start_ns;
+  int64_t children_ns;
+  const char* name;  // valid while the call runs, i.e. while it is on the stack
+};
+
+std::mutex profile_mutex;
+std::unordered_map<std::string, OpStat> profile_stats;
+std::atomic<uint64_t> profile_handle{0};
+std::atomic<bool> profile_by_caller{false};
+thread_local std::vector<Frame> profile_stack;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::unique_ptr<at::ObserverContext> profile_enter(const at::RecordFunction& fn) {
+  profile_stack.push_back(Frame{now_ns(), 0, fn.name()});
+  return nullptr;
+}
+
+void profile_exit(const at::RecordFunction& fn, at::ObserverContext*) {
+  if (profile_stack.empty()) return;  // started before the profiler was switched on
+  auto frame = profile_stack.back();
+  profile_stack.pop_back();
+  auto total = now_ns() - frame.start_ns;
+  if (!profile_stack.empty()) profile_stack.back().children_ns += total;
+  std::string key = fn.name();
+  if (profile_by_caller.load(std::memory_order_relaxed)) {
+    key = std::string(profile_stack.empty() ? "(top)" : profile_stack.back().name) + " > " + key;
+  }
+  std::lock_guard<std::mutex> lock(profile_mutex);
+  auto& s = profile_stats[key];
+  s.count += 1;
+  s.total_ns += total;
+  s.self_ns += total - frame.children_ns;
+}
+
+}  // namespace
+
+// Starts collecting count, self and total time per operator (forward ops and autograd nodes) on all
+// threads: the same numbers torch.autograd.profiler's key_averages() gives a Python run. by_caller keys each
+// row by "caller > op" instead, which shows where an op nobody calls directly comes from.
+VS_EXPORT int vs_profiler_start(int by_caller) {
+  return guarded([&] {
+    if (profile_handle.load() != 0) throw std::runtime_error("the op profiler is already running");
+    profile_by_caller = by_caller != 0;
+    {
+      std::lock_guard<std::mutex> lock(profile_mutex);
+      profile_stats.clear();
+    }
+    auto callback = at::RecordFunctionCallback(profile_enter, profile_exit)
+                        .needsInputs(false)
+                        .scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION});
+    profile_handle = at::addGlobalCallback(callback);
+  });
+}
+
+// Stops the profiler and writes "name\tcount\tself_ns\ttotal_ns" lines into buf; returns the full length
+// (call again with a larger buffer when it did not fit; the table is kept until the next start).
+VS_EXPORT int64_t vs_profiler_stop(char* buf, int64_t capacity) {
+  std::string text;
+  guarded([&] {
+    auto handle = profile_handle.exchange(0);
+    if (handle != 0) at::removeCallback(handle);
+    std::ostringstream out;
+    std::lock_guard<std::mutex> lock(profile_mutex);
+    for (const auto& [name, s] : profile_stats) {
+      out << name << '\t' << s.count << '\t' << s.self_ns << '\t' << s.total_ns << '\n';
+    }
+    text = out.str();
+  });
+  if (buf && capacity > 0) {
+    auto n = std::min<int64_t>(capacity - 1, static_cast<int64_t>(text.size()));
+    std::memcpy(buf, text.data(), n);
+    buf[n] = 0;
+  }
+  return static_cast<int64_t>(text.size());
 }

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Diagnostics;
+using System.Globalization;
 using VideoSSL.Methods;
 using VideoSSL.Torch;
 using VideoSSL.Torch.Optim;
@@ -8,9 +8,11 @@ using static VideoSSL.Torch.Torch;
 namespace VideoSSL.Cli;
 
 /// <summary>
-/// One pretraining step (forward, backward, the method's hooks, AdamW) on random clips: the model-side cost
-/// without the data loader. `videossl bench pretrain --model vit_base --batch 32 --device cuda --bf16` is the
-/// VideoMAE ViT-B 16×224 figure; `--method vjepa2 --model vit_large` the V-JEPA 2 one.
+/// One pretraining step (forward, backward, the method's hooks, AdamW) on random clips: the model-side cost without
+/// the data loader. `videossl bench pretrain --model vit_base --batch 32 --device cuda --bf16` is the
+/// ViT-B 16×224 figure, `--method vjepa2 --model vit_large` the V-JEPA 2 one; `--reference` runs the official model's step (tools/reference/bench_videomae_step.py)
+/// in alternation with ours and prints the ratio; `--profile` shows where the time goes, phase by phase and
+/// op by op, next to the reference when both are given.
 /// </summary>
 internal static class BenchPretrainCommand
 {
@@ -25,10 +27,20 @@ internal static class BenchPretrainCommand
         var method = new Option<string>("--method") { Description = "videomae, videomae_v2, vjepa or vjepa2 (registry defaults)", DefaultValueFactory = _ => "videomae" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
         var bf16 = new Option<bool>("--bf16") { Description = "bf16 autocast (CUDA)" };
-        var steps = new Option<int>("--steps") { Description = "timed steps", DefaultValueFactory = _ => 10 };
-        var command = new Command("pretrain", "VideoMAE pretraining step time, clips/s and peak memory on random clips")
+        var steps = new Option<int>("--steps") { Description = "timed steps (per run with --reference)", DefaultValueFactory = _ => 10 };
+        var threads = new Option<int>("--threads") { Description = "intra-op threads for both sides (0 = libtorch default)" };
+        var reference = new Option<bool>("--reference") { Description = "alternate runs with the official model's step in PyTorch and print the ratio" };
+        var pairs = new Option<int>("--pairs") { Description = "alternating runs of each side with --reference", DefaultValueFactory = _ => 3 };
+        var python = new Option<string>("--python") { Description = "interpreter with torch for the reference", DefaultValueFactory = _ => "/usr/bin/python3" };
+        var profile = new Option<bool>("--profile") { Description = "phase times and the op table (next to the reference with --reference)" };
+        var byCaller = new Option<bool>("--by-caller") { Description = "with --profile: key ops by their caller (\"caller > op\"), ours only" };
+        var top = new Option<int>("--top") { Description = "op-table rows with --profile", DefaultValueFactory = _ => 25 };
+        var peak = new Option<double>("--peak-tflops") { Description = "device peak for MFU (default: bf16 dense peak looked up from the CUDA device name)" };
+        var zeroGrad = new Option<string>("--zero-grad") { Description = "auto (in place on CPU, to none on CUDA), zero or none", DefaultValueFactory = _ => "auto" };
+        var kernel = new Option<string>("--adamw") { Description = "AdamW implementation: auto, fused, foreach or per-parameter", DefaultValueFactory = _ => "auto" };
+        var command = new Command("pretrain", "VideoMAE pretraining step time, clips/s, MFU and peak memory on random clips, optionally next to the official step")
         {
-            model, batch, frames, size, ratio, v2, method, device, bf16, steps,
+            model, batch, frames, size, ratio, v2, method, device, bf16, steps, threads, reference, pairs, python, profile, byCaller, top, peak, zeroGrad, kernel,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -37,77 +49,193 @@ internal static class BenchPretrainCommand
             var isV2 = parse.GetValue(v2) || name == "videomae_v2";
             var config = VideoMAEConfig.ForSize(parse.GetValue(model)!, isV2,
                 e => e with { ImgSize = parse.GetValue(size), NumFrames = parse.GetValue(frames) }) with { MaskRatio = parse.GetValue(ratio) };
-            var registered = MethodRegistry.Get(name);
-            var encoder = registered.EncoderDefaults(config.Encoder);
-            var description = name.StartsWith("videomae", StringComparison.Ordinal)
-                ? $"mask {config.MaskRatio}{(config.DualMasking ? " + running-cell decoder mask" : string.Empty)}"
-                : $"{name}, {encoder.PosEmbed}";
-            Run(() => registered.Create(new MethodInputs(encoder.Name, encoder, 0, t => t == typeof(VideoMAEConfig) ? config : registered.DefaultSection)),
-                encoder, description, parse.GetValue(batch), d, parse.GetValue(bf16), parse.GetValue(steps));
+            config.Validate();
+            if (parse.GetValue(reference) && !name.StartsWith("videomae", StringComparison.Ordinal))
+            {
+                throw new ArgumentException("--reference: the official-step reference is VideoMAE's; leave it out for " + name);
+            }
+            var options = new Options(config, name, parse.GetValue(batch), d, parse.GetValue(bf16), Math.Max(1, parse.GetValue(steps)), parse.GetValue(threads),
+                parse.GetValue(reference), Math.Max(1, parse.GetValue(pairs)), parse.GetValue(python)!, parse.GetValue(profile), parse.GetValue(byCaller), parse.GetValue(top),
+                parse.GetValue(peak), ParseZeroGrad(parse.GetValue(zeroGrad)!), ParseKernel(parse.GetValue(kernel)!));
+            Run(options);
         }));
         return command;
     }
 
-    private static void Run(Func<IPretrainTask> create, VideoSSL.Models.VideoViTConfig e, string description, int batch, Device device, bool bf16, int steps)
+    internal sealed record Options(VideoMAEConfig Config, string Method, int Batch, Device Device, bool Bf16, int Steps, int Threads, bool Reference, int Pairs,
+        string Python, bool Profile, bool ByCaller, int Top, double PeakTflops, bool? SetToNone, AdamWKernel Kernel);
+
+    internal static bool? ParseZeroGrad(string value) => value switch
     {
-        ManualSeed(0);
-        if (device.IsCuda)
+        "auto" => null,
+        "zero" => false,
+        "none" => true,
+        _ => throw new ArgumentException($"--zero-grad: '{value}' is not one of auto, zero, none"),
+    };
+
+    internal static AdamWKernel ParseKernel(string value) => value switch
+    {
+        "auto" => AdamWKernel.Auto,
+        "fused" => AdamWKernel.Fused,
+        "foreach" => AdamWKernel.Foreach,
+        "per-parameter" => AdamWKernel.PerParameter,
+        _ => throw new ArgumentException($"--adamw: '{value}' is not one of auto, fused, foreach, per-parameter"),
+    };
+
+    private static void Run(Options o)
+    {
+        if (o.Threads > 0)
+        {
+            NumThreads = o.Threads;
+        }
+        if (o.Device.IsCuda)
         {
             SetAllowTf32(true);
         }
-        using var task = create();
-        task.Model.To(device);
-        using var optimizer = new AdamW(task.ParamGroups(0.05), 1e-4, 0.9, 0.95);
-        using var clips = Randn([batch, 3, e.NumFrames, e.ImgSize, e.ImgSize], device: device);
-        Console.WriteLine($"{e.Name} {e.NumFrames}x{e.ImgSize}, {e.NumTokens} tokens, {description}, batch {batch}, {device}{(bf16 ? ", bf16" : string.Empty)}, {task.Model.ParameterCount(true):N0} trainable parameters");
-        var plan = new SchedulePlan(1000, 100, 0);
-        var schedules = task.Schedules(plan);
-        void Step(long step)
+        var e = o.Config.Encoder;
+        using var bench = new PretrainStepBench(o.Config, o.Method, o.Batch, o.Device, o.Bf16, o.Kernel, o.SetToNone);
+        Console.WriteLine($"{e.Name} {e.NumFrames}x{e.ImgSize}, {e.NumTokens} tokens, {(o.Method.StartsWith("videomae", StringComparison.Ordinal) ? $"mask {o.Config.MaskRatio}{(o.Config.DualMasking ? " + running-cell decoder mask" : string.Empty)}" : o.Method)}, batch {o.Batch}, {o.Device}{(o.Bf16 ? ", bf16" : string.Empty)}, {bench.ParameterCount:N0} parameters");
+        Console.WriteLine($"libtorch {Torch.Torch.Version}, {NumThreads} threads, glibc thresholds {(Profiling.AllocatorConfigured ? "fixed by the shim" : "default (VIDEOSSL_MALLOPT=0)")}, zero_grad {o.SetToNone switch { null => "auto", true => "to none", false => "in place" }}, AdamW {o.Kernel}");
+        using var reference = o.Reference ? ReferenceStepProcess.Start(o.Python, o.Config, o.Batch, o.Device.ToString(), o.Bf16, NumThreads) : null;
+        if (reference is not null)
         {
-            using var scope = NewScope();
-            Tensor loss;
-            using (bf16 ? Autocast(device) : null)
+            Console.WriteLine($"reference: official PretrainVisionTransformer + torch.optim.AdamW, torch {reference.TorchVersion}, {NumThreads} threads, {reference.Parameters:N0} parameters{(reference.Parameters == bench.ParameterCount ? string.Empty : " (NOT the same model as ours)")}");
+        }
+        bench.Run(2); // warm-up: first-call costs, optimizer state, allocator growth
+        if (o.Device.IsCuda)
+        {
+            CudaMemory(o.Device.Index, resetPeak: true);
+        }
+        var ours = new List<StepRun>();
+        var theirs = new List<StepRun>();
+        for (var pair = 0; pair < (reference is null ? 1 : o.Pairs); pair++)
+        {
+            var run = bench.Run(o.Steps);
+            ours.Add(run);
+            if (reference is not null)
             {
-                loss = task.Loss(PretrainBatch.OfClips(clips, step)).Loss;
-            }
-            loss.Backward();
-            var context = new OptimizerStepContext(step, plan, schedules.ToDictionary(kv => kv.Key, kv => kv.Value.At(step)));
-            task.BeforeOptimizerStep(context);
-            optimizer.Step();
-            optimizer.ZeroGrad();
-            task.AfterOptimizerStep(context);
-        }
-        void Sync()
-        {
-            if (device.IsCuda)
-            {
-                CudaSynchronize(device.Index);
+                var r = reference.Run(o.Steps).Run;
+                theirs.Add(r);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"pair {pair + 1}: VideoSSL min {run.MinWall:F1} ms (cpu {run.MinCpu:F1}), official min {r.MinWall:F1} ms (cpu {r.MinCpu:F1})"));
             }
         }
-        for (var k = 0; k < 2; k++)
+        var all = Merge(ours);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"step {all.MedianWall:F1} ms (median of {all.WallMs.Length}; min {all.MinWall:F1}, max {all.WallMs.Max():F1}; process cpu min {all.MinCpu:F1} ms), {o.Batch * 1000.0 / all.MedianWall:F1} clips/s"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"page faults per step: {ours.Average(r => r.MinorFaultsPerStep):F0} minor, {ours.Average(r => r.MajorFaultsPerStep):F0} major; GC pause {ours.Average(r => r.GcPauseMsPerStep):F2} ms per step"));
+        PrintFlops(o, all.MedianWall);
+        if (o.Device.IsCuda)
         {
-            Step(k);
-        }
-        Sync();
-        if (device.IsCuda)
-        {
-            CudaMemory(device.Index, resetPeak: true);
-        }
-        var times = new List<double>();
-        for (var k = 0; k < steps; k++)
-        {
-            var watch = Stopwatch.StartNew();
-            Step(k + 2);
-            Sync();
-            times.Add(watch.Elapsed.TotalMilliseconds);
-        }
-        times.Sort();
-        var median = times[times.Count / 2];
-        Console.WriteLine($"step {median:F1} ms (median of {steps}; min {times[0]:F1}, max {times[^1]:F1}), {batch * 1000.0 / median:F1} clips/s");
-        if (device.IsCuda)
-        {
-            var memory = CudaMemory(device.Index);
+            var memory = CudaMemory(o.Device.Index);
             Console.WriteLine($"peak allocated {memory.PeakAllocated / 1073741824.0:F2} GiB, peak reserved {memory.PeakReserved / 1073741824.0:F2} GiB");
         }
+        if (theirs.Count > 0)
+        {
+            var t = Merge(theirs);
+            Console.WriteLine();
+            Console.WriteLine($"{"side by side (" + o.Pairs + " alternating runs of " + o.Steps + " steps)",-52}{"VideoSSL",11}{"official",11}{"ratio",9}");
+            Row("step, min wall (ms)", all.MinWall, t.MinWall);
+            Row("step, median wall (ms)", all.MedianWall, t.MedianWall);
+            Row("step, min process cpu (ms)", all.MinCpu, t.MinCpu);
+            Row("minor page faults per step", ours.Average(r => r.MinorFaultsPerStep), theirs.Average(r => r.MinorFaultsPerStep));
+        }
+        if (o.Profile)
+        {
+            PrintProfile(o, bench, reference);
+        }
+    }
+
+    private static StepRun Merge(List<StepRun> runs) =>
+        new([.. runs.SelectMany(r => r.WallMs)], [.. runs.SelectMany(r => r.CpuMs)], runs.Average(r => r.MinorFaultsPerStep), runs.Average(r => r.MajorFaultsPerStep), runs.Average(r => r.GcPauseMsPerStep));
+
+    private static void Row(string name, double ours, double theirs) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-52}{ours,11:F1}{theirs,11:F1}{ours / theirs,8:F2}x"));
+
+    private static void PrintFlops(Options o, double stepMs)
+    {
+        var flops = PretrainStepBench.TrainingFlops(o.Config, o.Batch);
+        var achieved = flops / (stepMs / 1e3) / 1e12;
+        var peak = o.PeakTflops > 0 ? o.PeakTflops : o.Device.IsCuda ? PeakBf16Tflops(CudaDeviceName(o.Device.Index)) : 0;
+        var deviceName = o.Device.IsCuda ? CudaDeviceName(o.Device.Index) : "cpu";
+        var mfu = peak > 0
+            ? string.Create(CultureInfo.InvariantCulture, $", MFU {100 * achieved / peak:F1}% of {peak:F0} TFLOP/s ({deviceName})")
+            : " (MFU: pass --peak-tflops, or run on a known CUDA device)";
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"model FLOPs {flops / 1e12:F3} TFLOP per step, {achieved:F3} TFLOP/s achieved{mfu}"));
+    }
+
+    /// <summary>The GPU's name as nvidia-smi reports it (the shim stays free of CUDA runtime headers), or "" without one.</summary>
+    internal static string CudaDeviceName(int index)
+    {
+        try
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("nvidia-smi", $"--query-gpu=name --format=csv,noheader -i {Math.Max(index, 0)}")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var name = process.StandardOutput.ReadToEnd().Trim();
+            process.WaitForExit();
+            return process.ExitCode == 0 ? name : string.Empty;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return string.Empty;
+        }
+    }
+
+    /// <summary>Dense bf16 tensor-core peak (TFLOP/s) of common datacenter GPUs, from their vendor data sheets; 0 if unknown.</summary>
+    internal static double PeakBf16Tflops(string deviceName)
+    {
+        var n = deviceName.ToUpperInvariant();
+        return n switch
+        {
+            _ when n.Contains("H200") || n.Contains("GH200") => 989,
+            _ when n.Contains("H100") && n.Contains("PCIE") => 756,
+            _ when n.Contains("H100") && n.Contains("NVL") => 835,
+            _ when n.Contains("H100") || n.Contains("H800") => 989,
+            _ when n.Contains("B200") => 2250,
+            _ when n.Contains("A100") || n.Contains("A800") => 312,
+            _ when n.Contains("L40S") => 362,
+            _ when n.Contains("L4") => 121,
+            _ when n.Contains("A10") => 125,
+            _ => 0,
+        };
+    }
+
+    private static void PrintProfile(Options o, PretrainStepBench bench, ReferenceStepProcess? reference)
+    {
+        var steps = Math.Min(o.Steps, 5);
+        var (_, ours) = bench.Profile(steps, o.ByCaller);
+        var theirs = o.ByCaller ? null : reference?.Run(steps, profile: true).Profile;
+        Console.WriteLine();
+        Console.WriteLine($"{"phase (ms per step, exclusive)",-36}{"VideoSSL",11}{(theirs is null ? string.Empty : $"{"official",11}{"ratio",9}")}");
+        string[] order = ["target", "encoder", "decoder", "loss", "backward", "optimizer", "zero_grad", "scope_dispose", "other"];
+        foreach (var phase in order.Concat(ours.PhasesMs.Keys.Concat(theirs?.PhasesMs.Keys.AsEnumerable() ?? []).Except(order).Distinct()))
+        {
+            var a = ours.PhasesMs.GetValueOrDefault(phase, double.NaN);
+            var b = theirs?.PhasesMs.GetValueOrDefault(phase, double.NaN) ?? double.NaN;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{phase,-36}{a,11:F2}{(theirs is null ? string.Empty : $"{b,11:F2}{(double.IsFinite(a) && double.IsFinite(b) && b > 0 ? $"{a / b,8:F2}x" : $"{"-",9}")}")}"));
+        }
+        Console.WriteLine();
+        Console.WriteLine($"{"op (per step; self time)",-52}{"calls",8}{"self us",11}{(theirs is null ? string.Empty : $"{"calls",8}{"self us",11}")}");
+        var theirOps = theirs?.Ops.ToDictionary(r => r.Name, StringComparer.Ordinal) ?? [];
+        var ourOps = ours.Ops.ToDictionary(r => r.Name, StringComparer.Ordinal);
+        var names = ourOps.Keys.Union(theirOps.Keys)
+            .OrderByDescending(n => Math.Max(ourOps.GetValueOrDefault(n)?.SelfMicroseconds ?? 0, theirOps.GetValueOrDefault(n)?.SelfMicroseconds ?? 0))
+            .Take(o.Top);
+        foreach (var name in names)
+        {
+            var a = ourOps.GetValueOrDefault(name);
+            var b = theirOps.GetValueOrDefault(name);
+            var label = name.Length > 50 ? name[..50] : name;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{label,-52}{a?.Count ?? 0,8}{a?.SelfMicroseconds ?? 0,11:F0}{(theirs is null ? string.Empty : $"{b?.Count ?? 0,8}{b?.SelfMicroseconds ?? 0,11:F0}")}"));
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{"all ops",-52}{ours.Ops.Sum(r => r.Count),8}{ours.Ops.Sum(r => r.SelfMicroseconds),11:F0}{(theirs is null ? string.Empty : $"{theirs.Ops.Sum(r => r.Count),8}{theirs.Ops.Sum(r => r.SelfMicroseconds),11:F0}")}"));
     }
 }

@@ -9,6 +9,7 @@ internal static class Program
         var root = new RootCommand("VideoSSL: self-supervised video pretraining and evaluation on libtorch")
         {
             EnvCommand.Create(),
+            SelftestCommand.Create(),
             BenchCommand.Create(),
             DataCommand.Create(),
             PretrainCommand.Create(),

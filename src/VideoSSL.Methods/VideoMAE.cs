@@ -281,7 +281,13 @@ public sealed class VideoMAEPretrainModel : Module
     {
         using var scope = Torch.NewScope();
         var targets = targetIndices ?? mask.Masked;
-        var visible = EncoderToDecoder.Forward(Encoder.Forward(clip, mask.Visible)); // [B, Nvis, Dd]
+        Tensor encoded;
+        using (Profiling.Phase("encoder"))
+        {
+            encoded = Encoder.Forward(clip, mask.Visible);
+        }
+        using var decoderPhase = Profiling.Phase("decoder");
+        var visible = EncoderToDecoder.Forward(encoded); // [B, Nvis, Dd]
         var b = visible.Size(0);
         var pos = DecoderPosEmbed;
         pos = pos.Dtype == visible.Dtype ? pos : pos.To(visible.Dtype);
@@ -303,6 +309,7 @@ public sealed class VideoMAEPretrainModel : Module
         using var scope = Torch.NewScope();
         var targetIndices = decoderMask?.Visible ?? mask.Masked;
         Tensor labels;
+        using (Profiling.Phase("target"))
         using (Torch.NoGrad())
         {
             var e = Config.Encoder;
@@ -310,6 +317,7 @@ public sealed class VideoMAEPretrainModel : Module
             labels = VideoViTEncoder.GatherTokens(target, targetIndices);
         }
         var prediction = Forward(clip, mask, targetIndices);
+        using var lossPhase = Profiling.Phase("loss");
         var predictionF = prediction.Dtype == ScalarType.Float32 ? prediction : prediction.Float();
         Tensor loss;
         if (decoderMask is null)

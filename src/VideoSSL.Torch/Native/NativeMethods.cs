@@ -161,6 +161,18 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial int vs_cuda_memory_stats(short deviceIndex, long* stats, int resetPeak);
 
+    [LibraryImport(Library)]
+    internal static partial int vs_allocator_configured();
+
+    [LibraryImport(Library)]
+    internal static partial int vs_zero_grads(IntPtr* parameters, int n, int setToNone);
+
+    [LibraryImport(Library)]
+    internal static partial int vs_profiler_start(int byCaller);
+
+    [LibraryImport(Library)]
+    internal static partial long vs_profiler_stop(byte* buffer, long capacity);
+
     /// <summary>Throws the per-thread libtorch error when a shim call reported failure.</summary>
     internal static void Check(int status)
     {

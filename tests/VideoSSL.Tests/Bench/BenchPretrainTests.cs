@@ -1,0 +1,94 @@
+using VideoSSL.Cli;
+using VideoSSL.Methods;
+using VideoSSL.Torch.Optim;
+
+namespace VideoSSL.Tests.Bench;
+
+public class BenchPretrainTests
+{
+    private static VideoMAEConfig Micro => VideoMAEConfig.ForSize("vit_micro", overrides: e => e with { NumFrames = 4, ImgSize = 32 });
+
+    [Fact]
+    public void Reference_step_is_the_same_model_and_alternates_with_ours()
+    {
+        using var bench = new PretrainStepBench(Micro, "videomae", batch: 2, VideoSSL.Torch.Device.CPU, bf16: false, AdamWKernel.Auto, setToNone: null);
+        using var reference = ReferenceStepProcess.Start("/usr/bin/python3", Micro, 2, "cpu", bf16: false, threads: 1);
+        Assert.NotNull(reference);
+        // The transcription of the official PretrainVisionTransformer has exactly our parameters.
+        Assert.Equal(bench.ParameterCount, reference.Parameters);
+        var ours = bench.Run(2);
+        var (theirs, profile) = reference.Run(2, profile: true);
+        Assert.Equal(2, ours.WallMs.Length);
+        Assert.Equal(2, theirs.WallMs.Length);
+        Assert.All(ours.WallMs.Concat(theirs.WallMs), t => Assert.True(t > 0));
+        Assert.NotNull(profile);
+        Assert.Contains("backward", profile.PhasesMs.Keys);
+        Assert.Contains(profile.Ops, o => o.Name == "aten::addmm");
+    }
+
+    [Fact]
+    public void Profile_splits_our_step_into_phases_and_ops()
+    {
+        using var bench = new PretrainStepBench(Micro, "videomae", batch: 2, VideoSSL.Torch.Device.CPU, bf16: false, AdamWKernel.Auto, setToNone: null);
+        bench.Run(1);
+        var (run, profile) = bench.Profile(2);
+        foreach (var phase in new[] { "target", "encoder", "decoder", "loss", "backward", "optimizer", "zero_grad", "scope_dispose" })
+        {
+            Assert.True(profile.PhasesMs.TryGetValue(phase, out var ms) && ms >= 0, $"phase {phase} missing");
+        }
+        // The phases and "other" account for the whole step.
+        Assert.Equal(run.WallMs.Average(), profile.PhasesMs.Values.Sum(), 3);
+        Assert.Contains(profile.Ops, o => o.Name == "aten::addmm" && o.Count > 0);
+    }
+
+    [Fact]
+    public void Training_flops_count_encoder_on_visible_and_decoder_on_all_tokens()
+    {
+        // vit_micro at 4x32: 2x2x2 = 8 tokens, 90% tube mask -> 3 of 4 per slice masked: 6 masked, 2 visible.
+        var c = Micro;
+        var e = c.Encoder;
+        static double Block(double n, double d, double h) => (2 * n * d * 3 * d) + (4 * n * n * d) + (2 * n * d * d) + (4 * n * d * h);
+        var forward = (2.0 * 8 * e.EmbedDim * e.PatchValues) + (e.Depth * Block(2, e.EmbedDim, e.MlpHiddenDim))
+            + (2.0 * 2 * e.EmbedDim * c.DecoderDim) + (c.DecoderDepth * Block(8, c.DecoderDim, 4 * c.DecoderDim)) + (2.0 * 6 * c.DecoderDim * e.PatchValues);
+        Assert.Equal(3 * forward * 5, PretrainStepBench.TrainingFlops(c, 5), 6);
+    }
+
+    [Theory]
+    [InlineData("NVIDIA H100 80GB HBM3", 989)]
+    [InlineData("NVIDIA H100 PCIe", 756)]
+    [InlineData("NVIDIA H200", 989)]
+    [InlineData("NVIDIA A100-SXM4-80GB", 312)]
+    [InlineData("Some Future GPU", 0)]
+    public void Peak_bf16_is_looked_up_from_the_device_name(string name, double tflops) =>
+        Assert.Equal(tflops, BenchPretrainCommand.PeakBf16Tflops(name));
+
+    [Fact]
+    public void Bad_options_name_the_option()
+    {
+        Assert.Contains("--zero-grad", Assert.Throws<ArgumentException>(() => BenchPretrainCommand.ParseZeroGrad("sometimes")).Message, StringComparison.Ordinal);
+        Assert.Contains("--adamw", Assert.Throws<ArgumentException>(() => BenchPretrainCommand.ParseKernel("sgd")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Selftest_command_prints_each_check_and_exits_zero_on_cpu()
+    {
+        using var output = new StringWriter();
+        Assert.Equal(0, SelftestCommand.Run(VideoSSL.Torch.Device.CPU, output));
+        var text = output.ToString();
+        Assert.Contains("transfer", text, StringComparison.Ordinal);
+        Assert.Contains("skipped", text, StringComparison.Ordinal);
+        Assert.Contains("0 failed", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Selftest_on_a_missing_cuda_device_is_one_clear_error()
+    {
+        if (VideoSSL.Torch.Torch.CudaDeviceCount > 0)
+        {
+            return; // a machine with a GPU runs the CUDA checks instead (CudaTests)
+        }
+        using var output = new StringWriter();
+        var e = Assert.Throws<NotSupportedException>(() => SelftestCommand.Run(VideoSSL.Torch.Device.CUDA(0), output));
+        Assert.Contains("selftest --device cuda:0", e.Message, StringComparison.Ordinal);
+    }
+}
