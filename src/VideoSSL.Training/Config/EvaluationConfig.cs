@@ -18,6 +18,11 @@ public sealed record FinetuneConfig
     /// <summary>The training split, and the clip geometry every split shares.</summary>
     public DataSection Data { get; init; } = new();
     public SplitSection Val { get; init; } = new();
+    /// <summary>
+    /// A held-out split other than val (e.g. a slice of the training videos) on which the best epoch is chosen; blank
+    /// annotations = none: the final epoch is tested and reported, as choosing an epoch on val would select on the test data.
+    /// </summary>
+    public SplitSection Select { get; init; } = new();
     public TestSection Test { get; init; } = new();
     public FinetuneOptimSection Train { get; init; } = new();
     public AugmentSection Aug { get; init; } = new();
