@@ -128,7 +128,7 @@ internal static class PretrainCommand
             throw new ConfigException($"model.encoder '{config.Model.Encoder}' is not a registered model ({string.Join(", ", ModelRegistry.Names)})");
         }
         var m = config.Model;
-        var encoder = ModelRegistry.Resolve(m.Encoder, e => e with
+        var encoder = ModelRegistry.Resolve(m.Encoder, e => ModelSize.Apply(e, m.EmbedDim, m.Depth, m.NumHeads, m.MlpRatio) with
         {
             ImgSize = m.ImgSize,
             NumFrames = m.Frames,

@@ -81,6 +81,11 @@ public sealed record ClassifierSection
 {
     /// <summary>Encoder from the model registry (vit_micro ... vit_giant).</summary>
     public string Encoder { get; init; } = "vit_base";
+    /// <summary>Width, blocks, heads and MLP ratio overriding the encoder's registry entry (0 = the entry's): any official size can be built.</summary>
+    public int EmbedDim { get; init; }
+    public int Depth { get; init; }
+    public int NumHeads { get; init; }
+    public double MlpRatio { get; init; }
     public int ImgSize { get; init; } = 224;
     public int Frames { get; init; } = 16;
     public int Tubelet { get; init; } = 2;
