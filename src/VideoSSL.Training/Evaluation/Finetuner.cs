@@ -205,7 +205,7 @@ public sealed class Finetuner
                     // Validate before the epoch's checkpoint, so a resumed run never repeats or skips a validation.
                     lastEval = Validate(epoch, step, epochLoss / Math.Max(1, epochBatches), rows > 0 ? (double)hits / rows : double.NaN);
                     var selectAcc1 = _select is null ? double.NaN : ScoreSelection(epoch, step);
-                    if (selectAcc1 > bestAcc1)
+                    if (selectAcc1 > bestAcc1 && Checkpoint.ParametersFinite(_model))
                     {
                         bestAcc1 = selectAcc1;
                         Checkpoint.Save(BestCheckpoint, _model, null, new TrainerState(step, epoch + 1, 0, optimizer.StepCount, lastLoss, state.ConfigJson));
