@@ -87,7 +87,7 @@ internal static class EvaluationCommands
         var result = new Prober(config, encoder, trainLoader, valLoader, numClasses, run, device).Run();
         Report(Path.Combine(run.Path, "test"), result.LastEval, trainSet.ClassNames);
         RunPlots.Regenerate(run.Path);
-        Console.WriteLine($"best val acc1 {result.BestAcc1 * 100:F2}%; run folder {run.Path}");
+        Console.WriteLine($"val acc1 {result.FinalAcc1 * 100:F2}% (final epoch; the validation split is held out, so no epoch is chosen on it); run folder {run.Path}");
     }
 
     /// <returns>True when <paramref name="stop"/> ended the run early (a checkpoint is written; the test is skipped).</returns>
@@ -117,6 +117,9 @@ internal static class EvaluationCommands
         var trainLoader = EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol, numSample, EvalSetup.RandAugment(config.Aug)), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine);
         // Per-epoch validation uses one view per video (SSv2: its two segment offsets) as VideoMAE's validation; the full test follows.
         var valLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
+        var selectLoader = config.Select.Annotations.Length == 0 ? null
+            : EvalSetup.Loader(EvalSetup.OpenVal(config.Data, config.Select, trainSet.ClassIndex, Console.WriteLine), EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1),
+                config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
 
         if (resume && resumeFrom is not null && runDir is null)
         {
@@ -132,7 +135,8 @@ internal static class EvaluationCommands
             Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitClassifier(model, config.Init) : "model: random init (no init checkpoint given)");
         }
         model.To(device);
-        var finetuner = new Finetuner(config, model, trainLoader, valLoader, run, device, new FinetuneHooks { OnEpoch = r => RunPlots.Regenerate(r.Path), Stop = stop });
+        var finetuner = new Finetuner(config, model, trainLoader, valLoader, run, device, new FinetuneHooks { OnEpoch = r => RunPlots.Regenerate(r.Path), Stop = stop },
+            select: selectLoader);
         var result = finetuner.Run(run.ResumeCheckpoint);
         RunPlots.Regenerate(run.Path);
         if (result.Interrupted)
@@ -141,15 +145,19 @@ internal static class EvaluationCommands
             Console.WriteLine($"resume with: {PretrainCommand.ResumeCommand("finetune", path, sets, run.Path)}");
             return true;
         }
-        Console.WriteLine($"fine-tuned {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}; best single-view val acc1 {result.BestAcc1 * 100:F2}%");
-        if (!test || !File.Exists(finetuner.BestCheckpoint))
+        var final = result.LastEval is { } last ? $"; final single-view val acc1 {last.Metrics.Top1 * 100:F2}%" : string.Empty;
+        var selected = selectLoader is not null && double.IsFinite(result.BestAcc1) ? $"; best selection-split acc1 {result.BestAcc1 * 100:F2}%" : string.Empty;
+        Console.WriteLine($"fine-tuned {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}{final}{selected}");
+        if (!test)
         {
             return false;
         }
-        Checkpoint.Load(finetuner.BestCheckpoint, model, null);
+        // The final weights are the result; an epoch is chosen only on a selection split, never on the split tested here.
+        var tested = selectLoader is not null && File.Exists(finetuner.BestCheckpoint) ? finetuner.BestCheckpoint : run.LastCheckpoint;
+        Checkpoint.Load(tested, model, null);
         model.Eval();
         var testLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
-        Console.WriteLine($"testing {finetuner.BestCheckpoint} with {config.Test.Clips} clips x {config.Test.Crops} crops");
+        Console.WriteLine($"testing {tested} with {config.Test.Clips} clips x {config.Test.Crops} crops");
         var eval = Evaluator.Run(model.Classify, testLoader, numClasses, device, config.Train.Bf16, Console.Out);
         Report(Path.Combine(run.Path, "test"), eval, trainSet.ClassNames);
         return false;

@@ -199,7 +199,7 @@ internal static class PretrainCommand
         {
             throw new ConfigException($"data.num_frames/input_size ({config.Data.NumFrames}/{config.Data.InputSize}) must equal model.frames/img_size ({m.Frames}/{m.ImgSize})");
         }
-        var encoder = method.EncoderDefaults(ModelRegistry.Get(m.Encoder)) with
+        var encoder = method.EncoderDefaults(ModelSize.Apply(ModelRegistry.Get(m.Encoder), m.EmbedDim, m.Depth, m.NumHeads, m.MlpRatio)) with
         {
             ImgSize = m.ImgSize,
             NumFrames = m.Frames,

@@ -261,6 +261,9 @@ public sealed record StateDictReport(IReadOnlyList<string> Missing, IReadOnlyLis
 {
     public bool IsExact => Missing.Count == 0 && Unexpected.Count == 0 && ShapeMismatched.Count == 0;
 
+    /// <summary>The counts alone, for the first words of a message.</summary>
+    public string Summary => $"{Missing.Count} missing, {Unexpected.Count} unexpected, {ShapeMismatched.Count} of another shape";
+
     public override string ToString()
     {
         static string List(IReadOnlyList<string> names) => names.Count == 0 ? "none" : string.Join(", ", names.Take(20)) + (names.Count > 20 ? $", ... ({names.Count} in all)" : string.Empty);
@@ -270,8 +273,9 @@ public sealed record StateDictReport(IReadOnlyList<string> Missing, IReadOnlyLis
 
 public sealed class StateDictMismatchException : Exception
 {
-    public StateDictMismatchException(StateDictReport report, string? path = null)
-        : base($"{(path is null ? "state_dict" : path)} does not match the model: {report}")
+    /// <param name="hint">What probably differs and how to fix it (e.g. the checkpoint's model size), put before the names.</param>
+    public StateDictMismatchException(StateDictReport report, string? path = null, string? hint = null)
+        : base($"{(path is null ? "state_dict" : path)} does not match the model ({report.Summary}){(hint is null ? string.Empty : $": {hint}")}. Names: {report}")
     {
         Report = report;
         Path = path;

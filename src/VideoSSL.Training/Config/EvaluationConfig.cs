@@ -18,6 +18,11 @@ public sealed record FinetuneConfig
     /// <summary>The training split, and the clip geometry every split shares.</summary>
     public DataSection Data { get; init; } = new();
     public SplitSection Val { get; init; } = new();
+    /// <summary>
+    /// A held-out split other than val (e.g. a slice of the training videos) on which the best epoch is chosen; blank
+    /// annotations = none: the final epoch is tested and reported, as choosing an epoch on val would select on the test data.
+    /// </summary>
+    public SplitSection Select { get; init; } = new();
     public TestSection Test { get; init; } = new();
     public FinetuneOptimSection Train { get; init; } = new();
     public AugmentSection Aug { get; init; } = new();
@@ -76,6 +81,11 @@ public sealed record ClassifierSection
 {
     /// <summary>Encoder from the model registry (vit_micro ... vit_giant).</summary>
     public string Encoder { get; init; } = "vit_base";
+    /// <summary>Width, blocks, heads and MLP ratio overriding the encoder's registry entry (0 = the entry's): any official size can be built.</summary>
+    public int EmbedDim { get; init; }
+    public int Depth { get; init; }
+    public int NumHeads { get; init; }
+    public double MlpRatio { get; init; }
     public int ImgSize { get; init; } = 224;
     public int Frames { get; init; } = 16;
     public int Tubelet { get; init; } = 2;

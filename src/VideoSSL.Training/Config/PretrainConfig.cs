@@ -27,6 +27,11 @@ public sealed record ModelSection
 {
     /// <summary>Encoder from the model registry: vit_micro, vit_tiny, vit_small, vit_base, vit_large, vit_huge, vit_giant.</summary>
     public string Encoder { get; init; } = "vit_base";
+    /// <summary>Width, blocks, heads and MLP ratio overriding the encoder's registry entry (0 = the entry's): any official size can be built.</summary>
+    public int EmbedDim { get; init; }
+    public int Depth { get; init; }
+    public int NumHeads { get; init; }
+    public double MlpRatio { get; init; }
     public int DecoderDim { get; init; } = 384;
     public int DecoderDepth { get; init; } = 4;
     public int DecoderHeads { get; init; } = 6;

@@ -92,7 +92,7 @@ public static class EvalSetup
         Check(config.Train.BatchSize >= 1 && config.Train.Epochs >= 1, "train.batch_size and train.epochs must be at least 1");
     }
 
-    public static VideoViTConfig ModelConfig(ClassifierSection model) => ModelRegistry.Resolve(model.Encoder, c => c with
+    public static VideoViTConfig ModelConfig(ClassifierSection model) => ModelRegistry.Resolve(model.Encoder, c => ModelSize.Apply(c, model.EmbedDim, model.Depth, model.NumHeads, model.MlpRatio) with
     {
         ImgSize = model.ImgSize,
         NumFrames = model.Frames,
@@ -242,7 +242,7 @@ public static class EvalSetup
                 }
                 catch (StateDictMismatchException e)
                 {
-                    throw new StateDictMismatchException(e.Report, path);
+                    throw new StateDictMismatchException(e.Report, path, SizeHint(state, model.Config));
                 }
                 return $"loaded the whole classifier from {path}";
             }
@@ -253,7 +253,7 @@ public static class EvalSetup
             }
             catch (StateDictMismatchException e)
             {
-                throw new StateDictMismatchException(e.Report, path);
+                throw new StateDictMismatchException(e.Report, path, SizeHint(state, model.Config));
             }
             return $"loaded the encoder from {path} (fresh: {string.Join(", ", report.Missing)}; ignored: {report.Unexpected.Count} tensors)";
         }
@@ -283,7 +283,7 @@ public static class EvalSetup
             var missing = report.Missing.Where(n => !n.StartsWith("norm.", StringComparison.Ordinal)).ToList();
             if (missing.Count > 0 || report.ShapeMismatched.Count > 0)
             {
-                throw new StateDictMismatchException(new StateDictReport(missing, report.Unexpected, report.ShapeMismatched), path);
+                throw new StateDictMismatchException(new StateDictReport(missing, report.Unexpected, report.ShapeMismatched), path, SizeHint(renamed, encoder.Config));
             }
             var note = report.Missing.Count > 0 ? "; no final norm in the checkpoint: left at identity" : string.Empty;
             return $"loaded the encoder from {path} ({report.Unexpected.Count} other tensors ignored{note})";
@@ -295,6 +295,38 @@ public static class EvalSetup
                 t.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// "the checkpoint holds a 24-block, 1024-wide encoder; the model is 12 x 768: ..." when the sizes differ, else null.
+    /// Width comes from the patch embedding, depth from the highest block index (the heads cannot be read off the weights).
+    /// </summary>
+    public static string? SizeHint(IReadOnlyDictionary<string, Tensor> state, VideoViTConfig model)
+    {
+        long width = -1;
+        var depth = -1;
+        foreach (var (name, tensor) in state)
+        {
+            if (name.EndsWith("patch_embed.proj.weight", StringComparison.Ordinal) && tensor.Dim > 0)
+            {
+                width = tensor.Size(0);
+            }
+            var at = name.IndexOf("blocks.", StringComparison.Ordinal);
+            if (at >= 0 && (at == 0 || name[at - 1] == '.') && !name.Contains("decoder", StringComparison.Ordinal))
+            {
+                var rest = name[(at + "blocks.".Length)..];
+                var dot = rest.IndexOf('.', StringComparison.Ordinal);
+                if (dot > 0 && int.TryParse(rest[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var block))
+                {
+                    depth = Math.Max(depth, block + 1);
+                }
+            }
+        }
+        if (width < 0 || depth < 0 || (width == model.EmbedDim && depth == model.Depth))
+        {
+            return null;
+        }
+        return $"the checkpoint holds a {depth}-block, {width}-wide encoder; the model is {model.Depth} x {model.EmbedDim}: set model.encoder to that size, or model.embed_dim={width} model.depth={depth} and model.num_heads";
     }
 
     private static string? Blank(string value) => value.Length == 0 ? null : value;

@@ -25,7 +25,9 @@ public sealed class FinetuneHooks
 /// The fine-tuning loop (VideoMAE's engine_for_finetuning, per-step schedule): layer-wise lr decay, mixup/cutmix with
 /// soft-target cross-entropy (label-smoothed cross-entropy without mixup), random erasing on the batch, drop path in
 /// the model, warmup + cosine, bf16 autocast on CUDA, single-view validation per epoch (metrics.jsonl: val/loss,
-/// val/acc1, val/acc5), checkpoints last and best (by val/acc1), exact resume.
+/// val/acc1, val/acc5), checkpoint last, exact resume. The result is the final epoch's weights: the validation split
+/// is the held-out one, so choosing an epoch on it would report a selected figure. Only with a separate selection
+/// split (select/acc1 in metrics.jsonl) is the best epoch on that split kept as best.safetensors.
 /// </summary>
 public sealed class Finetuner
 {
@@ -39,9 +41,13 @@ public sealed class Finetuner
     private readonly Device _device;
     private readonly FinetuneHooks _hooks;
     private readonly TextWriter _out;
+    private readonly ClipLoader? _select;
 
-    public Finetuner(FinetuneConfig config, VideoViTClassifier model, ClipLoader train, ClipLoader? val, RunDirectory run, Device device, FinetuneHooks? hooks = null, TextWriter? output = null)
+    /// <param name="select">A held-out split, other than <paramref name="val"/>, to choose the best epoch on; null = no choice, the final epoch is the result.</param>
+    public Finetuner(FinetuneConfig config, VideoViTClassifier model, ClipLoader train, ClipLoader? val, RunDirectory run, Device device, FinetuneHooks? hooks = null, TextWriter? output = null,
+        ClipLoader? select = null)
     {
+        _select = select;
         _config = config;
         _model = model;
         _train = train;
@@ -54,6 +60,7 @@ public sealed class Finetuner
 
     public string BestCheckpoint => Path.Combine(_run.CheckpointDir, BestCheckpointName);
 
+    /// <param name="BestAcc1">The best top-1 on the selection split (-∞ without one); <paramref name="LastEval"/> is the final validation.</param>
     public sealed record Result(long Steps, double FinalLoss, double BestAcc1, EvalResult? LastEval, TimeSpan Elapsed)
     {
         /// <summary>True when <see cref="FinetuneHooks.Stop"/> ended the run early (its checkpoint is written).</summary>
@@ -86,7 +93,7 @@ public sealed class Finetuner
         {
             state = Checkpoint.Load(resumeFrom, _model, optimizer);
             bestAcc1 = BestSoFar(state.Step);
-            _out.WriteLine($"resumed from {resumeFrom} at step {state.Step} (epoch {state.Epoch}, batch {state.BatchInEpoch}){(double.IsFinite(bestAcc1) ? $", best val acc1 so far {bestAcc1 * 100:F2}%" : string.Empty)}");
+            _out.WriteLine($"resumed from {resumeFrom} at step {state.Step} (epoch {state.Epoch}, batch {state.BatchInEpoch}){(double.IsFinite(bestAcc1) ? $", best selection-split acc1 so far {bestAcc1 * 100:F2}%" : string.Empty)}");
         }
 
         var progress = new Pretrainer.Progress(_out, totalSteps, state.Step);
@@ -198,11 +205,12 @@ public sealed class Finetuner
                 {
                     // Validate before the epoch's checkpoint, so a resumed run never repeats or skips a validation.
                     lastEval = Validate(epoch, step, epochLoss / Math.Max(1, epochBatches), rows > 0 ? (double)hits / rows : double.NaN);
-                    if (lastEval.Metrics.Top1 > bestAcc1)
+                    var selectAcc1 = _select is null ? double.NaN : ScoreSelection(epoch, step);
+                    if (selectAcc1 > bestAcc1 && Checkpoint.ParametersFinite(_model))
                     {
-                        bestAcc1 = lastEval.Metrics.Top1;
+                        bestAcc1 = selectAcc1;
                         Checkpoint.Save(BestCheckpoint, _model, null, new TrainerState(step, epoch + 1, 0, optimizer.StepCount, lastLoss, state.ConfigJson));
-                        _out.WriteLine($"new best val acc1 {bestAcc1 * 100:F2}% -> {BestCheckpoint}");
+                        _out.WriteLine($"new best selection-split acc1 {bestAcc1 * 100:F2}% -> {BestCheckpoint}");
                     }
                 }
                 if (step % _config.Log.CheckpointEverySteps == 0 || done || epochDone)
@@ -222,6 +230,24 @@ public sealed class Finetuner
         }
         progress.Finish();
         return new Result(step, lastLoss, bestAcc1, lastEval, watch.Elapsed) { Interrupted = interrupted };
+    }
+
+    // Top-1 on the selection split, logged as select/acc1; only this figure ever chooses an epoch.
+    private double ScoreSelection(int epoch, long step)
+    {
+        _model.Eval();
+        EvalResult result;
+        try
+        {
+            result = Evaluator.Run(_model.Classify, _select!, _model.NumClasses, _device, _config.Train.Bf16);
+        }
+        finally
+        {
+            _model.Train();
+        }
+        _run.Metrics.Write(("step", step), ("epoch", epoch), ("select/loss", result.Loss), ("select/acc1", result.Metrics.Top1));
+        _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"epoch {epoch}: selection split acc1 {result.Metrics.Top1 * 100:F2}%"));
+        return result.Metrics.Top1;
     }
 
     private EvalResult Validate(int epoch, long step, double trainLoss, double trainAcc1)
@@ -266,7 +292,7 @@ public sealed class Finetuner
         }
     }
 
-    // The best validation top-1 logged up to the resumed step (the run's metrics.jsonl is the record of it).
+    // The best selection-split top-1 logged up to the resumed step (the run's metrics.jsonl is the record of it).
     private double BestSoFar(long step)
     {
         var best = double.NegativeInfinity;
@@ -285,7 +311,7 @@ public sealed class Finetuner
             }
             using var doc = JsonDocument.Parse(line);
             var root = doc.RootElement;
-            if (root.TryGetProperty("val/acc1", out var acc) && acc.ValueKind == JsonValueKind.Number
+            if (root.TryGetProperty("select/acc1", out var acc) && acc.ValueKind == JsonValueKind.Number
                 && root.TryGetProperty("step", out var s) && s.GetInt64() <= step)
             {
                 best = Math.Max(best, acc.GetDouble());

@@ -18,10 +18,11 @@ using Torch = VideoSSL.Torch.Torch;
 /// is fitted on top. With <c>probe.cache_features</c> the encoder runs once per split and the head trains every epoch
 /// from the cache (the encoder dominates the cost); otherwise every epoch encodes the loader's (augmented) clips.
 /// The validation split is scored after every epoch with its configured views (per-view softmax averaged per video).
+/// The result is the final epoch's: the validation split is the only held-out one, so the best epoch on it would be
+/// a figure selected on the test data.
 /// </summary>
 public sealed class Prober
 {
-    public const string BestCheckpointName = "best-head.safetensors";
     public const string LastCheckpointName = "last-head.safetensors";
 
     private readonly ProbeConfig _config;
@@ -52,7 +53,8 @@ public sealed class Prober
         }
     }
 
-    public sealed record Result(double BestAcc1, EvalResult LastEval, long FeatureDim);
+    /// <param name="FinalAcc1">Validation top-1 after the last epoch: the probe's result.</param>
+    public sealed record Result(double FinalAcc1, EvalResult LastEval, long FeatureDim);
 
     private ProbeSection Probe => _config.Probe;
 
@@ -166,7 +168,6 @@ public sealed class Prober
         _out.WriteLine($"head: {head.ParameterCount(true):N0} parameters on {featureDim}-d features; {totalSteps} steps ({stepsPerEpoch} per epoch), batch {train.BatchSize}, lr {peakLr:G4}, warmup {warmupSteps} steps, weight decay {train.WeightDecay}");
         using var optimizer = new AdamW(ParamGroups.WeightDecaySplit(head, train.WeightDecay), peakLr, train.Betas[0], train.Betas[1]);
 
-        var best = double.NegativeInfinity;
         EvalResult? last = null;
         long step = 0;
         var watch = Stopwatch.StartNew();
@@ -228,14 +229,9 @@ public sealed class Prober
             _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"epoch {epoch}: train loss {trainLoss:F4} acc1 {trainAcc * 100:F2}% | val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}% loss {last.Loss:F4} | lr {optimizer.Lr:E2}"));
             var state = new TrainerState(step, epoch + 1, 0, optimizer.StepCount, trainLoss, ConfigLoader.ToJson(_config));
-            if (m.Top1 > best)
-            {
-                best = m.Top1;
-                Checkpoint.Save(Path.Combine(_run.CheckpointDir, BestCheckpointName), head, null, state);
-            }
             Checkpoint.Save(Path.Combine(_run.CheckpointDir, LastCheckpointName), head, null, state);
         }
-        return new Result(best, last!, featureDim);
+        return new Result(last!.Metrics.Top1, last, featureDim);
     }
 
     /// <summary>Head logits for features on the device.</summary>

@@ -10,7 +10,7 @@ using static VideoSSL.Torch.Torch;
 [Collection(VideoSSL.Tests.Torch.LiveTensorCollection.Name)]
 public class FinetunerTests
 {
-    private static Finetuner.Result Train(FinetuneConfig config, string? runDir, bool resume, out string dir, long stopAt = long.MaxValue, int views = 1)
+    private static Finetuner.Result Train(FinetuneConfig config, string? runDir, bool resume, out string dir, long stopAt = long.MaxValue, int views = 1, bool select = false)
     {
         ManualSeed(3);
         using var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model), TinyClips.Classes);
@@ -18,7 +18,8 @@ public class FinetunerTests
         dir = run.Path;
         var train = TinyClips.Loader(TinyClips.Dataset(24, "train"), config.Train.BatchSize, 1, train: true, augment: true, views);
         var val = TinyClips.Loader(TinyClips.Dataset(12, "val"), 6, 1, train: false, augment: false);
-        var finetuner = new Finetuner(config, model, train, val, run, VideoSSL.Torch.Device.CPU, output: TextWriter.Null);
+        var selection = select ? TinyClips.Loader(TinyClips.Dataset(9, "select"), 3, 1, train: false, augment: false) : null;
+        var finetuner = new Finetuner(config, model, train, val, run, VideoSSL.Torch.Device.CPU, output: TextWriter.Null, select: selection);
         return finetuner.Run(resume ? run.LastCheckpoint : null, stopAt);
     }
 
@@ -34,6 +35,20 @@ public class FinetunerTests
         Assert.All(evals, l => Assert.True(l.TryGetProperty("val/loss", out _) && l.TryGetProperty("val/acc5", out _) && l.TryGetProperty("train/acc1", out _)));
         // Chance is 1/3; the classes differ by which channel is lit, which a learning classifier finds in 48 steps.
         Assert.True(result.LastEval!.Metrics.Top1 >= 0.9, $"val acc1 {result.LastEval.Metrics.Top1}");
+        // No selection split: nothing is chosen on the validation split; the final epoch is the result.
+        Assert.False(File.Exists(Path.Combine(dir, "checkpoints", Finetuner.BestCheckpointName)));
+        Assert.Equal(evals[^1].GetProperty("val/acc1").GetDouble(), result.LastEval.Metrics.Top1);
+    }
+
+    [Fact]
+    public void Only_a_separate_selection_split_chooses_the_best_epoch()
+    {
+        var config = TinyClips.Finetune("train.epochs=3", "train.batch_size=4", "train.base_lr=0.4", "train.warmup_epochs=1", "model.drop_path=0",
+            "aug.mixup=0", "aug.cutmix=0", "aug.reprob=0", "aug.num_sample=1", "log.every_steps=1", "log.checkpoint_every_steps=1000");
+        var result = Train(config, null, false, out var dir, select: true);
+        var selections = TinyClips.MetricLines(dir).Where(l => l.TryGetProperty("select/acc1", out _)).Select(l => l.GetProperty("select/acc1").GetDouble()).ToList();
+        Assert.Equal(3, selections.Count);
+        Assert.Equal(selections.Max(), result.BestAcc1);
         Assert.True(File.Exists(Path.Combine(dir, "checkpoints", Finetuner.BestCheckpointName)));
     }
 
