@@ -51,7 +51,7 @@ public sealed class ChartTests
     {
         using var run = new TempRun()
             .Metrics(TempRun.PretrainLines(100, warmup: 20, stepsPerEpoch: 25))
-            .File_("config.json", """{"method":"videomae","model":{"norm_pix_loss":false}}""");
+            .WithFile("config.json", """{"method":"videomae","model":{"norm_pix_loss":false}}""");
         var data = RunData.Load(run.Dir);
         var loss = RunCharts.For([data]).Single(c => c.Name == "loss");
 
@@ -63,7 +63,7 @@ public sealed class ChartTests
         Assert.Equal(3, lines.Select(l => l.X).Where(x => x != 20).Distinct().Count());
         Assert.Contains(loss.Plot.GetPlottables<ScottPlot.Plottables.Scatter>(), s => s.LegendText.StartsWith("EMA", StringComparison.Ordinal));
 
-        var normalised = new TempRun().Metrics(TempRun.PretrainLines(10, 2, 5)).File_("config.json", """{"method":"videomae","model":{"norm_pix_loss":true}}""");
+        var normalised = new TempRun().Metrics(TempRun.PretrainLines(10, 2, 5)).WithFile("config.json", """{"method":"videomae","model":{"norm_pix_loss":true}}""");
         using (normalised)
         {
             Assert.Contains("normalised pixels", RunCharts.For([RunData.Load(normalised.Dir)])[0].Plot.Axes.Title.Label.Text);
@@ -91,7 +91,7 @@ public sealed class ChartTests
     {
         var lines = Enumerable.Range(0, 4).Select(e =>
             $$"""{"step":{{e * 10}},"epoch":{{e}},"train/loss":1,"val/loss":{{1.5 - (0.1 * e)}},"val/acc1":{{TempRun.F(0.3 + (0.1 * e))}},"val/acc5":{{TempRun.F(0.8 + (0.05 * e))}}}""");
-        using var run = new TempRun().Metrics(lines).File_("config.json", """{"model":{"num_classes":4},"probe":{"kind":"linear"}}""");
+        using var run = new TempRun().Metrics(lines).WithFile("config.json", """{"model":{"num_classes":4},"probe":{"kind":"linear"}}""");
 
         var charts = RunCharts.For([RunData.Load(run.Dir)]);
 

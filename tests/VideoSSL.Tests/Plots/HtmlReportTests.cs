@@ -85,8 +85,8 @@ public sealed partial class HtmlReportTests
     {
         var run = new TempRun("pretrain")
             .Metrics(TempRun.PretrainLines(100, warmup: 20, stepsPerEpoch: 25))
-            .File_("config.json", """{"name":"p","seed":0,"method":"videomae","model":{"norm_pix_loss":false},"train":{"epochs":4}}""")
-            .File_("manifest.json", """{"seed":0,"command":"pretrain","git_commit":"0123456789abcdef","git_dirty":false,"libtorch":"2.1.0 (CPU)","device":"cpu","started":"2026-12-02T18:00:00+00:00"}""");
+            .WithFile("config.json", """{"name":"p","seed":0,"method":"videomae","model":{"norm_pix_loss":false},"train":{"epochs":4}}""")
+            .WithFile("manifest.json", """{"seed":0,"command":"pretrain","git_commit":"0123456789abcdef","git_dirty":false,"libtorch":"2.1.0 (CPU)","device":"cpu","started":"2026-12-02T18:00:00+00:00"}""");
         var frame = PlotStyle.EncodePng(new byte[16 * 16 * 3], 16, 16);
         Directory.CreateDirectory(Path.Combine(run.Dir, "plots"));
         File.WriteAllBytes(Path.Combine(run.Dir, "plots", "reconstruction.png"), frame);
@@ -103,10 +103,10 @@ public sealed partial class HtmlReportTests
         });
         return new TempRun(name)
             .Metrics(epochs)
-            .File_("config.json", $$$"""{"name":"{{{name}}}","seed":0,"init":"{{{init}}}","model":{"num_classes":4},"probe":{"kind":"linear"}}""")
-            .File_("manifest.json", """{"command":"probe","git_commit":"0123456789abcdef","libtorch":"2.1.0 (CPU)","device":"cpu"}""")
-            .File_("class_index.json", """{"walk":0,"run":1,"jump":2,"swim":3}""")
-            .File_("test/predictions.csv", TempRun.Predictions([0, 1, 2, 3, 0, 1, 2, 3], [0, 1, 2, 3, 0, 1, 3, 2], 4));
+            .WithFile("config.json", $$$"""{"name":"{{{name}}}","seed":0,"init":"{{{init}}}","model":{"num_classes":4},"probe":{"kind":"linear"}}""")
+            .WithFile("manifest.json", """{"command":"probe","git_commit":"0123456789abcdef","libtorch":"2.1.0 (CPU)","device":"cpu"}""")
+            .WithFile("class_index.json", """{"walk":0,"run":1,"jump":2,"swim":3}""")
+            .WithFile("test/predictions.csv", TempRun.Predictions([0, 1, 2, 3, 0, 1, 2, 3], [0, 1, 2, 3, 0, 1, 3, 2], 4));
     }
 
     private static (string Stdout, string Stderr) Chromium(string mode, string file)

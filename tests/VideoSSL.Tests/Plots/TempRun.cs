@@ -24,7 +24,7 @@ internal sealed class TempRun : IDisposable
         return this;
     }
 
-    public TempRun File_(string relative, string text)
+    public TempRun WithFile(string relative, string text)
     {
         var path = Path.Combine(Dir, relative);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -37,7 +37,7 @@ internal sealed class TempRun : IDisposable
         Enumerable.Range(1, steps).Select(s =>
         {
             var lr = s <= warmup ? s / (double)warmup * 1e-3 : 1e-3 * (1 - ((s - warmup) / (double)steps));
-            return J($$"""{"step":{{s}},"epoch":{{(s - 1) / stepsPerEpoch}},"train/loss":{{F(loss?.Invoke(s) ?? (1.0 / s))}},"opt/lr":{{F(lr)}},"opt/grad_norm":{{F(2.0 / s)}},"time":{{s}}}""");
+            return $$"""{"step":{{s}},"epoch":{{(s - 1) / stepsPerEpoch}},"train/loss":{{F(loss?.Invoke(s) ?? (1.0 / s))}},"opt/lr":{{F(lr)}},"opt/grad_norm":{{F(2.0 / s)}},"time":{{s}}}""";
         });
 
     /// <summary>predictions.csv rows (video,label,pred_1,score_1,...): top-1 = <paramref name="top1"/>[i], the rest follow.</summary>
@@ -64,6 +64,4 @@ internal sealed class TempRun : IDisposable
     }
 
     public static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
-
-    private static string J(string s) => s;
 }

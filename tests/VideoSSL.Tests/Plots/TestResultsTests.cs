@@ -7,7 +7,7 @@ public sealed class TestResultsTests
     [Fact]
     public void Accuracies_confusion_and_per_class_come_from_predictions_csv()
     {
-        using var run = new TempRun().File_("test/predictions.csv", TempRun.Predictions([0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 0, 2], classes: 3));
+        using var run = new TempRun().WithFile("test/predictions.csv", TempRun.Predictions([0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 0, 2], classes: 3));
 
         var results = TestResults.Read(Path.Combine(run.Dir, "test", "predictions.csv"));
 
@@ -26,8 +26,8 @@ public sealed class TestResultsTests
     {
         int[] Labels(int n) => [.. Enumerable.Range(0, n).Select(i => i % 4)];
         int[] Half(int n) => [.. Enumerable.Range(0, n).Select(i => i % 2 == 0 ? i % 4 : (i + 1) % 4)];
-        using var small = new TempRun().File_("p.csv", TempRun.Predictions(Labels(40), Half(40), 4));
-        using var large = new TempRun().File_("p.csv", TempRun.Predictions(Labels(1000), Half(1000), 4));
+        using var small = new TempRun().WithFile("p.csv", TempRun.Predictions(Labels(40), Half(40), 4));
+        using var large = new TempRun().WithFile("p.csv", TempRun.Predictions(Labels(1000), Half(1000), 4));
 
         var a = TestResults.Read(Path.Combine(small.Dir, "p.csv")).Bootstrap(1);
         var b = TestResults.Read(Path.Combine(large.Dir, "p.csv")).Bootstrap(1);
@@ -42,7 +42,7 @@ public sealed class TestResultsTests
     [Fact]
     public void A_bad_row_names_file_and_line()
     {
-        using var run = new TempRun().File_("p.csv", "video,label,pred_1,score_1\nv0,1,1,0.5\nv1,x,1,0.5\n");
+        using var run = new TempRun().WithFile("p.csv", "video,label,pred_1,score_1\nv0,1,1,0.5\nv1,x,1,0.5\n");
         var e = Assert.Throws<InvalidDataException>(() => TestResults.Read(Path.Combine(run.Dir, "p.csv")));
         Assert.Contains("p.csv:3", e.Message);
     }
