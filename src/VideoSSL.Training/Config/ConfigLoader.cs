@@ -104,7 +104,10 @@ public static class ConfigLoader
             {
                 throw new ConfigException($"{origin}: unknown config key '{string.Join('.', parts)}'{error}");
             }
-            normalized[resolved] = value;
+            // Enum values are written snake_case (random_resized); the binder parses names case-insensitively.
+            var leaf = PropertyTypeAt(typeof(T), parts);
+            var isEnum = value is not null && leaf is not null && (Nullable.GetUnderlyingType(leaf) ?? leaf).IsEnum;
+            normalized[resolved] = isEnum ? value!.Replace("_", string.Empty, StringComparison.Ordinal) : value;
         }
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(normalized).Build();
         var result = new T();

@@ -112,7 +112,7 @@ public class VJepaTests
             {
                 var uniforms = new Queue<double>(io[$"uniform{i}"].ToArray<double>());
                 var raw = new Queue<long>(io[$"randint{i}"].ToArray<long>());
-                var generator = new MultiblockMaskGenerator(grid, settings.Masks[i]);
+                var generator = new MultiblockMaskGenerator(grid, VJepaSettings.OfficialMasks[i]);
                 var masks = generator.Next(3, uniforms.Dequeue, (lo, hi) => lo + (int)(raw.Dequeue() % (hi - lo)));
                 Assert.Empty(uniforms);
                 Assert.Empty(raw);
@@ -147,7 +147,7 @@ public class VJepaTests
         var random = new Random(5);
         for (var i = 0; i < 2; i++)
         {
-            var generator = new MultiblockMaskGenerator(grid, settings.Masks[i]);
+            var generator = new MultiblockMaskGenerator(grid, VJepaSettings.OfficialMasks[i]);
             var (masked, context) = (0.0, 0.0);
             const int Batches = 200;
             for (var k = 0; k < Batches; k++)
@@ -172,7 +172,7 @@ public class VJepaTests
     {
         // 14 × 14 grid, spatial scale 0.15 → keep int(196 · 0.15) = 29; aspect 0.75 + 0.5 · 0.75 = 1.125:
         // h = round(sqrt(29 · 1.125)) = round(5.712) = 6, w = round(sqrt(29 / 1.125)) = round(5.077) = 5.
-        var generator = new MultiblockMaskGenerator(new TokenGrid(8, 14, 14), new VJepaSettings().Masks[0]);
+        var generator = new MultiblockMaskGenerator(new TokenGrid(8, 14, 14), VJepaSettings.OfficialMasks[0]);
         var draws = new Queue<double>([0.3, 0.9, 0.5]);
         Assert.Equal((8, 6, 5), generator.BlockSize(draws.Dequeue));
     }
