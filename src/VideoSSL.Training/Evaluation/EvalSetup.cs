@@ -102,6 +102,9 @@ public static class EvalSetup
         TubeletSize = model.Tubelet,
         PatchSize = model.Patch,
         DropPathRate = model.DropPath,
+        PosEmbed = model.PosEmbed ?? c.PosEmbed,
+        QkvBias = model.QkvBias ?? c.QkvBias,
+        Rope = model.Rope ?? c.Rope,
     });
 
     /// <summary>The training split (generating the synthetic set first if it is missing).</summary>
@@ -207,7 +210,9 @@ public static class EvalSetup
     /// (<see cref="VideoViTClassifier.LoadPretrainedEncoder"/> strips `encoder.` / `backbone.`).
     /// </summary>
     public static Dictionary<string, Tensor> LoadWeights(string path, Device? device = null) =>
-        Checkpoint.LoadWeights(path, device, Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix);
+        // A V-JEPA run's checkpoint holds encoder, predictor and target_encoder: the EMA target encoder is the one
+        // evaluated, as jepa's evals read `target_encoder` (official .pth.tar files are handled by the unpickler).
+        Checkpoint.LoadWeights(path, device, Checkpoint.ModelPrefix + "target_encoder.", Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix);
 
     /// <summary>
     /// Initialises a classifier: a checkpoint with a head of the right shape is loaded whole (resuming from our own

@@ -93,6 +93,38 @@ public class VJepaTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void Official_checkpoint_initialises_a_probe_encoder_with_the_target_encoder(bool v2)
+    {
+        // The probe configs name the encoder's layout (qkv bias, sincos3d / rope3d); InitEncoder reads `target_encoder`.
+        var version = v2 ? 2 : 1;
+        var section = new VideoSSL.Training.Config.ClassifierSection
+        {
+            Encoder = "vit_micro", ImgSize = 64, Frames = 4, DropPath = 0,
+            PosEmbed = v2 ? PositionEmbedding.Rope3d : PositionEmbedding.Sincos3d, QkvBias = QkvBiasStyle.Qkv,
+        };
+        using var encoder = new VideoViTEncoder(VideoSSL.Training.Evaluation.EvalSetup.ModelConfig(section));
+        VideoSSL.Training.Evaluation.EvalSetup.InitEncoder(encoder, Path.Combine(s_fixtures.Value, $"vjepa{version}.pth.tar"));
+        var io = Weights.Load(Path.Combine(s_fixtures.Value, $"io{version}.pth"));
+        try
+        {
+            using var scope = Torch.NewScope();
+            using var noGrad = Torch.NoGrad();
+            var h = encoder.Forward(io["clips"]);
+            h = Torch.LayerNorm(h, [h.Size(-1)], eps: 1e-5);
+            AssertClose(io["target0"], VideoViTEncoder.GatherTokens(h, io["targets0"]), 1e-5);
+        }
+        finally
+        {
+            foreach (var t in io.Values)
+            {
+                t.Dispose();
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void A_checkpoint_with_a_missing_entry_names_it(bool v2)
     {
         using var model = new VJepaModel(TinyEncoder(v2), TinySettings(v2) with { PredDepth = 1 }, v2);
