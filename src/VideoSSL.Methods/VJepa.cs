@@ -151,7 +151,9 @@ public sealed class MultiblockMaskGenerator
         // Python's round() is round-half-to-even, as Math.Round's default.
         var h = (int)Math.Round(Math.Sqrt(keep * aspect));
         var w = (int)Math.Round(Math.Sqrt(keep / aspect));
-        return (t, Math.Min(h, Grid.Height), Math.Min(w, Grid.Width));
+        // At least 1 × 1: on grids too small for the scale (int(H'W'·scale) = 0) the official code masks nothing and
+        // its loss is the mean of an empty tensor (NaN); on every grid where it works, this changes nothing.
+        return (t, Math.Clamp(h, 1, Grid.Height), Math.Clamp(w, 1, Grid.Width));
     }
 
     /// <summary>
