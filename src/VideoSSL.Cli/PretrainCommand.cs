@@ -90,6 +90,9 @@ internal static class PretrainCommand
             InputSize = config.Data.InputSize,
             Flip = config.Data.Flip,
             Repeats = config.Data.NumSample,
+            PretrainCrop = config.Data.Crop,
+            MinCropScale = config.Data.MinCropScale,
+            CropAspect = config.Data.CropAspect,
         });
         var loader = new ClipLoader(dataset, pipeline, new ClipLoaderOptions
         {
@@ -152,7 +155,7 @@ internal static class PretrainCommand
     public static PretrainConfig WithMethodDefaults(PretrainConfig config)
     {
         var method = Method(config);
-        return config.Method is "vjepa" or "vjepa2" && config.Vjepa is null ? config with { Vjepa = (VJepaSettings?)method.DefaultSection } : config;
+        return config.Method is "vjepa" or "vjepa2" ? config with { Vjepa = (config.Vjepa ?? (VJepaSettings)method.DefaultSection!).Resolved() } : config;
     }
 
     /// <summary>The task of the config's method from the method registry, with the encoder the config describes.</summary>

@@ -14,16 +14,28 @@ using Torch = VideoSSL.Torch.Torch;
 // Masks are drawn on the host from System.Random generators the caller seeds from (seed, step, micro-batch),
 // so a resumed run masks exactly as an uninterrupted one; the official collator draws them in loader workers.
 
-/// <summary>One multiblock mask generator of a V-JEPA config (<c>cfgs_mask</c> entry).</summary>
+/// <summary>
+/// One multiblock mask generator of a V-JEPA config (<c>cfgs_mask</c> entry). Ranges are [min, max]; an empty range
+/// takes the official default (the config binder appends to non-empty default lists, so defaults live in <see cref="Resolved"/>).
+/// </summary>
 public sealed record MaskBlockSettings
 {
-    /// <summary>Spatial block scale range (fraction of H'·W').</summary>
-    public double[] SpatialScale { get; init; } = [0.15, 0.15];
-    public double[] TemporalScale { get; init; } = [1.0, 1.0];
-    public double[] AspectRatio { get; init; } = [0.75, 1.5];
+    /// <summary>Spatial block scale range (fraction of H'·W'); default [0.15, 0.15].</summary>
+    public double[] SpatialScale { get; init; } = [];
+    /// <summary>Default [1, 1]: every block spans all T' slots.</summary>
+    public double[] TemporalScale { get; init; } = [];
+    /// <summary>Default [0.75, 1.5].</summary>
+    public double[] AspectRatio { get; init; } = [];
     public int NumBlocks { get; init; } = 8;
     /// <summary>Context only from the first max_temporal_keep of the T' slots (1 = all).</summary>
     public double MaxTemporalKeep { get; init; } = 1.0;
+
+    public MaskBlockSettings Resolved() => this with
+    {
+        SpatialScale = SpatialScale.Length > 0 ? SpatialScale : [0.15, 0.15],
+        TemporalScale = TemporalScale.Length > 0 ? TemporalScale : [1.0, 1.0],
+        AspectRatio = AspectRatio.Length > 0 ? AspectRatio : [0.75, 1.5],
+    };
 }
 
 /// <summary>
@@ -36,12 +48,8 @@ public sealed record VJepaSettings
     public int? PredDepth { get; init; }
     public int? PredNumHeads { get; init; }
 
-    /// <summary>Short-range (8 blocks at 0.15) and long-range (2 blocks at 0.7) generators, as the official configs.</summary>
-    public MaskBlockSettings[] Masks { get; init; } =
-    [
-        new() { SpatialScale = [0.15, 0.15], NumBlocks = 8 },
-        new() { SpatialScale = [0.7, 0.7], NumBlocks = 2 },
-    ];
+    /// <summary>Empty = the official short-range (8 blocks at 0.15) and long-range (2 blocks at 0.7) generators.</summary>
+    public MaskBlockSettings[] Masks { get; init; } = [];
 
     /// <summary>EMA momentum, linear from [0] to [1] over the (scaled) planned steps; V-JEPA 2 keeps it constant.</summary>
     public double[] Ema { get; init; } = [0.998, 1.0];
@@ -54,6 +62,16 @@ public sealed record VJepaSettings
 
     /// <summary>A warning is printed when the logged mean per-dimension std of the targets falls under this.</summary>
     public double CollapseStdThreshold { get; init; } = 0.05;
+
+    /// <summary>configs/pretrain/vit*16.yaml <c>mask</c>: 8 blocks at spatial scale 0.15, 2 at 0.7.</summary>
+    public static MaskBlockSettings[] OfficialMasks =>
+    [
+        new MaskBlockSettings { SpatialScale = [0.15, 0.15], NumBlocks = 8 }.Resolved(),
+        new MaskBlockSettings { SpatialScale = [0.7, 0.7], NumBlocks = 2 }.Resolved(),
+    ];
+
+    /// <summary>Every default spelled out (what a run's saved config shows).</summary>
+    public VJepaSettings Resolved() => this with { Masks = Masks.Length > 0 ? [.. Masks.Select(m => m.Resolved())] : OfficialMasks };
 
     public void Validate()
     {
@@ -113,8 +131,8 @@ public sealed class MultiblockMaskGenerator
     public MultiblockMaskGenerator(TokenGrid grid, MaskBlockSettings settings)
     {
         Grid = grid;
-        Settings = settings;
-        MaxContextDuration = Math.Max(1, (int)(grid.Frames * settings.MaxTemporalKeep));
+        Settings = settings.Resolved();
+        MaxContextDuration = Math.Max(1, (int)(grid.Frames * Settings.MaxTemporalKeep));
     }
 
     public TokenGrid Grid { get; }
@@ -133,7 +151,9 @@ public sealed class MultiblockMaskGenerator
         // Python's round() is round-half-to-even, as Math.Round's default.
         var h = (int)Math.Round(Math.Sqrt(keep * aspect));
         var w = (int)Math.Round(Math.Sqrt(keep / aspect));
-        return (t, Math.Min(h, Grid.Height), Math.Min(w, Grid.Width));
+        // At least 1 × 1: on grids too small for the scale (int(H'W'·scale) = 0) the official code masks nothing and
+        // its loss is the mean of an empty tensor (NaN); on every grid where it works, this changes nothing.
+        return (t, Math.Clamp(h, 1, Grid.Height), Math.Clamp(w, 1, Grid.Width));
     }
 
     /// <summary>
@@ -304,6 +324,7 @@ public sealed class VJepaModel : Module
 {
     public VJepaModel(VideoViTConfig encoder, VJepaSettings settings, bool v2)
     {
+        settings = settings.Resolved();
         settings.Validate();
         Settings = settings;
         V2 = v2;

@@ -702,6 +702,7 @@ public static class ModelRegistry
         ["vit_large"] = VideoViTVariants.Large,
         ["vit_huge"] = VideoViTVariants.Huge,
         ["vit_giant"] = VideoViTVariants.Giant,
+        ["vit_giant_xformers"] = VideoViTVariants.GiantXformers,
     };
 
     public static IReadOnlyCollection<string> Names => s_configs.Keys;
@@ -744,4 +745,7 @@ public static class VideoViTVariants
 
     /// <summary>VideoMAE V2's ViT-g/14: mlp ratio 48/11 gives a hidden width of 6144.</summary>
     public static VideoViTConfig Giant => new() { Name = "vit_giant", EmbedDim = 1408, Depth = 40, NumHeads = 16, MlpRatio = 48.0 / 11, PatchSize = 14 };
+
+    /// <summary>V-JEPA 2's ViT-g (vjepa2 src/models/vision_transformer.py vit_giant_xformers): 22 heads of 64, patch 16.</summary>
+    public static VideoViTConfig GiantXformers => new() { Name = "vit_giant_xformers", EmbedDim = 1408, Depth = 40, NumHeads = 22, MlpRatio = 48.0 / 11, PatchSize = 16 };
 }

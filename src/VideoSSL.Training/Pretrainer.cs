@@ -88,6 +88,15 @@ public sealed class Pretrainer
         var batchesPerEpoch = _loader.BatchesPerEpoch;
         // The global batch counts every rank, as the official total_batch_size = batch_size × world_size (× accum).
         var plan = StepPlan.Create(batchesPerEpoch, train.BatchSize * _dist.WorldSize, train.AccumSteps, train.Epochs, train.MaxSteps, train.WarmupEpochs, train.BaseLr, train.MinLr);
+        if (train.IterationsPerEpoch > 0)
+        {
+            var planned = (long)train.Epochs * train.IterationsPerEpoch;
+            plan = plan with
+            {
+                TotalSteps = train.MaxSteps > 0 ? Math.Min(planned, train.MaxSteps) : planned,
+                WarmupSteps = (long)Math.Round(train.WarmupEpochs * train.IterationsPerEpoch),
+            };
+        }
         var (accum, stepsPerEpoch, totalSteps, warmupSteps, effectiveBatch, peakLr, minLr) = plan;
         var ranks = _dist.IsDistributed ? $" x {_dist.WorldSize} ranks" : string.Empty;
         var lrScale = train.ScaleLr ? effectiveBatch / 256.0 : 1.0;
@@ -286,7 +295,7 @@ public sealed class Pretrainer
         }
         var horizon = (long)(plan.TotalSteps * train.ScheduleScale);
         var startLr = train.StartLr * lrScale;
-        var schedulePlan = new SchedulePlan(horizon, plan.StepsPerEpoch, plan.WarmupSteps);
+        var schedulePlan = new SchedulePlan(horizon, train.IterationsPerEpoch > 0 ? train.IterationsPerEpoch : plan.StepsPerEpoch, plan.WarmupSteps);
         var scalars = new Dictionary<string, ScalarSchedule>(StringComparer.Ordinal)
         {
             ["lr"] = new($"warmup {startLr:G4} -> {peakLr:G4} over {plan.WarmupSteps} steps, cosine to {minLr:G4} at step {horizon}",

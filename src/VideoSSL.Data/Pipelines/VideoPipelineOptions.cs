@@ -15,6 +15,16 @@ public enum PipelineProtocol
     Test,
 }
 
+/// <summary>The spatial crop of pretraining clips.</summary>
+public enum PretrainCrop
+{
+    /// <summary>VideoMAE's multi-scale crop (GroupMultiScaleCrop).</summary>
+    MultiScale,
+
+    /// <summary>V-JEPA's random resized crop (scale <c>MinCropScale</c>–1, aspect <c>CropAspect</c>), app/vjepa/transforms.py.</summary>
+    RandomResized,
+}
+
 /// <summary>Which dataset's temporal protocol applies to fine-tuning and testing (pretraining is dense for both).</summary>
 public enum SamplingScheme
 {
@@ -49,6 +59,12 @@ public sealed record VideoPipelineOptions
 
     /// <summary>Smallest area fraction of the fine-tune random resized crop.</summary>
     public double MinCropScale { get; init; } = 0.08;
+
+    /// <summary>The pretraining crop: VideoMAE's multi-scale crop, or a random resized crop as V-JEPA.</summary>
+    public PretrainCrop PretrainCrop { get; init; } = PretrainCrop.MultiScale;
+
+    /// <summary>Aspect-ratio range of the random resized crop (torchvision's 3/4–4/3; V-JEPA 0.75–1.35).</summary>
+    public double[] CropAspect { get; init; } = [3.0 / 4, 4.0 / 3];
 
     /// <summary>RandAugment on the decoded frames before the crop, per view (VideoMAE fine-tuning: rand-m7-n4-mstd0.5-inc1); null = off. Training protocols only.</summary>
     public RandAugmentPolicy? RandAugment { get; init; }

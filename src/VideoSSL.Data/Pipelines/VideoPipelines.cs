@@ -189,9 +189,9 @@ public static class VideoPipelines
                 }
             }
             view++;
-            CropBox box = options.Protocol == PipelineProtocol.Pretrain
+            CropBox box = options.Protocol == PipelineProtocol.Pretrain && options.PretrainCrop == PretrainCrop.MultiScale
                 ? ClipTransforms.SampleMultiScaleCrop(source.Width, source.Height, s, s, r)
-                : ClipTransforms.SampleRandomResizedCrop(source.Width, source.Height, r, options.MinCropScale);
+                : ClipTransforms.SampleRandomResizedCrop(source.Width, source.Height, r, options.MinCropScale, 1.0, options.CropAspect[0], options.CropAspect[^1]);
             return (source, box, flips && r.NextDouble() < 0.5);
         });
         for (int v = 0; v < views.Count; v++)

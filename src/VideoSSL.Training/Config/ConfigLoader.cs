@@ -115,7 +115,9 @@ public static class ConfigLoader
                     ? $"{origin}: config key '{shown}' is a list; got {(string.IsNullOrEmpty(value) ? "an empty one" : $"the single value '{value}'")} (write [a, b])"
                     : $"{origin}: config key '{shown}' is a section of keys; got the value '{value}' (write \"{shown.Split('.')[^1]}\": {{ ... }})");
             }
-            normalized[resolved] = value;
+            // Enum values are written snake_case (random_resized); the binder parses names case-insensitively.
+            var isEnum = value is not null && target is not null && (Nullable.GetUnderlyingType(target) ?? target).IsEnum;
+            normalized[resolved] = isEnum ? value!.Replace("_", string.Empty, StringComparison.Ordinal) : value;
             origins[resolved] = origin;
         }
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(normalized).Build();

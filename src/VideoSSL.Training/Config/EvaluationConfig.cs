@@ -90,6 +90,12 @@ public sealed record ClassifierSection
     public int Frames { get; init; } = 16;
     public int Tubelet { get; init; } = 2;
     public int Patch { get; init; } = 16;
+    /// <summary>sinusoid1d (VideoMAE, default), sincos3d (V-JEPA: loads its pos_embed), rope3d (V-JEPA 2) or none.</summary>
+    public VideoSSL.Models.PositionEmbedding? PosEmbed { get; init; }
+    /// <summary>qv (VideoMAE, default) or qkv (V-JEPA).</summary>
+    public VideoSSL.Models.QkvBiasStyle? QkvBias { get; init; }
+    /// <summary>3-D RoPE pairing for rope3d: official (default) or textbook.</summary>
+    public VideoSSL.Models.RopePairing? Rope { get; init; }
     /// <summary>Stochastic depth (linearly increasing over the blocks); VideoMAE fine-tuning uses 0.1 for ViT-B.</summary>
     public double DropPath { get; init; } = 0.1;
     /// <summary>Classes of the head; 0 = the training split's class count.</summary>

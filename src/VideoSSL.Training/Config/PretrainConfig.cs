@@ -73,6 +73,10 @@ public sealed record DataSection
     public bool Flip { get; init; }
     /// <summary>Smallest area fraction of the fine-tune random resized crop (0.08 as VideoMAE/torchvision; raise it for small objects).</summary>
     public double MinCropScale { get; init; } = 0.08;
+    /// <summary>Pretraining crop: multi_scale (VideoMAE) or random_resized (V-JEPA, scale min_crop_scale–1, aspect crop_aspect).</summary>
+    public VideoSSL.Data.Pipelines.PretrainCrop Crop { get; init; } = VideoSSL.Data.Pipelines.PretrainCrop.MultiScale;
+    /// <summary>Aspect-ratio range of the random resized crop (V-JEPA: 0.75–1.35).</summary>
+    public double[] CropAspect { get; init; } = [3.0 / 4, 4.0 / 3];
     /// <summary>
     /// Repeated augmentation: clips cut from each decoded video (VideoMAE V2's --num_sample). The lr scaling
     /// counts videos, not clips, as the official code does.
@@ -132,6 +136,11 @@ public sealed record OptimSection
     /// the V-JEPA recipes, so they never reach their final values).
     /// </summary>
     public double ScheduleScale { get; init; } = 1.0;
+    /// <summary>
+    /// jepa's ipe: when set, an "epoch" of epochs / warmup_epochs is this many optimizer steps (the V-JEPA recipes
+    /// say 300), whatever the dataset size; 0 = one pass over the data.
+    /// </summary>
+    public int IterationsPerEpoch { get; init; }
     public double[] Betas { get; init; } = [0.9, 0.95];
     /// <summary>Global gradient-norm clip (0 = off, as VideoMAE).</summary>
     public double ClipGrad { get; init; }

@@ -211,11 +211,9 @@ public sealed class CrossAttention : Module
         var q = Q.Forward(query).Reshape(b, n, _numHeads, c / _numHeads).Permute(0, 2, 1, 3); // [B, h, n, c/h]
         var kv = Kv.Forward(x).Reshape(b, tokens, 2, _numHeads, c / _numHeads).Permute(2, 0, 3, 1, 4); // [2, B, h, N, c/h]
         var o = Torch.ScaledDotProductAttention(q, kv.Select(0, 0), kv.Select(0, 1)); // [B, h, n, c/h]
+        // Proj is never applied: jepa's evals/video_classification_frozen CrossAttention builds `proj` (so it is in
+        // every V-JEPA probe checkpoint) but its forward returns before using it (methods.md §3). Loaded, ignored.
         o = o.Transpose(1, 2).Reshape(b, n, c);
-        if (Proj is not null)
-        {
-            o = Proj.Forward(o);
-        }
         return scope.MoveToOuter(o);
     }
 }

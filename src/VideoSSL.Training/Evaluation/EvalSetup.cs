@@ -99,6 +99,9 @@ public static class EvalSetup
         TubeletSize = model.Tubelet,
         PatchSize = model.Patch,
         DropPathRate = model.DropPath,
+        PosEmbed = model.PosEmbed ?? c.PosEmbed,
+        QkvBias = model.QkvBias ?? c.QkvBias,
+        Rope = model.Rope ?? c.Rope,
     });
 
     /// <summary>The training split (generating the synthetic set first if it is missing).</summary>
@@ -223,7 +226,10 @@ public static class EvalSetup
     /// </summary>
     /// <param name="model">When given, tensors far larger than any of its own are refused before they are read.</param>
     public static Dictionary<string, Tensor> LoadWeights(string path, Device? device = null, Module? model = null) =>
-        Checkpoint.LoadWeights(path, device, model is null ? long.MaxValue : Weights.MaxElementsFor(model), Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix);
+        // A V-JEPA run's checkpoint holds encoder, predictor and target_encoder: the EMA target encoder is the one
+        // evaluated, as jepa's evals read `target_encoder` (official .pth.tar files are handled by the unpickler).
+        Checkpoint.LoadWeights(path, device, model is null ? long.MaxValue : Weights.MaxElementsFor(model),
+            Checkpoint.ModelPrefix + "target_encoder.", Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix);
 
     /// <summary>
     /// Initialises a classifier: a checkpoint with a head of the right shape is loaded whole (resuming from our own

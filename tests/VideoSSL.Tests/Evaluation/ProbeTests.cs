@@ -167,10 +167,7 @@ public class ProbeTests
                     }
                 }
             }
-            if (variant == AttentiveProbeVariant.VJepa)
-            {
-                attended = Ref.Linear(attended, values[p + "xattn.proj.weight"], values[p + "xattn.proj.bias"]);
-            }
+            // No output projection in either variant: V-JEPA's xattn.proj exists (and loads) but its forward never applies it.
             var q1 = q.Zip(attended, (u, v) => u + v).ToArray();
             var hidden = Ref.Linear(Ref.LayerNorm(q1, values[p + "norm2.weight"], values[p + "norm2.bias"]), values[p + "mlp.fc1.weight"], values[p + "mlp.fc1.bias"]);
             var mlp = Ref.Linear(hidden.Select(Ref.Gelu).ToArray(), values[p + "mlp.fc2.weight"], values[p + "mlp.fc2.bias"]);

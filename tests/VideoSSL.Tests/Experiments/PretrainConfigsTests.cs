@@ -9,8 +9,8 @@ namespace VideoSSL.Tests.Experiments;
 /// </summary>
 public class PretrainConfigsTests
 {
-    private static readonly string[] s_encoders = ["vit_micro", "vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge", "vit_giant"];
-    private static readonly string[] s_methods = ["videomae", "videomae_v2"];
+    private static readonly string[] s_encoders = ["vit_micro", "vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge", "vit_giant", "vit_giant_xformers"];
+    private static readonly string[] s_methods = ["videomae", "videomae_v2", "vjepa", "vjepa2"];
     private static readonly string[] s_formats = ["kinetics", "list", "ssv2", "synthetic"];
     private static readonly string[] s_kineticsFormats = ["kinetics", "list"];
 
@@ -110,11 +110,22 @@ public class PretrainConfigsTests
         }
 
         var train = config.Train;
+        var videoMae = config.Method.StartsWith("videomae", StringComparison.Ordinal);
         Assert.True(train.BatchSize >= 1 && train.AccumSteps >= 1);
-        Assert.True(train.BaseLr > 0 && train.MinLr >= 0 && train.MinLr < train.BaseLr, $"base_lr {train.BaseLr}, min_lr {train.MinLr}");
+        // V-JEPA 2 holds its lr constant after warmup (final_lr = lr).
+        Assert.True(train.BaseLr > 0 && train.MinLr >= 0 && (train.MinLr < train.BaseLr || (!videoMae && train.MinLr == train.BaseLr)), $"base_lr {train.BaseLr}, min_lr {train.MinLr}");
         Assert.True(train.WarmupEpochs < train.Epochs);
         Assert.Equal(2, train.Betas.Length);
         Assert.All(train.Betas, b => Assert.InRange(b, 0.0, 0.9999));
+        if (!videoMae)
+        {
+            // app/vjepa/transforms.py: random resized crop (0.3–1, aspect 0.75–1.35) and flip.
+            Assert.True(data.Flip, "V-JEPA pretraining flips");
+            Assert.Equal(VideoSSL.Data.Pipelines.PretrainCrop.RandomResized, data.Crop);
+            Assert.Equal(0.3, data.MinCropScale);
+            Assert.NotNull(config.Vjepa);
+            return;
+        }
         Assert.False(data.Flip, "VideoMAE pretraining does not flip");
 
         if (IsQuickstart(file))
@@ -208,12 +219,53 @@ public class PretrainConfigsTests
     [Fact]
     public void Every_published_recipe_has_its_official_figures_pinned()
     {
-        var pinned = PublishedRecipes().Select(row => (string)row[0]).ToHashSet(StringComparer.Ordinal);
+        var pinned = PublishedRecipes().Select(row => (string)row[0]).Concat(VJepaRecipes().Select(row => (string)row[0])).ToHashSet(StringComparer.Ordinal);
         var published = PretrainConfigFiles().Where(f => !IsQuickstart(f)).ToList();
         Assert.NotEmpty(published);
         var unpinned = published.Where(f => !pinned.Contains(f)).ToList();
         Assert.True(unpinned.Count == 0, $"add the official figures to PublishedRecipes for: {string.Join(", ", unpinned)}");
         var missing = pinned.Where(f => !published.Contains(f)).ToList();
         Assert.True(missing.Count == 0, $"pinned recipes with no config file: {string.Join(", ", missing)}");
+    }
+
+    // jepa configs/pretrain/vit{l,h}16.yaml and vjepa2 configs/train/vit{l,g}16/pretrain-256px-16f.yaml (experiments/README.md):
+    // encoder, size, ipe, batch (24 per GPU × 128), start/peak/final lr, weight decay start/end, EMA start/end, clip.
+    public static TheoryData<string, string, int, double, double, double, double, double, double, double> VJepaRecipes() => new()
+    {
+        { "vjepa/vjepa_vitl16_224px_16x4_e300.json", "vit_large", 224, 2e-4, 6.25e-4, 1e-6, 0.04, 0.4, 0.998, 10.0 },
+        { "vjepa/vjepa_vith16_224px_16x4_e300.json", "vit_huge", 224, 2e-4, 6.25e-4, 1e-6, 0.04, 0.4, 0.998, 10.0 },
+        { "vjepa/vjepa2_vitl16_256px_16f.json", "vit_large", 256, 1e-4, 5.25e-4, 5.25e-4, 0.04, 0.04, 0.99925, 0.0 },
+        { "vjepa/vjepa2_vitg16_256px_16f.json", "vit_giant_xformers", 256, 1e-4, 5.25e-4, 5.25e-4, 0.04, 0.04, 0.99925, 0.0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(VJepaRecipes))]
+    public void VJepa_recipe_keeps_the_official_figures(string file, string encoder, int size, double startLr, double lr, double finalLr,
+        double wd, double wdEnd, double emaStart, double clip)
+    {
+        var config = Load(file);
+        var v2 = file.Contains("vjepa2", StringComparison.Ordinal);
+        Assert.Equal(v2 ? "vjepa2" : "vjepa", config.Method);
+        Assert.Equal(encoder, config.Model.Encoder);
+        Assert.Equal(16, config.Model.Patch);
+        Assert.Equal(size, config.Model.ImgSize);
+        Assert.Equal(16, config.Model.Frames);
+        var train = config.Train;
+        Assert.Equal(3072, train.BatchSize * train.AccumSteps);
+        Assert.False(train.ScaleLr);
+        Assert.Equal(300, train.IterationsPerEpoch);
+        Assert.Equal(1.25, train.ScheduleScale);
+        Assert.Equal(40, train.WarmupEpochs);
+        Assert.Equal((startLr, lr, finalLr), (train.StartLr, train.BaseLr, train.MinLr));
+        Assert.Equal((wd, wdEnd), (train.WeightDecay, train.WeightDecayEnd!.Value));
+        Assert.Equal([0.9, 0.999], train.Betas);
+        Assert.True(train.Bf16);
+        var vjepa = config.Vjepa!;
+        Assert.Equal((384, 12), (vjepa.PredEmbedDim!.Value, vjepa.PredDepth!.Value));
+        Assert.Equal(v2 ? 12 : null, vjepa.PredNumHeads);
+        Assert.Equal([emaStart, v2 ? emaStart : 1.0], vjepa.Ema);
+        Assert.Equal(clip, vjepa.ClipGrad);
+        Assert.Equal([(0.15, 8), (0.7, 2)], vjepa.Masks.Select(m => (m.SpatialScale[0], m.NumBlocks)));
+        Assert.All(vjepa.Masks, m => Assert.Equal([0.75, 1.5], m.AspectRatio));
     }
 }

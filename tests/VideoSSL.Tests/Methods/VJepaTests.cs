@@ -93,6 +93,38 @@ public class VJepaTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void Official_checkpoint_initialises_a_probe_encoder_with_the_target_encoder(bool v2)
+    {
+        // The probe configs name the encoder's layout (qkv bias, sincos3d / rope3d); InitEncoder reads `target_encoder`.
+        var version = v2 ? 2 : 1;
+        var section = new VideoSSL.Training.Config.ClassifierSection
+        {
+            Encoder = "vit_micro", ImgSize = 64, Frames = 4, DropPath = 0,
+            PosEmbed = v2 ? PositionEmbedding.Rope3d : PositionEmbedding.Sincos3d, QkvBias = QkvBiasStyle.Qkv,
+        };
+        using var encoder = new VideoViTEncoder(VideoSSL.Training.Evaluation.EvalSetup.ModelConfig(section));
+        VideoSSL.Training.Evaluation.EvalSetup.InitEncoder(encoder, Path.Combine(s_fixtures.Value, $"vjepa{version}.pth.tar"));
+        var io = Weights.Load(Path.Combine(s_fixtures.Value, $"io{version}.pth"));
+        try
+        {
+            using var scope = Torch.NewScope();
+            using var noGrad = Torch.NoGrad();
+            var h = encoder.Forward(io["clips"]);
+            h = Torch.LayerNorm(h, [h.Size(-1)], eps: 1e-5);
+            AssertClose(io["target0"], VideoViTEncoder.GatherTokens(h, io["targets0"]), 1e-5);
+        }
+        finally
+        {
+            foreach (var t in io.Values)
+            {
+                t.Dispose();
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void A_checkpoint_with_a_missing_entry_names_it(bool v2)
     {
         using var model = new VJepaModel(TinyEncoder(v2), TinySettings(v2) with { PredDepth = 1 }, v2);
@@ -112,7 +144,7 @@ public class VJepaTests
             {
                 var uniforms = new Queue<double>(io[$"uniform{i}"].ToArray<double>());
                 var raw = new Queue<long>(io[$"randint{i}"].ToArray<long>());
-                var generator = new MultiblockMaskGenerator(grid, settings.Masks[i]);
+                var generator = new MultiblockMaskGenerator(grid, VJepaSettings.OfficialMasks[i]);
                 var masks = generator.Next(3, uniforms.Dequeue, (lo, hi) => lo + (int)(raw.Dequeue() % (hi - lo)));
                 Assert.Empty(uniforms);
                 Assert.Empty(raw);
@@ -147,7 +179,7 @@ public class VJepaTests
         var random = new Random(5);
         for (var i = 0; i < 2; i++)
         {
-            var generator = new MultiblockMaskGenerator(grid, settings.Masks[i]);
+            var generator = new MultiblockMaskGenerator(grid, VJepaSettings.OfficialMasks[i]);
             var (masked, context) = (0.0, 0.0);
             const int Batches = 200;
             for (var k = 0; k < Batches; k++)
@@ -172,7 +204,7 @@ public class VJepaTests
     {
         // 14 × 14 grid, spatial scale 0.15 → keep int(196 · 0.15) = 29; aspect 0.75 + 0.5 · 0.75 = 1.125:
         // h = round(sqrt(29 · 1.125)) = round(5.712) = 6, w = round(sqrt(29 / 1.125)) = round(5.077) = 5.
-        var generator = new MultiblockMaskGenerator(new TokenGrid(8, 14, 14), new VJepaSettings().Masks[0]);
+        var generator = new MultiblockMaskGenerator(new TokenGrid(8, 14, 14), VJepaSettings.OfficialMasks[0]);
         var draws = new Queue<double>([0.3, 0.9, 0.5]);
         Assert.Equal((8, 6, 5), generator.BlockSize(draws.Dequeue));
     }
