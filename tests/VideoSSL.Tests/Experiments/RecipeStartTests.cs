@@ -44,6 +44,10 @@ public sealed class TinyRealData : IDisposable
         var run = Path.Combine(Root, "init-run");
         PretrainCommand.Run(config, [.. ModelKeys, .. DataKeys("kinetics"), .. PretrainKeys], run, false, null);
         InitCheckpoint = Path.Combine(run, "checkpoints", "last.safetensors");
+        // Probes of V-JEPA encoders (qkv bias, sincos3d table) need a checkpoint of that layout.
+        var jepaRun = Path.Combine(Root, "init-vjepa-run");
+        PretrainCommand.Run(config, ["method=vjepa", .. ModelKeys, .. DataKeys("kinetics"), .. PretrainKeys.Where(k => !k.StartsWith("model.decoder_", StringComparison.Ordinal))], jepaRun, false, null);
+        VJepaInitCheckpoint = Path.Combine(jepaRun, "checkpoints", "last.safetensors");
     }
 
     public string Root { get; }
@@ -53,6 +57,8 @@ public sealed class TinyRealData : IDisposable
     public string Ssv2 => Path.Combine(Root, "ssv2");
 
     public string InitCheckpoint { get; }
+
+    public string VJepaInitCheckpoint { get; }
 
     public static readonly string[] PretrainKeys =
     [
@@ -124,6 +130,13 @@ public class RecipeStartTests(TinyRealData data) : IClassFixture<TinyRealData>
         return !doc.RootElement.TryGetProperty("method", out var m) || m.GetString() is "videomae" or "videomae_v2";
     }
 
+    // A recipe whose encoder is jepa's ViT (qkv bias) evaluates a V-JEPA checkpoint.
+    private static bool HasJepaEncoder(string file)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        return doc.RootElement.TryGetProperty("model", out var m) && m.TryGetProperty("qkv_bias", out var q) && q.GetString() == "qkv";
+    }
+
     private static int NumClasses(string file)
     {
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
@@ -159,7 +172,7 @@ public class RecipeStartTests(TinyRealData data) : IClassFixture<TinyRealData>
                     break;
                 }
                 case "probe":
-                    EvaluationCommands.Probe(config, [.. TinyRealData.ModelKeys, .. data.DataKeys(format, withVal: true), $"init={data.InitCheckpoint}",
+                    EvaluationCommands.Probe(config, [.. TinyRealData.ModelKeys, .. data.DataKeys(format, withVal: true), $"init={(HasJepaEncoder(config) ? data.VJepaInitCheckpoint : data.InitCheckpoint)}",
                         "train.epochs=1", "train.batch_size=2", "train.warmup_epochs=0", "train.device=cpu", "test.batch_size=2", "log.every_steps=1"], run);
                     Assert.True(File.Exists(Path.Combine(run, "test", "predictions.csv")));
                     break;
