@@ -8,6 +8,7 @@
 // The c10d API moved between 1.13 and 2.x (process groups became Backends). The one version switch is
 // GroupBase below; everything else is called through members both versions share.
 
+#include "guarded.hpp"
 #include <ATen/ATen.h>
 #include <torch/version.h>
 
@@ -46,17 +47,7 @@ thread_local std::string last_error;
 
 template <typename F>
 int guarded(F&& body) {
-  try {
-    body();
-    return 0;
-  } catch (const c10::Error& e) {
-    last_error = e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    last_error = e.what();
-  } catch (...) {
-    last_error = "unknown C++ exception";
-  }
-  return 1;
+  return videossl::guarded(last_error, std::forward<F>(body));
 }
 
 struct StoreHandle {

@@ -9,6 +9,7 @@
 // Every export catches every exception and returns a status; the message is kept per thread and read
 // with vs_last_error. Handles are heap-allocated at::Tensor objects owned by the caller.
 
+#include "guarded.hpp"
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
@@ -48,18 +49,7 @@ thread_local std::string last_error;
 
 template <typename F>
 int guarded(F&& body) {
-  try {
-    body();
-    return 0;
-  } catch (const c10::Error& e) {
-    // what_without_backtrace keeps the message readable; the C++ backtrace is noise to a C# user.
-    last_error = e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    last_error = e.what();
-  } catch (...) {
-    last_error = "unknown C++ exception";
-  }
-  return 1;
+  return videossl::guarded(last_error, std::forward<F>(body));
 }
 
 at::Tensor* wrap(at::Tensor t) { return new at::Tensor(std::move(t)); }
