@@ -113,6 +113,10 @@ internal static class PretrainCommand
         {
             videoMae.Shard = new BatchShard(dist.Rank, dist.WorldSize, config.Data.NumSample);
         }
+        else if (task is VJepaTask vjepa)
+        {
+            vjepa.Rank = dist.Rank;
+        }
         task.Model.To(device);
         var manifest = ManifestInfo.Create(config.Seed, "pretrain", Environment.GetCommandLineArgs(), device.ToString());
         // Only rank 0 writes the run folder (data-parallel ranks share it and read its checkpoints).

@@ -484,6 +484,12 @@ public sealed class VJepaTask : IPretrainTask
     public VJepaModel Network => _model;
 
     /// <summary>
+    /// The data-parallel rank (set by the CLI): each rank draws its own masks for its own clips, as every rank's
+    /// collator does in jepa; rank 0 draws what one process draws.
+    /// </summary>
+    public int Rank { get; set; }
+
+    /// <summary>
     /// app/vjepa/utils.py init_opt: weight decay on every encoder/predictor parameter except biases and 1-D
     /// tensors (the mask tokens, [1, 1, D], DO get weight decay there; pos_embed is frozen and not optimised).
     /// </summary>
@@ -511,7 +517,7 @@ public sealed class VJepaTask : IPretrainTask
         var result = new MultiblockMasks[_model.Generators.Length];
         for (var i = 0; i < result.Length; i++)
         {
-            var random = StepRandom.For(_seed, (((step * 64) + microBatch) * 8) + i);
+            var random = StepRandom.For(_seed, (((step * 64) + microBatch) * 8) + i, Rank);
             result[i] = _model.Generators[i].Next(batch, random.NextDouble, random.Next);
         }
         return result;

@@ -156,6 +156,19 @@ public class PretrainerTests
     }
 
     /// <summary>A 32 × 32 × 4 V-JEPA on a 2 × 2 × 2 grid: small masks (one 1 × 1 block, two 1 × 2 blocks) so some context remains.</summary>
+    [Fact]
+    public void VJepa_ranks_draw_their_own_masks_and_rank_0_draws_the_single_process_ones()
+    {
+        using var single = TinyVJepa(false, 3);
+        using var rank0 = TinyVJepa(false, 3);
+        using var rank1 = TinyVJepa(false, 3);
+        rank1.Rank = 1;
+        static string Draw(VJepaTask task) => string.Join("|", task.DrawMasks(4, 5, 0)
+            .Select(m => string.Join(";", m.Context.Concat(m.Targets).Select(row => string.Join(",", row)))));
+        Assert.Equal(Draw(single), Draw(rank0));
+        Assert.NotEqual(Draw(single), Draw(rank1));
+    }
+
     private static VJepaTask TinyVJepa(bool v2, long seed)
     {
         var encoder = MethodRegistry.Get(v2 ? "vjepa2" : "vjepa").EncoderDefaults(VideoSSL.Models.VideoViTVariants.Micro) with { ImgSize = 32, NumFrames = 4 };
