@@ -94,7 +94,7 @@ public sealed class RunDirectory : IDisposable
             }
             var run = new RunDirectory(path, resume && from is not null, runLock, from);
             var suffix = resume ? $".resume-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}" : string.Empty;
-            AtomicWrite(System.IO.Path.Combine(path, $"config{suffix}.json"), ConfigLoader.ToJson(config));
+            AtomicWrite(System.IO.Path.Combine(path, $"config{suffix}.json"), ConfigLoader.ToResolvedJson(config));
             AtomicWrite(System.IO.Path.Combine(path, $"overrides{suffix}.txt"), string.Join('\n', overrides) + "\n");
             AtomicWrite(System.IO.Path.Combine(path, $"manifest{suffix}.json"), JsonSerializer.Serialize(manifest, ConfigLoader.JsonOptions));
             return run;

@@ -2,6 +2,7 @@ using System.Collections;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Configuration;
 
@@ -160,6 +161,42 @@ public static class ConfigLoader
 
     /// <summary>The resolved config as snake_case JSON (what is saved to a run directory).</summary>
     public static string ToJson<T>(T config) => JsonSerializer.Serialize(config, JsonOptions);
+
+    /// <summary>
+    /// The config as a run folder records it: only the keys that apply (no VideoMAE mask or decoder keys in a V-JEPA
+    /// run, no data.synthetic.* for real data), so config.json says what ran and nothing else.
+    /// </summary>
+    public static string ToResolvedJson<T>(T config)
+    {
+        var root = JsonSerializer.SerializeToNode(config, JsonOptions)!.AsObject();
+        foreach (var entry in ConfigSchema.Walk(config!).Where(e => !e.Applies))
+        {
+            var parts = entry.Key.Split('.');
+            var node = root;
+            foreach (var part in parts[..^1])
+            {
+                node = node?[part] as JsonObject;
+            }
+            node?.Remove(parts[^1]);
+        }
+        Prune(root);
+        return root.ToJsonString(JsonOptions);
+
+        static void Prune(JsonObject node)
+        {
+            foreach (var (key, child) in node.ToList())
+            {
+                if (child is JsonObject section)
+                {
+                    Prune(section);
+                    if (section.Count == 0)
+                    {
+                        node.Remove(key);
+                    }
+                }
+            }
+        }
+    }
 
     /// <summary>The config as dotted keys and values (for printing what a run resolved).</summary>
     /// <remarks>Keys that mean nothing for this config (mask.decoder_ratio of plain VideoMAE, data.synthetic.* of real data) are left out.</remarks>

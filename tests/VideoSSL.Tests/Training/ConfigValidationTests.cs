@@ -103,6 +103,19 @@ public sealed class ConfigValidationTests : IDisposable
     }
 
     [Fact]
+    public void Run_folder_config_holds_only_the_keys_of_its_method()
+    {
+        var vjepa = System.Text.Json.Nodes.JsonNode.Parse(ConfigLoader.ToResolvedJson(ConfigLoader.Load<PretrainConfig>(null, ["method=vjepa", "data.format=kinetics"])))!;
+        Assert.Null(vjepa["mask"]);
+        Assert.Null(vjepa["model"]!["decoder_dim"]);
+        Assert.Null(vjepa["data"]!["synthetic"]);
+        Assert.NotNull(vjepa["model"]!["encoder"]);
+        var v2 = System.Text.Json.Nodes.JsonNode.Parse(ConfigLoader.ToResolvedJson(ConfigLoader.Load<PretrainConfig>(null, ["method=videomae_v2", "data.format=kinetics"])))!;
+        Assert.Equal(0.5, v2["mask"]!["decoder_ratio"]!.GetValue<double>());
+        Assert.NotNull(v2["model"]!["decoder_dim"]);
+    }
+
+    [Fact]
     public void Resolved_config_lists_only_the_keys_that_apply()
     {
         var v1 = ConfigLoader.Describe(ConfigLoader.Load<PretrainConfig>(null, ["data.format=kinetics"])).ToList();
