@@ -1,3 +1,4 @@
+using VideoSSL.Data.Pipelines;
 using VideoSSL.Torch;
 using VideoSSL.Torch.NN;
 using VideoSSL.Torch.Optim;
@@ -17,6 +18,13 @@ public interface IPretrainTask : IDisposable
     IReadOnlyList<ParamGroup> ParamGroups(double weightDecay);
 
     PretrainOutput Loss(PretrainBatch batch);
+
+    /// <summary>
+    /// The views each batch must hold, or null for the loader's single clip (<see cref="PretrainBatch.ClipsView"/>).
+    /// When set, the pretraining pipeline cuts these views from one decoded window per video and the batch carries
+    /// one [B, 3, T, S, S] tensor per view name.
+    /// </summary>
+    MultiViewSpec? Views => null;
 
     /// <summary>Named per-step scalars the method owns besides lr and weight decay (logged as <c>sched/NAME</c>).</summary>
     IReadOnlyDictionary<string, ScalarSchedule> Schedules(SchedulePlan plan) => new Dictionary<string, ScalarSchedule>();
