@@ -29,6 +29,13 @@ public interface IPretrainTask : IDisposable
     /// <summary>Named per-step scalars the method owns besides lr and weight decay (logged as <c>sched/NAME</c>).</summary>
     IReadOnlyDictionary<string, ScalarSchedule> Schedules(SchedulePlan plan) => new Dictionary<string, ScalarSchedule>();
 
+    /// <summary>
+    /// True for jepa's schedulers, stepped before each iteration's forward, so iteration i runs with the lr and weight
+    /// decay after i + 1 steps (src/utils/schedulers.py, app/vjepa/train.py); false for MAE/VideoMAE/DINO, which read
+    /// per-iteration arrays at i (utils.cosine_scheduler, lr_schedule_values[it]).
+    /// </summary>
+    bool JepaSchedules => false;
+
     /// <summary>Called after backward, before the optimizer step: gradient edits (clipping, freezing) go here.</summary>
     void BeforeOptimizerStep(OptimizerStepContext context)
     {

@@ -39,24 +39,20 @@ public static class Checkpoint
 
     /// <summary>
     /// Writes a run's last.safetensors at an optimizer-step boundary (and a numbered copy every keepEverySteps).
-    /// At the end of an epoch the position points at the start of the next one, so a resume does not replay it.
+    /// At the end of an epoch the <paramref name="position"/> is the start of the next one, so a resume does not replay it.
     /// </summary>
-    public static void SaveProgress(RunDirectory run, Module model, AdamW optimizer, long step, int epoch, int batchInEpoch,
-        bool epochDone, double lastLoss, string configJson, int keepEverySteps)
+    public static void SaveProgress(RunDirectory run, Module model, AdamW optimizer, TrainerState position, int keepEverySteps)
     {
         // The step that breaks the weights can still report a finite loss; writing them would overwrite the last good state.
         if (!ParametersFinite(model))
         {
             throw new TrainingDivergedException(
-                $"the weights are no longer finite after step {step} (epoch {epoch}, batch {batchInEpoch}); stopping without writing them. {LastGood(run)} Lower train.base_lr or set train.clip_grad.");
+                $"the weights are no longer finite after step {position.Step}; stopping without writing them. {LastGood(run)} Lower train.base_lr or set train.clip_grad.");
         }
-        var position = epochDone
-            ? new TrainerState(step, epoch + 1, 0, optimizer.StepCount, lastLoss, configJson)
-            : new TrainerState(step, epoch, batchInEpoch, optimizer.StepCount, lastLoss, configJson);
         Save(run.LastCheckpoint, model, optimizer, position);
-        if (keepEverySteps > 0 && step % keepEverySteps == 0)
+        if (keepEverySteps > 0 && position.Step % keepEverySteps == 0)
         {
-            File.Copy(run.LastCheckpoint, Path.Combine(run.CheckpointDir, $"checkpoint-{step:D7}.safetensors"), overwrite: true);
+            File.Copy(run.LastCheckpoint, Path.Combine(run.CheckpointDir, $"checkpoint-{position.Step:D7}.safetensors"), overwrite: true);
         }
     }
 

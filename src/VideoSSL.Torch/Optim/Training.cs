@@ -84,6 +84,23 @@ public sealed record ScalarSchedule(string Description, Func<long, double> At)
     public static ScalarSchedule Constant(double value) => new($"constant {value:G4}", _ => value);
 
     /// <summary>
+    /// jepa's WarmupCosineSchedule (src/utils/schedulers.py) as app/vjepa/train.py uses it: stepped before every
+    /// iteration, so iteration i runs at _step = i + 1: linear from start over warmupSteps, then cosine to final at
+    /// horizon (T_max), floored at final. Unlike <see cref="Schedule.WarmupCosine"/> the progress is not clamped past
+    /// the horizon, as in the official code (train.schedule_scale ≥ 1 keeps a run inside it).
+    /// </summary>
+    public static ScalarSchedule JepaWarmupCosine(string description, double start, double peak, double final, long warmupSteps, long horizon) => new(description, step =>
+    {
+        var s = step + 1.0;
+        if (s < warmupSteps)
+        {
+            return start + (s / Math.Max(1, warmupSteps) * (peak - start));
+        }
+        var progress = (s - warmupSteps) / Math.Max(1, horizon - warmupSteps);
+        return Math.Max(final, final + ((peak - final) * 0.5 * (1.0 + Math.Cos(Math.PI * progress))));
+    });
+
+    /// <summary>
     /// jepa's CosineWDSchedule (src/utils/schedulers.py), called once before every iteration, so iteration i sees
     /// progress (i + 1) / horizon; clamped at the final value.
     /// </summary>

@@ -145,6 +145,29 @@ public sealed record FinetuneOptimSection
     public string Device { get; init; } = "cpu";
     public bool Bf16 { get; init; } = true;
     public int Threads { get; init; }
+
+    /// <summary>The shared loop's section: VideoMAE's fine-tuning schedule is pretraining's (scaled lr, warmup from 0, cosine, constant weight decay).</summary>
+    public OptimSection ToOptim() => new()
+    {
+        Epochs = Epochs,
+        MaxSteps = MaxSteps,
+        BatchSize = BatchSize,
+        AccumSteps = AccumSteps,
+        BaseLr = BaseLr,
+        ScaleLr = true,
+        StartLr = 0,
+        MinLr = MinLr,
+        WarmupEpochs = WarmupEpochs,
+        WeightDecay = WeightDecay,
+        WeightDecayEnd = null,
+        ScheduleScale = 1,
+        IterationsPerEpoch = 0,
+        Betas = Betas,
+        ClipGrad = ClipGrad,
+        Device = Device,
+        Bf16 = Bf16,
+        Threads = Threads,
+    };
 }
 
 /// <summary>Fine-tuning augmentation on top of the loader's random resized crop (and flip where `data.flip`).</summary>

@@ -1,10 +1,11 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using VideoSSL.Data.Loading;
 using VideoSSL.Methods;
 using VideoSSL.Models;
 using VideoSSL.Torch;
+using VideoSSL.Torch.Distributed;
+using VideoSSL.Torch.NN;
 using VideoSSL.Torch.Optim;
 using VideoSSL.Training.Config;
 
@@ -22,12 +23,14 @@ public sealed class FinetuneHooks
 }
 
 /// <summary>
-/// The fine-tuning loop (VideoMAE's engine_for_finetuning, per-step schedule): layer-wise lr decay, mixup/cutmix with
-/// soft-target cross-entropy (label-smoothed cross-entropy without mixup), random erasing on the batch, drop path in
-/// the model, warmup + cosine, bf16 autocast on CUDA, single-view validation per epoch (metrics.jsonl: val/loss,
-/// val/acc1, val/acc5), checkpoint last, exact resume. The result is the final epoch's weights: the validation split
-/// is the held-out one, so choosing an epoch on it would report a selected figure. Only with a separate selection
-/// split (select/acc1 in metrics.jsonl) is the best epoch on that split kept as best.safetensors.
+/// Fine-tuning (VideoMAE's engine_for_finetuning, per-step schedule) on the shared <see cref="TrainingLoop"/>: layer-wise
+/// lr decay, mixup/cutmix with soft-target cross-entropy (label-smoothed cross-entropy without mixup), random erasing on
+/// the batch, drop path in the model, warmup + cosine, bf16 autocast on CUDA, single-view validation per epoch
+/// (metrics.jsonl: val/loss, val/acc1, val/acc5), checkpoint last, exact resume, data parallelism (each rank mixes its
+/// own batch, as the official code under DDP; validation gathers every rank's predictions). The result is the final
+/// epoch's weights: the validation split is the held-out one, so choosing an epoch on it would report a selected
+/// figure. Only with a separate selection split (select/acc1 in metrics.jsonl) is the best epoch on that split kept as
+/// best.safetensors.
 /// </summary>
 public sealed class Finetuner
 {
@@ -37,15 +40,18 @@ public sealed class Finetuner
     private readonly VideoViTClassifier _model;
     private readonly ClipLoader _train;
     private readonly ClipLoader? _val;
-    private readonly RunDirectory _run;
+    private readonly RunDirectory? _run;
     private readonly Device _device;
     private readonly FinetuneHooks _hooks;
     private readonly TextWriter _out;
     private readonly ClipLoader? _select;
+    private readonly DistributedContext _dist;
 
+    /// <param name="run">The run folder; null on data-parallel ranks other than 0, which write nothing.</param>
     /// <param name="select">A held-out split, other than <paramref name="val"/>, to choose the best epoch on; null = no choice, the final epoch is the result.</param>
-    public Finetuner(FinetuneConfig config, VideoViTClassifier model, ClipLoader train, ClipLoader? val, RunDirectory run, Device device, FinetuneHooks? hooks = null, TextWriter? output = null,
-        ClipLoader? select = null)
+    /// <param name="distributed">Data parallelism: every loader reads this rank's shard; gradients and logged figures are averaged over ranks.</param>
+    public Finetuner(FinetuneConfig config, VideoViTClassifier model, ClipLoader train, ClipLoader? val, RunDirectory? run, Device device, FinetuneHooks? hooks = null, TextWriter? output = null,
+        ClipLoader? select = null, DistributedContext? distributed = null)
     {
         _select = select;
         _config = config;
@@ -56,9 +62,11 @@ public sealed class Finetuner
         _device = device;
         _hooks = hooks ?? new FinetuneHooks();
         _out = output ?? Console.Out;
+        _dist = distributed ?? DistributedContext.Single;
     }
 
-    public string BestCheckpoint => Path.Combine(_run.CheckpointDir, BestCheckpointName);
+    /// <summary>The run's best.safetensors (rank 0 only: the ranks without a run folder have none).</summary>
+    public string BestCheckpoint => Path.Combine(_run?.CheckpointDir ?? throw new InvalidOperationException("only rank 0 has a run folder"), BestCheckpointName);
 
     /// <param name="BestAcc1">The best top-1 on the selection split (-∞ without one); <paramref name="LastEval"/> is the final validation.</param>
     public sealed record Result(long Steps, double FinalLoss, double BestAcc1, EvalResult? LastEval, TimeSpan Elapsed)
@@ -72,164 +80,120 @@ public sealed class Finetuner
     public Result Run(string? resumeFrom = null, long stopAtStep = long.MaxValue)
     {
         var train = _config.Train;
-        var aug = _config.Aug;
-        var numClasses = _model.NumClasses;
-        var batchesPerEpoch = _train.BatchesPerEpoch;
-        // VideoMAE scales by videos per step; the repeated-augmentation views do not count.
-        var (accum, stepsPerEpoch, totalSteps, warmupSteps, effectiveBatch, peakLr, minLr) =
-            StepPlan.Create(batchesPerEpoch, train.BatchSize, train.AccumSteps, train.Epochs, train.MaxSteps, train.WarmupEpochs, train.BaseLr, train.MinLr);
-        var depth = _model.Config.Depth;
-        _out.WriteLine($"effective batch {effectiveBatch} videos ({train.BatchSize} x {accum} accumulation, x{Math.Max(1, aug.NumSample)} views each), lr {peakLr:G4} (base {train.BaseLr:G4} x {effectiveBatch}/256), min lr {minLr:G4}, layer decay {train.LayerDecay}");
-        _out.WriteLine($"{totalSteps} steps ({stepsPerEpoch} per epoch), warmup {warmupSteps} steps, {_model.ParameterCount(true):N0} trainable parameters, {numClasses} classes, device {_device}");
-
-        Mixup? mixup = aug.Mixup > 0 || aug.Cutmix > 0
-            ? new Mixup(numClasses, aug.Mixup, aug.Cutmix, aug.MixupProb, aug.SwitchProb, aug.LabelSmoothing)
-            : null;
-        RandomErasing? erasing = aug.Reprob > 0 ? new RandomErasing(aug.Reprob, ErasingMode.Pixel) : null;
-        using var optimizer = new AdamW(ParamGroups.LayerDecay(_model, depth, train.LayerDecay, train.WeightDecay), peakLr, train.Betas[0], train.Betas[1]);
-        var state = new TrainerState(0, 0, 0, 0, double.NaN, ConfigLoader.ToJson(_config));
-        var bestAcc1 = double.NegativeInfinity;
+        _out.WriteLine($"fine-tuning {_model.NumClasses} classes, layer decay {train.LayerDecay}, {Math.Max(1, _config.Aug.NumSample)} augmented views per video (the lr scales by videos, not views)");
+        var objective = new Objective(this);
         if (resumeFrom is not null)
         {
-            state = Checkpoint.Load(resumeFrom, _model, optimizer);
-            bestAcc1 = BestSoFar(state.Step);
-            _out.WriteLine($"resumed from {resumeFrom} at step {state.Step} (epoch {state.Epoch}, batch {state.BatchInEpoch}){(double.IsFinite(bestAcc1) ? $", best selection-split acc1 so far {bestAcc1 * 100:F2}%" : string.Empty)}");
+            // Rank 0 reads the run's record of it; -inf + 0 stays -inf.
+            objective.BestAcc1 = _dist.Sum(_run is null ? 0 : BestSoFar(Checkpoint.ReadState(resumeFrom).Step))[0];
+            if (double.IsFinite(objective.BestAcc1))
+            {
+                _out.WriteLine($"best selection-split acc1 so far {objective.BestAcc1 * 100:F2}%");
+            }
         }
-
-        var progress = new Pretrainer.Progress(_out, totalSteps, state.Step);
-        var watch = Stopwatch.StartNew();
-        long clipsSeen = 0;
-        var step = state.Step;
-        var lastLoss = state.LastLoss;
-        var useAutocast = _device.IsCuda && train.Bf16;
-        var lossSum = 0.0;
-        var lossCount = 0;
-        EvalResult? lastEval = null;
-        _model.Train();
-        var interrupted = false;
-        for (var epoch = (int)state.Epoch; step < totalSteps && step < stopAtStep && !interrupted; epoch++)
+        var options = new LoopOptions(train.ToOptim(), _config.Log, ConfigLoader.ToJson(_config), _config.Seed)
         {
-            var startBatch = epoch == state.Epoch ? (int)state.BatchInEpoch : 0;
-            var batchInEpoch = startBatch;
-            var epochLoss = 0.0;
-            var epochBatches = 0;
-            long hits = 0;
-            long rows = 0;
-            foreach (var batch in _train.Epoch(epoch, startBatch))
-            {
-                if (batchInEpoch >= stepsPerEpoch * accum)
-                {
-                    break;
-                }
-                var micro = (batchInEpoch - startBatch) % accum;
-                optimizer.Lr = Schedule.WarmupCosine(step, peakLr, minLr, warmupSteps, totalSteps);
-                var views = ViewBatch.From(batch);
-                if (mixup is not null && views.Rows % 2 != 0)
-                {
-                    throw new ConfigException($"mixup needs an even number of clips per batch, got {views.Rows} (train.batch_size x aug.num_sample)");
-                }
-                if (erasing is not null)
-                {
-                    Erase(erasing, views, epoch, batchInEpoch);
-                }
-                double lossValue;
-                using (var scope = Torch.NewScope())
-                {
-                    var clips = views.Clips(_device);
-                    var labels = views.LabelTensor(_device);
-                    Tensor? targets = null;
-                    if (mixup is not null)
-                    {
-                        var mixed = mixup.Apply(clips, labels, new Random(Seeds.Derive(_config.Seed, epoch, batchInEpoch, 0x6D6978)));
-                        clips = mixed.Clips;
-                        targets = mixed.Targets;
-                    }
-                    Tensor logits;
-                    using (useAutocast ? Torch.Autocast(_device) : null)
-                    {
-                        logits = _model.Classify(clips);
-                    }
-                    logits = logits.Float();
-                    var loss = targets is not null
-                        ? Torch.SoftTargetCrossEntropy(logits, targets)
-                        : Torch.CrossEntropy(logits, labels, aug.LabelSmoothing);
-                    lossValue = loss.Item();
-                    if (!double.IsFinite(lossValue))
-                    {
-                        throw new TrainingDivergedException(
-                            $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. {Checkpoint.LastGood(_run)} Lower train.base_lr or set train.clip_grad.");
-                    }
-                    if (targets is null)
-                    {
-                        // Training accuracy means something only against unmixed labels.
-                        hits += (long)logits.ArgMax(1).Eq(labels).Sum().Item();
-                        rows += views.Rows;
-                    }
-                    (accum == 1 ? loss : loss.Div(accum)).Backward();
-                }
-                batchInEpoch++;
-                clipsSeen += batch.Size;
-                lossSum += lossValue;
-                lossCount++;
-                epochLoss += lossValue;
-                epochBatches++;
-                if (micro != accum - 1)
-                {
-                    continue;
-                }
-                // Without clipping the norm is still measured (an infinite threshold scales nothing), so curves always have it.
-                var gradNorm = GradClip.ClipGradNorm(_model.Parameters(), train.ClipGrad > 0 ? train.ClipGrad : double.PositiveInfinity);
-                optimizer.Step();
-                optimizer.ZeroGrad();
-                step++;
-                lastLoss = lossSum / lossCount;
-                lossSum = 0;
-                lossCount = 0;
+            CheckpointEachEpoch = true,
+            Stop = _hooks.Stop,
+            OnCheckpoint = _hooks.OnEpoch,
+        };
+        _model.Train();
+        var result = new TrainingLoop(options, objective, _train, _run, _device, _out, _dist).Run(resumeFrom, stopAtStep);
+        return new Result(result.Steps, result.FinalLoss, objective.BestAcc1, objective.LastEval, result.Elapsed) { Interrupted = result.Interrupted };
+    }
 
-                interrupted = _hooks.Stop?.Requested == true && step < totalSteps;
-                var done = step >= totalSteps || step >= stopAtStep || interrupted;
-                if (step % _config.Log.EverySteps == 0 || done)
-                {
-                    var seconds = watch.Elapsed.TotalSeconds;
-                    var clipsPerSecond = clipsSeen / Math.Max(seconds, 1e-9);
-                    var memory = _device.IsCuda ? Torch.CudaMemory(_device.Index).PeakAllocated / 1048576.0 : double.NaN;
-                    _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lastLoss), ("opt/lr", optimizer.Lr),
-                        ("opt/grad_norm", gradNorm), ("perf/clips_per_s", clipsPerSecond), ("mem/peak_mib", memory), ("time", seconds));
-                    _run.TensorBoard.AddScalar("train/loss", (float)lastLoss, step);
-                    _run.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
-                    progress.Report(step, epoch, lastLoss, optimizer.Lr, clipsPerSecond, memory);
-                }
-                var epochDone = batchInEpoch >= stepsPerEpoch * accum;
-                var lastEpoch = step >= totalSteps;
-                if (epochDone && _val is not null && (lastEpoch || (train.ValEveryEpochs > 0 && (epoch + 1) % train.ValEveryEpochs == 0)))
-                {
-                    // Validate before the epoch's checkpoint, so a resumed run never repeats or skips a validation.
-                    lastEval = Validate(epoch, step, epochLoss / Math.Max(1, epochBatches), rows > 0 ? (double)hits / rows : double.NaN);
-                    var selectAcc1 = _select is null ? double.NaN : ScoreSelection(epoch, step);
-                    if (selectAcc1 > bestAcc1 && Checkpoint.ParametersFinite(_model))
-                    {
-                        bestAcc1 = selectAcc1;
-                        Checkpoint.Save(BestCheckpoint, _model, null, new TrainerState(step, epoch + 1, 0, optimizer.StepCount, lastLoss, state.ConfigJson));
-                        _out.WriteLine($"new best selection-split acc1 {bestAcc1 * 100:F2}% -> {BestCheckpoint}");
-                    }
-                }
-                if (step % _config.Log.CheckpointEverySteps == 0 || done || epochDone)
-                {
-                    Checkpoint.SaveProgress(_run, _model, optimizer, step, epoch, batchInEpoch, epochDone, lastLoss, state.ConfigJson, _config.Log.KeepEverySteps);
-                    _hooks.OnEpoch?.Invoke(_run);
-                }
-                if (done)
-                {
-                    break;
-                }
-            }
-            if (_train.Failures.Count > 0)
+    /// <summary>A batch's loss: random erasing, mixup/cutmix, the classifier, the criterion; validation at the end of an epoch.</summary>
+    private sealed class Objective : ITrainingObjective
+    {
+        private readonly Finetuner _owner;
+        private readonly Mixup? _mixup;
+        private readonly RandomErasing? _erasing;
+        private readonly bool _autocast;
+        private long _hits;
+        private long _rows;
+
+        public Objective(Finetuner owner)
+        {
+            _owner = owner;
+            var aug = owner._config.Aug;
+            _mixup = aug.Mixup > 0 || aug.Cutmix > 0
+                ? new Mixup(owner._model.NumClasses, aug.Mixup, aug.Cutmix, aug.MixupProb, aug.SwitchProb, aug.LabelSmoothing)
+                : null;
+            _erasing = aug.Reprob > 0 ? new RandomErasing(aug.Reprob, ErasingMode.Pixel) : null;
+            _autocast = owner._device.IsCuda && owner._config.Train.Bf16;
+        }
+
+        public double BestAcc1 { get; set; } = double.NegativeInfinity;
+
+        public EvalResult? LastEval { get; private set; }
+
+        public Module Model => _owner._model;
+
+        public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) =>
+            VideoSSL.Methods.ParamGroups.LayerDecay(_owner._model, _owner._model.Config.Depth, _owner._config.Train.LayerDecay, weightDecay);
+
+        public PretrainOutput Loss(ClipBatch batch, BatchPosition at)
+        {
+            var (config, device) = (_owner._config, _owner._device);
+            var views = ViewBatch.From(batch);
+            if (_mixup is not null && views.Rows % 2 != 0)
             {
-                _out.WriteLine($"epoch {epoch}: {_train.Failures.Count} unreadable videos skipped so far (first: {_train.Failures[0].Sample}: {_train.Failures[0].Error})");
+                throw new ConfigException($"mixup needs an even number of clips per batch, got {views.Rows} (train.batch_size x aug.num_sample)");
+            }
+            if (_erasing is not null)
+            {
+                Erase(_erasing, views, batch, at.Epoch, config.Seed);
+            }
+            var clips = views.Clips(device);
+            var labels = views.LabelTensor(device);
+            Tensor? targets = null;
+            if (_mixup is not null)
+            {
+                // Each rank mixes its own batch with its own draws (the official code seeds numpy with seed + rank); rank 0 = one process.
+                var mixed = _mixup.Apply(clips, labels, new Random(Seeds.Derive(Seeds.ForRank(config.Seed, _owner._dist.Rank), at.Epoch, at.BatchInEpoch, 0x6D6978)));
+                clips = mixed.Clips;
+                targets = mixed.Targets;
+            }
+            Tensor logits;
+            using (_autocast ? Torch.Autocast(device) : null)
+            {
+                logits = _owner._model.Classify(clips);
+            }
+            logits = logits.Float();
+            var loss = targets is not null
+                ? Torch.SoftTargetCrossEntropy(logits, targets)
+                : Torch.CrossEntropy(logits, labels, config.Aug.LabelSmoothing);
+            if (targets is null)
+            {
+                // Training accuracy means something only against unmixed labels.
+                _hits += (long)logits.ArgMax(1).Eq(labels).Sum().Item();
+                _rows += views.Rows;
+            }
+            return new PretrainOutput(loss);
+        }
+
+        public void EndOfEpoch(EpochEnd end)
+        {
+            var every = _owner._config.Train.ValEveryEpochs;
+            var (hits, rows) = (_hits, _rows);
+            (_hits, _rows) = (0, 0);
+            if (_owner._val is null || !(end.LastEpoch || (every > 0 && (end.Epoch + 1) % every == 0)))
+            {
+                return;
+            }
+            var counts = _owner._dist.Sum(hits, rows);
+            LastEval = _owner.Validate(end.Epoch, end.Step, end.TrainLoss, counts[1] > 0 ? counts[0] / counts[1] : double.NaN);
+            var selectAcc1 = _owner._select is null ? double.NaN : _owner.ScoreSelection(end.Epoch, end.Step);
+            if (selectAcc1 > BestAcc1 && Checkpoint.ParametersFinite(_owner._model))
+            {
+                BestAcc1 = selectAcc1;
+                if (_owner._run is not null)
+                {
+                    Checkpoint.Save(_owner.BestCheckpoint, _owner._model, null, end.Position);
+                    _owner._out.WriteLine($"new best selection-split acc1 {BestAcc1 * 100:F2}% -> {_owner.BestCheckpoint}");
+                }
             }
         }
-        progress.Finish();
-        return new Result(step, lastLoss, bestAcc1, lastEval, watch.Elapsed) { Interrupted = interrupted };
     }
 
     // Top-1 on the selection split, logged as select/acc1; only this figure ever chooses an epoch.
@@ -239,13 +203,13 @@ public sealed class Finetuner
         EvalResult result;
         try
         {
-            result = Evaluator.Run(_model.Classify, _select!, _model.NumClasses, _device, _config.Train.Bf16);
+            result = Evaluator.Run(_model.Classify, _select!, _model.NumClasses, _device, _config.Train.Bf16, distributed: _dist);
         }
         finally
         {
             _model.Train();
         }
-        _run.Metrics.Write(("step", step), ("epoch", epoch), ("select/loss", result.Loss), ("select/acc1", result.Metrics.Top1));
+        _run?.Metrics.Write(("step", step), ("epoch", epoch), ("select/loss", result.Loss), ("select/acc1", result.Metrics.Top1));
         _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"epoch {epoch}: selection split acc1 {result.Metrics.Top1 * 100:F2}%"));
         return result.Metrics.Top1;
     }
@@ -256,7 +220,7 @@ public sealed class Finetuner
         EvalResult result;
         try
         {
-            result = Evaluator.Run(_model.Classify, _val!, _model.NumClasses, _device, _config.Train.Bf16);
+            result = Evaluator.Run(_model.Classify, _val!, _model.NumClasses, _device, _config.Train.Bf16, distributed: _dist);
         }
         finally
         {
@@ -272,22 +236,26 @@ public sealed class Finetuner
         {
             fields.Add(("train/acc1", trainAcc1));
         }
-        _run.Metrics.Write([.. fields]);
-        _run.TensorBoard.AddScalar("val/acc1", (float)m.Top1, step);
-        _run.TensorBoard.AddScalar("val/loss", (float)result.Loss, step);
+        if (_run is not null)
+        {
+            _run.Metrics.Write([.. fields]);
+            _run.TensorBoard.AddScalar("val/acc1", (float)m.Top1, step);
+            _run.TensorBoard.AddScalar("val/loss", (float)result.Loss, step);
+        }
         _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"epoch {epoch}: val ({m.Count} videos x {result.Views} views) acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}% loss {result.Loss:F4}; train loss {trainLoss:F4}{(double.IsFinite(trainAcc1) ? $" acc1 {trainAcc1 * 100:F2}%" : string.Empty)}"));
         return result;
     }
 
-    // Per-clip erasing with an RNG keyed by (seed, epoch, batch, row), so a resumed run erases the same boxes.
-    private void Erase(RandomErasing erasing, ViewBatch views, int epoch, int batchInEpoch)
+    // Per-clip erasing with an RNG keyed by (seed, epoch, video, view), so a resumed run erases the same boxes, and
+    // N ranks erase what one process would.
+    private static void Erase(RandomErasing erasing, ViewBatch views, ClipBatch batch, int epoch, long seed)
     {
         var s = views.Shape;
         var perRow = (int)(s[1] * s[2] * s[3] * s[4]);
         for (var r = 0; r < views.Rows; r++)
         {
-            var rng = new Random(Seeds.Derive(_config.Seed ^ 0x45524153, epoch, batchInEpoch, r));
+            var rng = new Random(Seeds.Derive(seed ^ 0x45524153, epoch, batch.SampleIndices[r / views.Views], r % views.Views));
             erasing.Apply(views.Data.AsSpan(r * perRow, perRow), (int)s[1], (int)s[2], (int)s[3], (int)s[4], rng);
         }
     }
@@ -296,7 +264,7 @@ public sealed class Finetuner
     private double BestSoFar(long step)
     {
         var best = double.NegativeInfinity;
-        var path = _run.Metrics.FilePath;
+        var path = _run!.Metrics.FilePath;
         if (!File.Exists(path))
         {
             return best;

@@ -53,6 +53,19 @@ public class FinetunerTests
     }
 
     [Fact]
+    public void Finetuning_logs_its_steps_with_the_keys_of_pretraining()
+    {
+        // One loop for both: the per-step lines carry the same keys (fine-tuning's own are validation's).
+        var config = TinyClips.Finetune("train.epochs=1", "train.batch_size=4", "train.max_steps=2", "train.warmup_epochs=1", "aug.mixup=0", "aug.cutmix=0",
+            "aug.num_sample=1", "log.every_steps=1", "log.checkpoint_every_steps=1000");
+        Train(config, null, false, out var dir);
+        var steps = TinyClips.MetricLines(dir).Where(l => !l.TryGetProperty("val/acc1", out _)).ToList();
+        Assert.Equal(2, steps.Count);
+        string[] keys = ["step", "epoch", "train/loss", "opt/lr", "opt/grad_norm", "perf/clips_per_s", "mem/peak_mib", "time", "sched/wd"];
+        Assert.All(steps, l => Assert.Equal(keys.Order(StringComparer.Ordinal), l.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)));
+    }
+
+    [Fact]
     public void A_stopped_and_resumed_finetune_gives_identical_losses_and_validations()
     {
         // Everything random at once: mixup/cutmix, random erasing, drop path, repeated augmentation (2 views per video).
