@@ -479,6 +479,9 @@ public sealed class VJepaTask : IPretrainTask
         _seed = seed;
     }
 
+    /// <summary>lr and weight decay as jepa's schedulers give them: stepped before each iteration (app/vjepa/train.py).</summary>
+    public bool JepaSchedules => true;
+
     public Module Model => _model;
 
     public VJepaModel Network => _model;

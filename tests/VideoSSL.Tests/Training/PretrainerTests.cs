@@ -53,6 +53,8 @@ public class PretrainerTests
 
         public Module Model => _model;
 
+        public bool JepaSchedules { get; init; }
+
         public IReadOnlyList<ParamGroup> ParamGroups(double weightDecay) => [new ParamGroup([.. _model.Parameters()], weightDecay)];
 
         public PretrainOutput Loss(PretrainBatch batch)
@@ -211,6 +213,58 @@ public class PretrainerTests
             node.Remove(key);
         }
         return node.ToJsonString();
+    }
+
+    /// <summary>
+    /// V-JEPA's lr and weight decay against tools/reference/jepa_schedules.py (jepa's schedulers, stepped before each
+    /// iteration as app/vjepa/train.py does): fractional warmup truncated, ipe-based steps, schedule_scale 1.25.
+    /// The line logged at step k holds the values iteration k − 1 ran with.
+    /// </summary>
+    [Fact]
+    public void VJepa_schedules_give_each_iteration_the_lr_and_weight_decay_of_jepas_schedulers()
+    {
+        using (var vjepa = TinyVJepa(false, 0))
+        using (var videoMae = new VideoMAETask(TinyVideoMae, 0))
+        {
+            Assert.True(vjepa.JepaSchedules);
+            Assert.False(((IPretrainTask)videoMae).JepaSchedules);
+        }
+        var config = ConfigLoader.Load<PretrainConfig>(null,
+        [
+            "train.epochs=2", "train.iterations_per_epoch=6", "train.schedule_scale=1.25", "train.warmup_epochs=0.6", "train.batch_size=4",
+            "train.scale_lr=false", "train.start_lr=0.1", "train.base_lr=0.5", "train.min_lr=0.01", "train.weight_decay=0.04", "train.weight_decay_end=0.4",
+            "log.every_steps=1", "log.checkpoint_every_steps=1000", "log.reconstruction_every_steps=1000",
+        ]);
+        var script = File.ReadAllText(Path.Combine(RepoRoot(), "tools", "reference", "jepa_schedules.py"));
+        using var official = System.Text.Json.JsonDocument.Parse(VideoSSL.Tests.Serialization.SystemPython.Run(script, "12", "6", "2", "1.25", "0.6", "0.1", "0.5", "0.01", "0.04", "0.4"));
+        var lr = official.RootElement.GetProperty("lr").EnumerateArray().Select(e => e.GetDouble()).ToList();
+        var wd = official.RootElement.GetProperty("wd").EnumerateArray().Select(e => e.GetDouble()).ToList();
+
+        ManualSeed(0);
+        using var task = new ToyTask(0) { JepaSchedules = true };
+        using var run = RunDirectory.Open(Path.Combine(Directory.CreateTempSubdirectory("vssl-run-").FullName, "run"), "toy", config, [],
+            ManifestInfo.Create(0, "test", [], "cpu"), false, null, _ => { });
+        new Pretrainer(config, task, Loader(0), run, VideoSSL.Torch.Device.CPU, output: TextWriter.Null).Run();
+        var lines = File.ReadAllLines(Path.Combine(run.Path, "metrics.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(12, lines.Count);
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.Equal(i + 1, lines[i].GetProperty("step").GetInt64());
+            Assert.Equal(lr[i], lines[i].GetProperty("opt/lr").GetDouble(), 1e-12);
+            Assert.Equal(wd[i], lines[i].GetProperty("sched/wd").GetDouble(), 1e-12);
+        }
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException($"no VideoSSL.sln above {AppContext.BaseDirectory}");
     }
 
     [Fact]
