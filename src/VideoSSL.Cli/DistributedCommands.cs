@@ -33,15 +33,6 @@ internal static class DistributedCommands
         return context;
     }
 
-    /// <summary>For commands without a data-parallel loop: N ranks would each train alone and write the same run folder.</summary>
-    public static void RefuseDataParallel(string verb)
-    {
-        if (LaunchEnvironment.Read() is { WorldSize: > 1 } launch)
-        {
-            throw new ArgumentException($"{verb} does not run data-parallel yet, but {launch.Source} started rank {launch.Rank} of {launch.WorldSize}: run it as one process");
-        }
-    }
-
     public static Command CreateLaunch()
     {
         var nproc = new Option<int>("--nproc") { Description = "processes to start on this node (one per GPU)", DefaultValueFactory = _ => 2 };

@@ -3,7 +3,9 @@ using System.Text.Json;
 using VideoSSL.Data.Datasets;
 using VideoSSL.Models;
 using VideoSSL.Plots;
+using VideoSSL.Data.Loading;
 using VideoSSL.Torch;
+using VideoSSL.Torch.Distributed;
 using VideoSSL.Torch.Serialization;
 using VideoSSL.Training;
 using VideoSSL.Training.Config;
@@ -59,13 +61,19 @@ internal static class EvaluationCommands
 
     internal static void Probe(string path, string[] sets, string? runDir)
     {
-        DistributedCommands.RefuseDataParallel("probe");
         var config = ConfigLoader.Load<ProbeConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
         EvalSetup.ValidateProbe(path, config);
         var device = Setup(config.Train.Device, config.Train.Threads);
-        var trainSet = EvalSetup.OpenTrain(config.Data, Console.WriteLine);
-        var valSet = EvalSetup.OpenVal(config.Data, config.Val, trainSet.ClassIndex, Console.WriteLine);
+        var cache = config.Probe.Kind == "ridge" || config.Probe.CacheFeatures;
+        using var dist = DistributedCommands.Join(device.IsCuda, Console.WriteLine);
+        if (dist.IsDistributed && !cache)
+        {
+            // Live features would need the head trained data-parallel, and the linear head's BatchNorm would then see each rank's batch only.
+            throw new ConfigException("probe.cache_features = false (features encoded every epoch) does not run data-parallel: set probe.cache_features=true (features extracted once, sharded over the ranks) or run one process");
+        }
+        device = dist.IsDistributed && device.IsCuda ? Device.CUDA(dist.LocalRank) : device;
+        var (trainSet, valSet) = OpenSplits(config.Data, config.Val, dist);
         var numClasses = config.Model.NumClasses > 0 ? config.Model.NumClasses : trainSet.ClassCount;
         config = config with { Model = config.Model with { NumClasses = numClasses, DropPath = 0 } };
         PrintConfig(config);
@@ -74,26 +82,48 @@ internal static class EvaluationCommands
         using var encoder = new VideoViTEncoder(EvalSetup.ModelConfig(config.Model));
         Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitEncoder(encoder, config.Init) : $"encoder: random init (seed {config.Seed}), a baseline");
         encoder.To(device);
-        var cache = config.Probe.Kind == "ridge" || config.Probe.CacheFeatures;
+        var shard = (dist.Rank, dist.WorldSize);
         // The cache holds one centre view per training video; live training sees the loader's random crops every epoch.
         var trainLoader = cache
-            ? EvalSetup.Loader(trainSet, EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine)
+            ? EvalSetup.Loader(trainSet, EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine, shard)
             : EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine);
-        var valLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
+        var valLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine, shard);
 
-        using var run = RunDirectory.Open(runDir, config.Name, config, sets, ManifestInfo.Create(config.Seed, "probe", Environment.GetCommandLineArgs(), device.ToString()), resume: false);
-        trainSet.SaveClassIndex(Path.Combine(run.Path, ClassIndexFile));
-        Console.WriteLine($"run folder: {run.Path}");
-        var result = new Prober(config, encoder, trainLoader, valLoader, numClasses, run, device).Run();
+        using var run = dist.IsMain ? RunDirectory.Open(runDir, config.Name, config, sets, ManifestInfo.Create(config.Seed, "probe", Environment.GetCommandLineArgs(), device.ToString()), resume: false) : null;
+        if (run is not null)
+        {
+            trainSet.SaveClassIndex(Path.Combine(run.Path, ClassIndexFile));
+            Console.WriteLine($"run folder: {run.Path}");
+        }
+        var result = new Prober(config, encoder, trainLoader, valLoader, numClasses, run, device, distributed: dist).Run();
+        if (run is null || result is null)
+        {
+            return;  // the other ranks helped extract the features; rank 0 fits the head and reports
+        }
         Report(Path.Combine(run.Path, "test"), result.LastEval, trainSet.ClassNames);
         RunPlots.Regenerate(run.Path);
         Console.WriteLine($"val acc1 {result.FinalAcc1 * 100:F2}% (final epoch; the validation split is held out, so no epoch is chosen on it); run folder {run.Path}");
     }
 
+    // Rank 0 opens the splits first: it writes a missing synthetic data set, which the other ranks then read.
+    private static (VideoDataset Train, VideoDataset Val) OpenSplits(DataSection data, SplitSection val, DistributedContext dist)
+    {
+        if (!dist.IsMain)
+        {
+            dist.Barrier();
+        }
+        var trainSet = EvalSetup.OpenTrain(data, Console.WriteLine);
+        var valSet = EvalSetup.OpenVal(data, val, trainSet.ClassIndex, Console.WriteLine);
+        if (dist.IsMain)
+        {
+            dist.Barrier();
+        }
+        return (trainSet, valSet);
+    }
+
     /// <returns>True when <paramref name="stop"/> ended the run early (a checkpoint is written; the test is skipped).</returns>
     internal static bool Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test, StopSignal? stop = null)
     {
-        DistributedCommands.RefuseDataParallel("finetune");
         var config = ConfigLoader.Load<FinetuneConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
         if (resume && runDir is null && resumeFrom is null)
@@ -105,44 +135,59 @@ internal static class EvaluationCommands
             Checkpoint.CheckResumable(resumeFrom);
         }
         var device = Setup(config.Train.Device, config.Train.Threads);
-        var trainSet = EvalSetup.OpenTrain(config.Data, Console.WriteLine);
-        var valSet = EvalSetup.OpenVal(config.Data, config.Val, trainSet.ClassIndex, Console.WriteLine);
+        using var dist = DistributedCommands.Join(device.IsCuda, Console.WriteLine);
+        device = dist.IsDistributed && device.IsCuda ? Device.CUDA(dist.LocalRank) : device;
+        var (trainSet, valSet) = OpenSplits(config.Data, config.Val, dist);
         var numClasses = config.Model.NumClasses > 0 ? config.Model.NumClasses : trainSet.ClassCount;
         config = config with { Model = config.Model with { NumClasses = numClasses } };
         PrintConfig(config);
 
-        Torch.Torch.ManualSeed((ulong)config.Seed);
+        // Rank 0 draws what one process would; the loop gives every rank rank 0's weights, and the others keep their own drop path draws.
+        Torch.Torch.ManualSeed((ulong)Seeds.ForRank(config.Seed, dist.Rank));
         using var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model), numClasses, config.Model.HeadInitScale, config.Model.HeadDrop);
         var numSample = Math.Max(1, config.Aug.NumSample);
-        var trainLoader = EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol, numSample, EvalSetup.RandAugment(config.Aug)), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine);
+        var shard = (dist.Rank, dist.WorldSize);
+        var trainLoader = EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol, numSample, EvalSetup.RandAugment(config.Aug)), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine, shard);
         // Per-epoch validation uses one view per video (SSv2: its two segment offsets) as VideoMAE's validation; the full test follows.
-        var valLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
+        var valLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine, shard);
         var selectLoader = config.Select.Annotations.Length == 0 ? null
             : EvalSetup.Loader(EvalSetup.OpenVal(config.Data, config.Select, trainSet.ClassIndex, Console.WriteLine), EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1),
-                config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
+                config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine, shard);
 
         if (resume && resumeFrom is not null && runDir is null)
         {
             runDir = RunDirectory.FolderOf(resumeFrom)
                 ?? throw new ConfigException($"--resume {resumeFrom}: the file is not in a run folder's checkpoints/; pass --run-dir for the run to continue");
         }
-        using var run = RunDirectory.Open(runDir, config.Name, config, sets, ManifestInfo.Create(config.Seed, "finetune", Environment.GetCommandLineArgs(), device.ToString()), resume, resumeFrom);
-        trainSet.SaveClassIndex(Path.Combine(run.Path, ClassIndexFile));
-        Console.WriteLine($"run folder: {run.Path}");
+        // Only rank 0 writes the run folder; the other ranks read its checkpoint to resume.
+        using var run = dist.IsMain ? RunDirectory.Open(runDir, config.Name, config, sets, ManifestInfo.Create(config.Seed, "finetune", Environment.GetCommandLineArgs(), device.ToString()), resume, resumeFrom) : null;
+        var checkpoint = run is not null ? run.ResumeCheckpoint
+            : resume ? resumeFrom ?? (File.Exists(Path.Combine(runDir!, "checkpoints", "last.safetensors")) ? Path.Combine(runDir!, "checkpoints", "last.safetensors") : null) : null;
+        if (run is not null)
+        {
+            trainSet.SaveClassIndex(Path.Combine(run.Path, ClassIndexFile));
+            Console.WriteLine($"run folder: {run.Path}");
+        }
         // A resume of a run that died before its first checkpoint starts from step 0, so from the init weights too.
-        if (run.ResumeCheckpoint is null)
+        if (checkpoint is null && dist.IsMain)
         {
             Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitClassifier(model, config.Init) : "model: random init (no init checkpoint given)");
         }
         model.To(device);
-        var finetuner = new Finetuner(config, model, trainLoader, valLoader, run, device, new FinetuneHooks { OnEpoch = r => RunPlots.Regenerate(r.Path), Stop = stop },
-            select: selectLoader);
-        var result = finetuner.Run(run.ResumeCheckpoint);
-        RunPlots.Regenerate(run.Path);
+        var hooks = new FinetuneHooks { OnEpoch = r => RunPlots.Regenerate(r.Path), Stop = stop };
+        var finetuner = new Finetuner(config, model, trainLoader, valLoader, run, device, hooks, select: selectLoader, distributed: dist);
+        var result = finetuner.Run(checkpoint);
+        if (run is not null)
+        {
+            RunPlots.Regenerate(run.Path);
+        }
         if (result.Interrupted)
         {
-            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run.LastCheckpoint}");
-            Console.WriteLine($"resume with: {PretrainCommand.ResumeCommand("finetune", path, sets, run.Path)}");
+            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run?.LastCheckpoint}");
+            if (run is not null)
+            {
+                Console.WriteLine($"resume with: {PretrainCommand.ResumeCommand("finetune", path, sets, run.Path)}");
+            }
             return true;
         }
         var final = result.LastEval is { } last ? $"; final single-view val acc1 {last.Metrics.Top1 * 100:F2}%" : string.Empty;
@@ -153,13 +198,20 @@ internal static class EvaluationCommands
             return false;
         }
         // The final weights are the result; an epoch is chosen only on a selection split, never on the split tested here.
-        var tested = selectLoader is not null && File.Exists(finetuner.BestCheckpoint) ? finetuner.BestCheckpoint : run.LastCheckpoint;
-        Checkpoint.Load(tested, model, null);
+        if (run is not null)
+        {
+            var tested = selectLoader is not null && File.Exists(finetuner.BestCheckpoint) ? finetuner.BestCheckpoint : run.LastCheckpoint;
+            Checkpoint.Load(tested, model, null);
+            Console.WriteLine($"testing {tested} with {config.Test.Clips} clips x {config.Test.Crops} crops");
+        }
+        dist.Broadcast(model.Parameters().Select(p => p.Value).Concat(model.NamedBuffers().Select(b => b.Value)));
         model.Eval();
-        var testLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
-        Console.WriteLine($"testing {tested} with {config.Test.Clips} clips x {config.Test.Crops} crops");
-        var eval = Evaluator.Run(model.Classify, testLoader, numClasses, device, config.Train.Bf16, Console.Out);
-        Report(Path.Combine(run.Path, "test"), eval, trainSet.ClassNames);
+        var testLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine, shard);
+        var eval = Evaluator.Run(model.Classify, testLoader, numClasses, device, config.Train.Bf16, Console.Out, dist);
+        if (run is not null)
+        {
+            Report(Path.Combine(run.Path, "test"), eval, trainSet.ClassNames);
+        }
         return false;
     }
 

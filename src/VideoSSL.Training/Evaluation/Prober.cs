@@ -4,6 +4,7 @@ using VideoSSL.Data.Loading;
 using VideoSSL.Methods;
 using VideoSSL.Models;
 using VideoSSL.Torch;
+using VideoSSL.Torch.Distributed;
 using VideoSSL.Torch.NN;
 using VideoSSL.Torch.Optim;
 using VideoSSL.Training.Config;
@@ -29,15 +30,25 @@ public sealed class Prober
     private readonly VideoViTEncoder _encoder;
     private readonly ClipLoader _train;
     private readonly ClipLoader _val;
-    private readonly RunDirectory _run;
+    private readonly RunDirectory? _run;
     private readonly Device _device;
     private readonly TextWriter _out;
     private readonly int _numClasses;
+    private readonly DistributedContext _dist;
 
     /// <param name="train">Cache mode: every training video once, in order (no shuffle, no drop). Live mode: the training loader (shuffled with the config's seed).</param>
     /// <param name="val">The validation loader (items may carry several test views).</param>
-    public Prober(ProbeConfig config, VideoViTEncoder encoder, ClipLoader train, ClipLoader val, int numClasses, RunDirectory run, Device device, TextWriter? output = null)
+    /// <param name="run">The run folder; null on data-parallel ranks other than 0.</param>
+    /// <param name="distributed">Data parallelism (cached features only): each rank encodes its shard of both loaders, the features are
+    /// gathered in one process's order, and rank 0 fits the head on them exactly as one process would.</param>
+    public Prober(ProbeConfig config, VideoViTEncoder encoder, ClipLoader train, ClipLoader val, int numClasses, RunDirectory? run, Device device, TextWriter? output = null,
+        DistributedContext? distributed = null)
     {
+        _dist = distributed ?? DistributedContext.Single;
+        if (_dist.IsDistributed && !(config.Probe.Kind == "ridge" || config.Probe.CacheFeatures))
+        {
+            throw new ConfigException("probe.cache_features = false does not run data-parallel: set probe.cache_features=true or run one process");
+        }
         _config = config;
         _encoder = encoder;
         _train = train;
@@ -86,7 +97,10 @@ public sealed class Prober
         return scope.MoveToOuter(features.Float());
     }
 
-    /// <summary>Runs the encoder over every item of a loader: rows = videos × views, in loader order, on the CPU.</summary>
+    /// <summary>
+    /// Runs the encoder over every item of a loader: rows = videos × views, in loader order, on the CPU. Data-parallel:
+    /// each rank encodes its shard and every rank ends with all rows in one process's order (padding duplicates dropped).
+    /// </summary>
     public CachedFeatures Extract(ClipLoader loader, string split, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var parts = new List<Tensor>();
@@ -103,7 +117,12 @@ public sealed class Prober
                 views = vb.Views;
                 using (var scope = Torch.NewScope())
                 {
-                    parts.Add(scope.MoveToOuter(Encode(vb.Clips(_device)).Cpu()).DetachFromScope());
+                    var features = Encode(vb.Clips(_device));
+                    if (_dist.IsDistributed)
+                    {
+                        (features, vb) = Gather(loader, batch, vb, features);
+                    }
+                    parts.Add(scope.MoveToOuter(features.Cpu()).DetachFromScope());
                 }
                 labels.AddRange(vb.Labels.Select(l => (long)l));
                 ids.AddRange(vb.VideoIds);
@@ -137,12 +156,17 @@ public sealed class Prober
         }
     }
 
-    public Result Run()
+    /// <returns>The result on rank 0; null on the other data-parallel ranks, which only extract features.</returns>
+    public Result? Run()
     {
         var train = _config.Train;
         _out.WriteLine($"probe: {Probe.Kind}{(Attentive ? $" (depth {Probe.AttentiveDepth}, {Probe.AttentiveVariant})" : $" on {Probe.Pooling}{(Probe.Pooling == "last_k" ? $" k={Probe.LastK} {Probe.BlockPooling}" : string.Empty)} features")}, {_numClasses} classes, {(UseCache ? "cached" : "live")} features, device {_device}");
         using var trainCache = UseCache ? CachedOrExtract(_train, "train") : null;
         using var valCache = UseCache ? CachedOrExtract(_val, "val") : null;
+        if (_run is null)
+        {
+            return null;
+        }
         if (Probe.Kind == "ridge")
         {
             return FitRidge(trainCache!, valCache!);
@@ -210,10 +234,10 @@ public sealed class Prober
                 batches++;
                 if (step % _config.Log.EverySteps == 0)
                 {
-                    _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lossValue), ("opt/lr", optimizer.Lr), ("opt/grad_norm", gradNorm), ("time", watch.Elapsed.TotalSeconds));
-                    _run.TensorBoard.AddScalar("train/loss", (float)lossValue, step);
-                    _run.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
-                    _run.TensorBoard.AddScalar("opt/grad_norm", (float)gradNorm, step);
+                    _run!.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lossValue), ("opt/lr", optimizer.Lr), ("opt/grad_norm", gradNorm), ("time", watch.Elapsed.TotalSeconds));
+                    _run!.TensorBoard.AddScalar("train/loss", (float)lossValue, step);
+                    _run!.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
+                    _run!.TensorBoard.AddScalar("opt/grad_norm", (float)gradNorm, step);
                 }
             }
             head.Eval();
@@ -223,13 +247,13 @@ public sealed class Prober
             var m = last.Metrics;
             var trainLoss = lossSum / Math.Max(1, batches);
             var trainAcc = (double)hits / Math.Max(1, rows);
-            _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", trainLoss), ("train/acc1", trainAcc),
+            _run!.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", trainLoss), ("train/acc1", trainAcc),
                 ("val/loss", last.Loss), ("val/acc1", m.Top1), ("val/acc5", m.Top5), ("val/mean_class_acc", m.MeanClassAccuracy), ("time", watch.Elapsed.TotalSeconds));
             LogEval(step, last, trainLoss);
             _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"epoch {epoch}: train loss {trainLoss:F4} acc1 {trainAcc * 100:F2}% | val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}% loss {last.Loss:F4} | lr {optimizer.Lr:E2}"));
             var state = new TrainerState(step, epoch + 1, 0, optimizer.StepCount, trainLoss, ConfigLoader.ToJson(_config));
-            Checkpoint.Save(Path.Combine(_run.CheckpointDir, LastCheckpointName), head, null, state);
+            Checkpoint.Save(Path.Combine(_run!.CheckpointDir, LastCheckpointName), head, null, state);
         }
         return new Result(last!.Metrics.Top1, last, featureDim);
     }
@@ -287,6 +311,40 @@ public sealed class Prober
             }
             yield return (features.DetachFromScope(), labels.DetachFromScope());
         }
+    }
+
+    /// <summary>
+    /// Every rank's features of one batch in the order one process sees them (rank r's video j of batch b is position
+    /// (b·B + j)·W + r of the unshuffled split, as <see cref="Evaluator"/> gathers logits), padding rows left out.
+    /// </summary>
+    private (Tensor Features, ViewBatch Rows) Gather(ClipLoader loader, ClipBatch batch, ViewBatch local, Tensor features)
+    {
+        var (views, rows, world) = (local.Views, local.Rows, _dist.WorldSize);
+        var meta = new float[rows * 2];
+        for (var row = 0; row < rows; row++)
+        {
+            meta[2 * row] = local.Labels[row];
+            meta[(2 * row) + 1] = batch.SampleIndices[row / views];
+        }
+        var allMeta = _dist.AllGather(Tensor.From(meta, rows, 2).To(_dist.Device)).Cpu().ToArray<float>();  // [W, rows, 2]
+        var all = _dist.AllGather(features.Contiguous());  // [W, rows, ...]
+        all = all.Reshape([world * rows, .. features.Shape[1..]]);
+        var kept = new List<long>();
+        for (var video = 0; video < rows / views; video++)
+        {
+            for (var rank = 0; rank < world; rank++)
+            {
+                var position = ((((long)batch.Index * loader.BatchSize) + video) * world) + rank;
+                if (position < loader.DatasetCount)
+                {
+                    kept.AddRange(Enumerable.Range((rank * rows) + (video * views), views).Select(r => (long)r));
+                }
+            }
+        }
+        var labels = kept.Select(k => (int)allMeta[2 * k]).ToArray();
+        var ids = kept.Where((_, i) => i % views == 0).Select(k => loader.SampleId((int)allMeta[(2 * k) + 1])).ToArray();
+        var index = Tensor.From(kept.ToArray(), kept.Count).To(all.Device);
+        return (all.IndexSelect(0, index), ViewBatch.FromRows(labels, ids, views));
     }
 
     /// <summary>The permutation <see cref="ClipLoader.EpochOrder"/> draws for a shuffled loader with this seed.</summary>
@@ -352,7 +410,7 @@ public sealed class Prober
         }
         var m = result.Metrics;
         // A closed-form fit has no steps and no lr: one line with the same keys the trained probes log per epoch.
-        _run.Metrics.Write(("step", 0L), ("epoch", 0), ("train/loss", trainLoss), ("train/acc1", trainAcc), ("val/loss", loss), ("val/acc1", m.Top1),
+        _run!.Metrics.Write(("step", 0L), ("epoch", 0), ("train/loss", trainLoss), ("train/acc1", trainAcc), ("val/loss", loss), ("val/acc1", m.Top1),
             ("val/acc5", m.Top5), ("val/mean_class_acc", m.MeanClassAccuracy), ("opt/ridge_lambda", Probe.RidgeLambda));
         LogEval(0, result, trainLoss);
         _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ridge (lambda {Probe.RidgeLambda:G3}): train acc1 {trainAcc * 100:F2}% | val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}%"));
@@ -362,11 +420,11 @@ public sealed class Prober
     private void LogEval(long step, EvalResult result, double trainLoss)
     {
         var m = result.Metrics;
-        _run.TensorBoard.AddScalar("train/epoch_loss", (float)trainLoss, step);
-        _run.TensorBoard.AddScalar("val/loss", (float)result.Loss, step);
-        _run.TensorBoard.AddScalar("val/acc1", (float)m.Top1, step);
-        _run.TensorBoard.AddScalar("val/acc5", (float)m.Top5, step);
-        _run.TensorBoard.Flush();
+        _run!.TensorBoard.AddScalar("train/epoch_loss", (float)trainLoss, step);
+        _run!.TensorBoard.AddScalar("val/loss", (float)result.Loss, step);
+        _run!.TensorBoard.AddScalar("val/acc1", (float)m.Top1, step);
+        _run!.TensorBoard.AddScalar("val/acc5", (float)m.Top5, step);
+        _run!.TensorBoard.Flush();
     }
 
     private long SampleFeatureDim()
@@ -378,23 +436,42 @@ public sealed class Prober
         return Probe.BlockPooling == "average" ? _encoder.EmbedDim : (long)_encoder.EmbedDim * Probe.LastK;
     }
 
-    // Features are reused when a cache with the same key (encoder weights, pooling, data, views) is on disk.
-    private CachedFeatures CachedOrExtract(ClipLoader loader, string split)
+    // Features are reused when a cache with the same key (encoder weights, pooling, data, views) is on disk. Data-parallel:
+    // rank 0 decides, and on a miss every rank extracts its shard; only rank 0 keeps (and writes) the features.
+    private CachedFeatures? CachedOrExtract(ClipLoader loader, string split)
     {
-        var dir = Probe.CacheDir.Length > 0 ? Probe.CacheDir : Path.Combine(_run.Path, "features");
-        var path = Path.Combine(dir, $"{split}.safetensors");
         var key = CacheKey(split);
-        if (File.Exists(path))
+        CachedFeatures? hit = null;
+        var path = string.Empty;
+        var dir = string.Empty;
+        if (_run is not null)
         {
-            var cached = FeatureCache.Read(path);
-            if (cached.Metadata.TryGetValue("key", out var k) && k == key)
+            dir = Probe.CacheDir.Length > 0 ? Probe.CacheDir : Path.Combine(_run.Path, "features");
+            path = Path.Combine(dir, $"{split}.safetensors");
+            if (File.Exists(path))
             {
-                _out.WriteLine($"features ({split}): {cached.Count} rows from {path}");
-                return cached;
+                var cached = FeatureCache.Read(path);
+                if (cached.Metadata.TryGetValue("key", out var k) && k == key)
+                {
+                    _out.WriteLine($"features ({split}): {cached.Count} rows from {path}");
+                    hit = cached;
+                }
+                else
+                {
+                    cached.Dispose();
+                }
             }
-            cached.Dispose();
+        }
+        if (_dist.Sum(hit is null ? 0 : 1)[0] > 0)
+        {
+            return hit;
         }
         var features = Extract(loader, split, new Dictionary<string, string>(StringComparer.Ordinal) { ["key"] = key });
+        if (_run is null)
+        {
+            features.Dispose();
+            return null;
+        }
         Directory.CreateDirectory(dir);
         FeatureCache.Write(path, features.Features, features.Labels, features.VideoIds, features.Metadata);
         _out.WriteLine($"features ({split}): {features.Count} rows [{string.Join(", ", features.Features.Shape)}] -> {path}");

@@ -22,7 +22,7 @@ public class ProberTests
             ? TinyClips.Loader(trainSet, config.Train.BatchSize, (int)config.Seed, train: true, augment: false)
             : TinyClips.Loader(trainSet, 7, 0, train: false, augment: false);
         var val = TinyClips.Loader(TinyClips.Dataset(12, "val"), 5, 0, train: false, augment: false);
-        var result = new Prober(config, encoder, train, val, TinyClips.Classes, run, VideoSSL.Torch.Device.CPU, TextWriter.Null).Run();
+        var result = new Prober(config, encoder, train, val, TinyClips.Classes, run, VideoSSL.Torch.Device.CPU, TextWriter.Null).Run()!;
         return (result, run.Path);
     }
 
