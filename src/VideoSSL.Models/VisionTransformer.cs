@@ -140,7 +140,11 @@ public sealed class PatchEmbed3d : Module
     public Tensor Forward(Tensor clip)
     {
         var shape = clip.Shape;
-        if (shape.Length != 5 || shape[1] != _config.InChannels || shape[2] != _config.NumFrames || shape[3] != _config.ImgSize || shape[4] != _config.ImgSize)
+        // V-JEPA's table interpolates to any whole grid of tubelets and patches (jepa's PatchEmbed3D takes any size);
+        // the other position schemes are built for the config's grid only.
+        var anyGrid = _config.PosEmbed == PositionEmbedding.Sincos3d && shape.Length == 5 && shape[1] == _config.InChannels
+            && shape[2] % _config.TubeletSize == 0 && shape[3] % _config.PatchSize == 0 && shape[4] % _config.PatchSize == 0;
+        if (!anyGrid && (shape.Length != 5 || shape[1] != _config.InChannels || shape[2] != _config.NumFrames || shape[3] != _config.ImgSize || shape[4] != _config.ImgSize))
         {
             throw new ArgumentException(
                 $"model '{_config.Name}' expects clips [B, {_config.InChannels}, {_config.NumFrames}, {_config.ImgSize}, {_config.ImgSize}], got [{string.Join(", ", shape)}]");
@@ -334,6 +338,31 @@ public sealed class Block : Module
 public static class PositionTables
 {
     /// <summary>
+    /// jepa's interpolate_pos_encoding (src/models/vision_transformer.py) for a clip whose token grid differs from the
+    /// one the table was built for: [1, N, D] → [N_t, N_h, N_w] → F.interpolate(scale_factor=(T/N_t, H/N_h, W/N_w),
+    /// mode='trilinear') → [1, T·H·W, D]. The output size is floor(N · scale) as F.interpolate computes it, and the
+    /// kernel maps coordinates with the scale factors themselves.
+    /// </summary>
+    public static Tensor InterpolateJepa(Tensor table, TokenGrid from, TokenGrid to)
+    {
+        var dim = table.Size(-1);
+        if (table.Size(1) != from.Count)
+        {
+            throw new ArgumentException($"position table has {table.Size(1)} rows, not the {from.Frames} x {from.Height} x {from.Width} grid's {from.Count}");
+        }
+        var scales = ((double)to.Frames / from.Frames, (double)to.Height / from.Height, (double)to.Width / from.Width);
+        var size = ((long)Math.Floor(from.Frames * scales.Item1), (long)Math.Floor(from.Height * scales.Item2), (long)Math.Floor(from.Width * scales.Item3));
+        if (size != (to.Frames, to.Height, to.Width))
+        {
+            throw new ArgumentException($"interpolating a {from.Frames} x {from.Height} x {from.Width} position grid by its scale factors gives {size}, not {to.Frames} x {to.Height} x {to.Width}");
+        }
+        using var scope = Torch.NewScope();
+        var grid = table.Reshape(1, from.Frames, from.Height, from.Width, dim).Permute(0, 4, 1, 2, 3);
+        var resized = Torch.InterpolateTrilinear(grid, size.Item1, size.Item2, size.Item3, alignCorners: false, scales);
+        return scope.MoveToOuter(resized.Permute(0, 2, 3, 4, 1).Reshape(1, -1, dim));
+    }
+
+    /// <summary>
     /// VideoMAE's 1-D sinusoid table over the flat token index, [n, d] float32:
     /// angle(pos, j) = pos / 10000^(2·floor(j/2)/d); even j → sin, odd j → cos (interleaved). Computed in
     /// double, then rounded to float, as the official numpy code.
@@ -449,6 +478,24 @@ public class VideoViTEncoder : Module
     /// <summary>The fixed position table [1, N, D], or null without one (looked up by name: <see cref="Module.To"/> replaces buffers).</summary>
     public Tensor? PosEmbed => NamedBuffers().FirstOrDefault(b => b.Key == PosEmbedName).Value;
 
+    /// <summary>
+    /// Replaces in <paramref name="state"/> a V-JEPA <c>pos_embed</c> built for another token grid by this model's own
+    /// table, as jepa's evals load a checkpoint (evals/video_classification_frozen/eval.py load_pretrained: a key of
+    /// another shape takes the model's value). The table is a fixed function of the grid, so the kept one is what jepa
+    /// builds for this size. <paramref name="state"/> must be a working copy whose values the caller does not dispose
+    /// (the model's own tensor goes in). Returns a note for the load message, or null when nothing was replaced.
+    /// </summary>
+    public string? KeepOwnPositionTable(IDictionary<string, Tensor> state)
+    {
+        if (Config.PosEmbed != PositionEmbedding.Sincos3d || PosEmbed is not { } own
+            || !state.TryGetValue(PosEmbedName, out var loaded) || loaded.Shape.SequenceEqual(own.Shape))
+        {
+            return null;
+        }
+        state[PosEmbedName] = own;
+        return $"pos_embed [{string.Join(", ", loaded.Shape)}] is for another clip size: kept this model's sincos table [{string.Join(", ", own.Shape)}], as jepa's evals do";
+    }
+
     /// <summary>A block of width <paramref name="dim"/> with the attention the config asks for (RoPE on a grid of gridHeight × gridWidth).</summary>
     public static Block CreateBlock(int dim, int heads, int mlpHidden, VideoViTConfig config, double dropPath, int gridHeight, int gridWidth)
     {
@@ -460,13 +507,21 @@ public class VideoViTEncoder : Module
     public static double DropPathRate(VideoViTConfig config, int block) =>
         config.Depth <= 1 ? 0 : config.DropPathRate * block / (config.Depth - 1);
 
-    /// <summary>Patch embedding plus position table, optionally gathered at visible indices: [B, N or Nvis, D].</summary>
+    /// <summary>
+    /// Patch embedding plus position table, optionally gathered at visible indices: [B, N or Nvis, D]. A clip of
+    /// another size than the config's gets V-JEPA's table interpolated to its grid, as jepa's forward does.
+    /// </summary>
     public Tensor Embed(Tensor clip, Tensor? visibleIndices = null)
     {
         using var scope = Torch.NewScope();
         var x = PatchEmbed.Forward(clip);
         if (PosEmbed is { } pos)
         {
+            var grid = new TokenGrid((int)(clip.Size(2) / Config.TubeletSize), (int)(clip.Size(3) / Config.PatchSize), (int)(clip.Size(4) / Config.PatchSize));
+            if (grid != Config.Grid && Config.PosEmbed == PositionEmbedding.Sincos3d)
+            {
+                pos = PositionTables.InterpolateJepa(pos, Config.Grid, grid);
+            }
             x = x + (pos.Dtype == x.Dtype ? pos : pos.To(x.Dtype));
         }
         if (visibleIndices is not null)
@@ -587,6 +642,7 @@ public sealed class VideoViTClassifier : VideoViTEncoder
                 : name;
             renamed[key] = tensor;
         }
+        KeepOwnPositionTable(renamed);
         var report = LoadStateDict(renamed, strict: false);
         var backboneMissing = report.Missing.Where(n => !n.StartsWith("fc_norm.", StringComparison.Ordinal) && !n.StartsWith("head.", StringComparison.Ordinal)).ToList();
         if (backboneMissing.Count > 0 || report.ShapeMismatched.Count > 0)

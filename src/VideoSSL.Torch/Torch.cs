@@ -331,8 +331,14 @@ public static unsafe partial class Torch
     public static Tensor InterpolateBicubic(Tensor input, long height, long width, bool alignCorners = false) =>
         A.Interpolate.Call(T(input), Ints([height, width]), B(alignCorners));
 
-    public static Tensor InterpolateTrilinear(Tensor input, long depth, long height, long width, bool alignCorners = false) =>
-        A.Trilinear.Call(T(input), Ints([depth, height, width]), B(alignCorners));
+    /// <summary>
+    /// Trilinear resize of the last three dims. With <paramref name="scales"/> the source coordinates use them (as
+    /// F.interpolate(scale_factor=...) passes them on) instead of output / input sizes.
+    /// </summary>
+    public static Tensor InterpolateTrilinear(Tensor input, long depth, long height, long width, bool alignCorners = false, (double D, double H, double W)? scales = null) =>
+        scales is { } s
+            ? A.Trilinear.Call(T(input), Ints([depth, height, width]), B(alignCorners), D(s.D), D(s.H), D(s.W))
+            : A.Trilinear.Call(T(input), Ints([depth, height, width]), B(alignCorners));
 
     // ------------------------------------------------------------------ losses (mean reduction unless stated)
 

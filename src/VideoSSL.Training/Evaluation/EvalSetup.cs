@@ -242,15 +242,17 @@ public static class EvalSetup
         {
             if (state.TryGetValue("head.weight", out var head) && head.Shape.SequenceEqual(model.Head.Weight.Shape))
             {
+                var whole = new Dictionary<string, Tensor>(state, StringComparer.Ordinal);
+                var position = model.KeepOwnPositionTable(whole);
                 try
                 {
-                    model.LoadStateDict(state);
+                    model.LoadStateDict(whole);
                 }
                 catch (StateDictMismatchException e)
                 {
                     throw new StateDictMismatchException(e.Report, path, SizeHint(state, model.Config));
                 }
-                return $"loaded the whole classifier from {path}";
+                return $"loaded the whole classifier from {path}{(position is null ? string.Empty : $" ({position})")}";
             }
             StateDictReport report;
             try
@@ -285,13 +287,14 @@ public static class EvalSetup
                 kv => kv.Key.StartsWith("encoder.", StringComparison.Ordinal) ? kv.Key["encoder.".Length..]
                     : kv.Key.StartsWith("backbone.", StringComparison.Ordinal) ? kv.Key["backbone.".Length..] : kv.Key,
                 kv => kv.Value, StringComparer.Ordinal);
+            var position = encoder.KeepOwnPositionTable(renamed);
             var report = encoder.LoadStateDict(renamed, strict: false);
             var missing = report.Missing.Where(n => !n.StartsWith("norm.", StringComparison.Ordinal)).ToList();
             if (missing.Count > 0 || report.ShapeMismatched.Count > 0)
             {
                 throw new StateDictMismatchException(new StateDictReport(missing, report.Unexpected, report.ShapeMismatched), path, SizeHint(renamed, encoder.Config));
             }
-            var note = report.Missing.Count > 0 ? "; no final norm in the checkpoint: left at identity" : string.Empty;
+            var note = (report.Missing.Count > 0 ? "; no final norm in the checkpoint: left at identity" : string.Empty) + (position is null ? string.Empty : $"; {position}");
             return $"loaded the encoder from {path} ({report.Unexpected.Count} other tensors ignored{note})";
         }
         finally
