@@ -67,11 +67,6 @@ internal static class EvaluationCommands
         var device = Setup(config.Train.Device, config.Train.Threads);
         var cache = config.Probe.Kind == "ridge" || config.Probe.CacheFeatures;
         using var dist = DistributedCommands.Join(device.IsCuda, Console.WriteLine);
-        if (dist.IsDistributed && !cache)
-        {
-            // Live features would need the head trained data-parallel, and the linear head's BatchNorm would then see each rank's batch only.
-            throw new ConfigException("probe.cache_features = false (features encoded every epoch) does not run data-parallel: set probe.cache_features=true (features extracted once, sharded over the ranks) or run one process");
-        }
         device = dist.IsDistributed && device.IsCuda ? Device.CUDA(dist.LocalRank) : device;
         var (trainSet, valSet) = OpenSplits(config.Data, config.Val, dist);
         var numClasses = config.Model.NumClasses > 0 ? config.Model.NumClasses : trainSet.ClassCount;

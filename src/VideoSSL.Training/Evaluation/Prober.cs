@@ -47,7 +47,8 @@ public sealed class Prober
         _dist = distributed ?? DistributedContext.Single;
         if (_dist.IsDistributed && !(config.Probe.Kind == "ridge" || config.Probe.CacheFeatures))
         {
-            throw new ConfigException("probe.cache_features = false does not run data-parallel: set probe.cache_features=true or run one process");
+            // Live features would need the head trained data-parallel, and the linear head's BatchNorm would then see each rank's batch only.
+            throw new ConfigException("probe.cache_features = false (features encoded every epoch) does not run data-parallel: set probe.cache_features=true (features extracted once, sharded over the ranks) or run one process");
         }
         _config = config;
         _encoder = encoder;
