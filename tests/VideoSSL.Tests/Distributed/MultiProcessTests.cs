@@ -324,7 +324,8 @@ public class MultiProcessTests
 
     /// <summary>
     /// `finetune`: 1 process × batch 4 vs 2 ranks × batch 2 for 2 epochs of 3 steps (validating after each, random
-    /// erasing and two views per video on): same losses, validations, weights and test predictions; identical replicas.
+    /// erasing and two views per video on): same losses, validations, weights and test predictions; identical replicas;
+    /// then the 2-rank checkpoint after epoch 0 resumed on 1 process ends where both did.
     /// </summary>
     [Fact]
     public void Two_ranks_finetune_as_one_process_with_twice_the_batch()
@@ -335,7 +336,7 @@ public class MultiProcessTests
         var two = Path.Combine(dir.Path, "two");
         string[] Finetune(string run, int batch) => TinyEvalRun("finetune", "finetune_micro_synth.json", data, run,
             $"train.batch_size={batch}", "train.epochs=2", "train.warmup_epochs=1", "model.drop_path=0", "aug.mixup=0", "aug.cutmix=0",
-            "aug.reprob=0.5", "aug.num_sample=2", "log.every_steps=1", "log.checkpoint_every_steps=100");
+            "aug.reprob=0.5", "aug.num_sample=2", "log.every_steps=1", "log.checkpoint_every_steps=100", "log.keep_every_steps=3");
         using (var p = new CliProcess(null, Finetune(one, 4)))
         {
             Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
@@ -361,8 +362,18 @@ public class MultiProcessTests
             }
         }
         Assert.True(compared >= (6 * 2) + (2 * 3), $"compared {compared} values");
-        AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), Path.Combine(two, "checkpoints", "last.safetensors"), 1e-5);
+        var twoFinal = Path.Combine(dir.Path, "two-final.safetensors");
+        File.Copy(Path.Combine(two, "checkpoints", "last.safetensors"), twoFinal);
+        AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), twoFinal, 1e-5);
         AssertSamePredictions(Path.Combine(one, "test", "predictions.csv"), Path.Combine(two, "test", "predictions.csv"));
+
+        // The 2-rank checkpoint after the first epoch continues on one process with the same global batch.
+        using (var p = new CliProcess(null, [.. Finetune(two, 4), "--resume", Path.Combine(two, "checkpoints", "checkpoint-0000003.safetensors")]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+            Assert.Contains("resumed from", p.Out);
+        }
+        AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), Path.Combine(two, "checkpoints", "last.safetensors"), 1e-5);
     }
 
     /// <summary>`probe` (cached features) on 2 ranks: the shards' features gathered in order give one process's probe and predictions.</summary>
