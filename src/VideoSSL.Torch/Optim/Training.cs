@@ -57,12 +57,15 @@ public static class Schedule
     /// <summary>
     /// Linear warmup from warmupStart to peak over warmupSteps, then half-cosine from peak to final at
     /// totalSteps (MAE/VideoMAE's cosine_scheduler, evaluated per step). Past totalSteps it stays at final.
+    /// The warmup is np.linspace(start, peak, warmupSteps), which includes its end point: step i gets
+    /// start + (peak − start)·i/(warmupSteps − 1), so the last warmup step already runs at the peak
+    /// (MCG-NJU/VideoMAE utils.py cosine_scheduler; the same function in facebookresearch/dino utils.py).
     /// </summary>
     public static double WarmupCosine(long step, double peak, double final, long warmupSteps, long totalSteps, double warmupStart = 0)
     {
         if (step < warmupSteps)
         {
-            return warmupStart + (peak - warmupStart) * step / warmupSteps;
+            return warmupSteps == 1 ? warmupStart : warmupStart + (peak - warmupStart) * step / (warmupSteps - 1);
         }
         var decaySteps = Math.Max(1, totalSteps - warmupSteps);
         var progress = Math.Min(1.0, (double)(step - warmupSteps) / decaySteps);

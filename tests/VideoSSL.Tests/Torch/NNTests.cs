@@ -143,7 +143,9 @@ public class NNTests
     public void Warmup_cosine_schedule_hits_its_anchors()
     {
         Assert.Equal(0, Schedule.WarmupCosine(0, 1e-3, 1e-5, 10, 110));
-        Assert.Equal(5e-4, Schedule.WarmupCosine(5, 1e-3, 1e-5, 10, 110), 12);
+        Assert.Equal(5e-4 * 10 / 9, Schedule.WarmupCosine(5, 1e-3, 1e-5, 10, 110), 12);
+        Assert.Equal(1e-3, Schedule.WarmupCosine(9, 1e-3, 1e-5, 10, 110), 12);  // np.linspace includes its end point
+        Assert.Equal(0, Schedule.WarmupCosine(0, 1e-3, 1e-5, 1, 110));
         Assert.Equal(1e-3, Schedule.WarmupCosine(10, 1e-3, 1e-5, 10, 110), 12);
         Assert.Equal((1e-3 + 1e-5) / 2, Schedule.WarmupCosine(60, 1e-3, 1e-5, 10, 110), 12);
         Assert.Equal(1e-5, Schedule.WarmupCosine(110, 1e-3, 1e-5, 10, 110), 12);
