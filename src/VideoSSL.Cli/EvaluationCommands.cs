@@ -74,7 +74,7 @@ internal static class EvaluationCommands
         using var encoder = new VideoViTEncoder(EvalSetup.ModelConfig(config.Model));
         Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitEncoder(encoder, config.Init) : $"encoder: random init (seed {config.Seed}), a baseline");
         encoder.To(device);
-        var cache = config.Probe.Kind == "ridge" || config.Probe.CacheFeatures;
+        var cache = config.Probe.Kind is "ridge" or "knn" || config.Probe.CacheFeatures;
         // The cache holds one centre view per training video; live training sees the loader's random crops every epoch.
         var trainLoader = cache
             ? EvalSetup.Loader(trainSet, EvalSetup.TestPipeline(config.Data, config.Protocol, 1, 1), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine)

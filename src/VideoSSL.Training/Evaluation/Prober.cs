@@ -60,7 +60,8 @@ public sealed class Prober
 
     private bool Attentive => Probe.Kind == "attentive";
 
-    private bool UseCache => Probe.Kind == "ridge" || Probe.CacheFeatures;
+    // Closed-form and nearest-neighbour probes have no epochs: they always work on cached features.
+    private bool UseCache => Probe.Kind is "ridge" or "knn" || Probe.CacheFeatures;
 
     private bool Autocast => _device.IsCuda && _config.Train.Bf16;
 
@@ -146,6 +147,10 @@ public sealed class Prober
         if (Probe.Kind == "ridge")
         {
             return FitRidge(trainCache!, valCache!);
+        }
+        if (Probe.Kind == "knn")
+        {
+            return FitKnn(trainCache!, valCache!);
         }
 
         long featureDim;
@@ -357,6 +362,44 @@ public sealed class Prober
         LogEval(0, result, trainLoss);
         _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ridge (lambda {Probe.RidgeLambda:G3}): train acc1 {trainAcc * 100:F2}% | val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}%"));
         return new Result(m.Top1, result, train.Features.Size(-1));
+    }
+
+    /// <summary>
+    /// Every k of probe.knn_k on the validation split; the first k is the result (choosing k on val would select on the
+    /// test split: `videossl benchmark` chooses it on a dev split). Several views of a video average their normalised votes.
+    /// </summary>
+    private Result FitKnn(CachedFeatures train, CachedFeatures val)
+    {
+        EvalResult? first = null;
+        foreach (var k in Probe.KnnK)
+        {
+            var result = ScoreKnn(train, val, k, Probe.KnnTemperature, _numClasses);
+            var m = result.Metrics;
+            _run.Metrics.Write(("step", 0L), ("epoch", 0), ("val/loss", result.Loss), ("val/acc1", m.Top1), ("val/acc5", m.Top5),
+                ("val/mean_class_acc", m.MeanClassAccuracy), ("knn/k", k));
+            _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"knn (k {k}, T {Probe.KnnTemperature:G3}): val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}%"));
+            first ??= result;
+        }
+        LogEval(0, first!, double.NaN);
+        return new Result(first!.Metrics.Top1, first, train.Features.Size(-1));
+    }
+
+    /// <summary>The kNN classifier of <paramref name="train"/> scored on <paramref name="query"/> (votes normalised to probabilities, views averaged per video).</summary>
+    public static EvalResult ScoreKnn(CachedFeatures train, CachedFeatures query, int k, double temperature, int numClasses)
+    {
+        var views = query.Metadata.TryGetValue("views", out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : 1;
+        var aggregator = new MultiViewAggregator(numClasses);
+        double loss;
+        using (var scope = Torch.NewScope())
+        {
+            var votes = KnnProbe.Votes(train.Features, train.Labels, query.Features, k, numClasses, temperature);
+            // log of the normalised votes: the aggregator's softmax gives the vote shares back.
+            var logProbs = votes.Div(votes.Sum(1, keepDim: true)).Clamp(min: 1e-12).Log();
+            loss = Torch.CrossEntropy(logProbs, Tensor.From(query.Labels, query.Count)).Item();
+            aggregator.Add(query.VideoIds, [.. query.Labels.Select(l => (int)l)], logProbs, [.. Enumerable.Range(0, query.Count).Select(r => $"view{r % views}")]);
+        }
+        var predictions = aggregator.Results();
+        return new EvalResult(Metrics.Compute(predictions, numClasses), predictions, loss, views);
     }
 
     private void LogEval(long step, EvalResult result, double trainLoss)
