@@ -29,6 +29,10 @@ public static class EvalSetup
         {
             Fail($"protocol '{protocol}' must be kinetics or ssv2");
         }
+        if (data.Format == "procedural")
+        {
+            Fail("data.format procedural renders an unlabeled pretraining pool; probes, fine-tuning and tests read labeled files (videossl benchmark writes the nuisance-rich set under data/nuisance)");
+        }
         if (data.Format != "synthetic" && (data.Root.Length == 0 || data.Annotations.Length == 0))
         {
             Fail("data.root and data.annotations must be set");
