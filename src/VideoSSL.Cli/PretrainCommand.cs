@@ -133,7 +133,7 @@ internal static class PretrainCommand
         var result = trainer.Run(checkpoint);
         if (result.Interrupted)
         {
-            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run?.LastCheckpoint}");
+            Console.WriteLine($"stopped by {stop?.Description} at step {result.Steps}; checkpoint: {run?.LastCheckpoint}");
             if (run is not null)
             {
                 Console.WriteLine($"resume with: {ResumeCommand("pretrain", configPath, overrides, run.Path)}");

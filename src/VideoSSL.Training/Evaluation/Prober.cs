@@ -27,16 +27,17 @@ public sealed class Prober
 
     private readonly ProbeConfig _config;
     private readonly VideoViTEncoder _encoder;
-    private readonly ClipLoader _train;
-    private readonly ClipLoader _val;
-    private readonly RunDirectory _run;
+    private readonly ClipLoader? _train;
+    private readonly ClipLoader? _val;
+    private readonly RunDirectory? _run;
     private readonly Device _device;
     private readonly TextWriter _out;
     private readonly int _numClasses;
 
     /// <param name="train">Cache mode: every training video once, in order (no shuffle, no drop). Live mode: the training loader (shuffled with the config's seed).</param>
     /// <param name="val">The validation loader (items may carry several test views).</param>
-    public Prober(ProbeConfig config, VideoViTEncoder encoder, ClipLoader train, ClipLoader val, int numClasses, RunDirectory run, Device device, TextWriter? output = null)
+    /// <param name="run">Where metrics, TensorBoard events and the head checkpoint go; null writes nothing (<see cref="Fit"/> from the benchmark).</param>
+    public Prober(ProbeConfig config, VideoViTEncoder encoder, ClipLoader? train, ClipLoader? val, int numClasses, RunDirectory? run, Device device, TextWriter? output = null)
     {
         _config = config;
         _encoder = encoder;
@@ -140,17 +141,27 @@ public sealed class Prober
 
     public Result Run()
     {
-        var train = _config.Train;
         _out.WriteLine($"probe: {Probe.Kind}{(Attentive ? $" (depth {Probe.AttentiveDepth}, {Probe.AttentiveVariant})" : $" on {Probe.Pooling}{(Probe.Pooling == "last_k" ? $" k={Probe.LastK} {Probe.BlockPooling}" : string.Empty)} features")}, {_numClasses} classes, {(UseCache ? "cached" : "live")} features, device {_device}");
-        using var trainCache = UseCache ? CachedOrExtract(_train, "train") : null;
-        using var valCache = UseCache ? CachedOrExtract(_val, "val") : null;
+        using var trainCache = UseCache ? CachedOrExtract(_train!, "train") : null;
+        using var valCache = UseCache ? CachedOrExtract(_val!, "val") : null;
+        return Fit(trainCache, valCache, []).Result;
+    }
+
+    /// <summary>
+    /// Trains the head on <paramref name="trainCache"/> (null: live features from the training loader) and scores the
+    /// validation split after every epoch; the final head also scores each of <paramref name="extra"/> (the benchmark
+    /// chooses hyperparameters on a dev split and reports the same head's test score). Ridge and kNN score directly.
+    /// </summary>
+    public (Result Result, IReadOnlyList<EvalResult> Extra) Fit(CachedFeatures? trainCache, CachedFeatures? valCache, IReadOnlyList<CachedFeatures> extra)
+    {
+        var train = _config.Train;
         if (Probe.Kind == "ridge")
         {
-            return FitRidge(trainCache!, valCache!);
+            return (FitRidge(trainCache!, valCache!), []);
         }
         if (Probe.Kind == "knn")
         {
-            return FitKnn(trainCache!, valCache!);
+            return (FitKnn(trainCache!, valCache!), [.. extra.Select(e => ScoreKnn(trainCache!, e, Probe.KnnK[0], Probe.KnnTemperature, _numClasses))]);
         }
 
         long featureDim;
@@ -161,7 +172,7 @@ public sealed class Prober
         Torch.ManualSeed((ulong)_config.Seed);
         using var head = CreateHead(featureDim);
         head.To(_device);
-        var stepsPerEpoch = trainCache is not null ? trainCache.Count / train.BatchSize : _train.BatchesPerEpoch;
+        var stepsPerEpoch = trainCache is not null ? trainCache.Count / train.BatchSize : _train!.BatchesPerEpoch;
         if (stepsPerEpoch < 1)
         {
             throw new ConfigException($"train.batch_size={train.BatchSize} leaves no whole batch of training clips");
@@ -215,28 +226,31 @@ public sealed class Prober
                 batches++;
                 if (step % _config.Log.EverySteps == 0)
                 {
-                    _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lossValue), ("opt/lr", optimizer.Lr), ("opt/grad_norm", gradNorm), ("time", watch.Elapsed.TotalSeconds));
-                    _run.TensorBoard.AddScalar("train/loss", (float)lossValue, step);
-                    _run.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
-                    _run.TensorBoard.AddScalar("opt/grad_norm", (float)gradNorm, step);
+                    _run?.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lossValue), ("opt/lr", optimizer.Lr), ("opt/grad_norm", gradNorm), ("time", watch.Elapsed.TotalSeconds));
+                    _run?.TensorBoard.AddScalar("train/loss", (float)lossValue, step);
+                    _run?.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
+                    _run?.TensorBoard.AddScalar("opt/grad_norm", (float)gradNorm, step);
                 }
             }
             head.Eval();
             last = valCache is not null
                 ? EvaluateCached(head, valCache)
-                : Evaluator.Run(clips => Forward(head, Encode(clips)), _val, _numClasses, _device, train.Bf16);
+                : Evaluator.Run(clips => Forward(head, Encode(clips)), _val!, _numClasses, _device, train.Bf16);
             var m = last.Metrics;
             var trainLoss = lossSum / Math.Max(1, batches);
             var trainAcc = (double)hits / Math.Max(1, rows);
-            _run.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", trainLoss), ("train/acc1", trainAcc),
+            _run?.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", trainLoss), ("train/acc1", trainAcc),
                 ("val/loss", last.Loss), ("val/acc1", m.Top1), ("val/acc5", m.Top5), ("val/mean_class_acc", m.MeanClassAccuracy), ("time", watch.Elapsed.TotalSeconds));
             LogEval(step, last, trainLoss);
             _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"epoch {epoch}: train loss {trainLoss:F4} acc1 {trainAcc * 100:F2}% | val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}% loss {last.Loss:F4} | lr {optimizer.Lr:E2}"));
             var state = new TrainerState(step, epoch + 1, 0, optimizer.StepCount, trainLoss, ConfigLoader.ToJson(_config));
-            Checkpoint.Save(Path.Combine(_run.CheckpointDir, LastCheckpointName), head, null, state);
+            if (_run is not null)
+            {
+                Checkpoint.Save(Path.Combine(_run.CheckpointDir, LastCheckpointName), head, null, state);
+            }
         }
-        return new Result(last!.Metrics.Top1, last, featureDim);
+        return (new Result(last!.Metrics.Top1, last, featureDim), [.. extra.Select(e => EvaluateCached(head, e))]);
     }
 
     /// <summary>Head logits for features on the device.</summary>
@@ -265,7 +279,7 @@ public sealed class Prober
     {
         if (cache is null)
         {
-            foreach (var batch in _train.Epoch(epoch))
+            foreach (var batch in _train!.Epoch(epoch))
             {
                 var vb = ViewBatch.From(batch);
                 Tensor features;
@@ -357,7 +371,7 @@ public sealed class Prober
         }
         var m = result.Metrics;
         // A closed-form fit has no steps and no lr: one line with the same keys the trained probes log per epoch.
-        _run.Metrics.Write(("step", 0L), ("epoch", 0), ("train/loss", trainLoss), ("train/acc1", trainAcc), ("val/loss", loss), ("val/acc1", m.Top1),
+        _run?.Metrics.Write(("step", 0L), ("epoch", 0), ("train/loss", trainLoss), ("train/acc1", trainAcc), ("val/loss", loss), ("val/acc1", m.Top1),
             ("val/acc5", m.Top5), ("val/mean_class_acc", m.MeanClassAccuracy), ("opt/ridge_lambda", Probe.RidgeLambda));
         LogEval(0, result, trainLoss);
         _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ridge (lambda {Probe.RidgeLambda:G3}): train acc1 {trainAcc * 100:F2}% | val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}%"));
@@ -375,7 +389,7 @@ public sealed class Prober
         {
             var result = ScoreKnn(train, val, k, Probe.KnnTemperature, _numClasses);
             var m = result.Metrics;
-            _run.Metrics.Write(("step", 0L), ("epoch", 0), ("val/loss", result.Loss), ("val/acc1", m.Top1), ("val/acc5", m.Top5),
+            _run?.Metrics.Write(("step", 0L), ("epoch", 0), ("val/loss", result.Loss), ("val/acc1", m.Top1), ("val/acc5", m.Top5),
                 ("val/mean_class_acc", m.MeanClassAccuracy), ("knn/k", k));
             _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"knn (k {k}, T {Probe.KnnTemperature:G3}): val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}%"));
             first ??= result;
@@ -405,6 +419,10 @@ public sealed class Prober
     private void LogEval(long step, EvalResult result, double trainLoss)
     {
         var m = result.Metrics;
+        if (_run is null)
+        {
+            return;
+        }
         _run.TensorBoard.AddScalar("train/epoch_loss", (float)trainLoss, step);
         _run.TensorBoard.AddScalar("val/loss", (float)result.Loss, step);
         _run.TensorBoard.AddScalar("val/acc1", (float)m.Top1, step);
@@ -424,7 +442,7 @@ public sealed class Prober
     // Features are reused when a cache with the same key (encoder weights, pooling, data, views) is on disk.
     private CachedFeatures CachedOrExtract(ClipLoader loader, string split)
     {
-        var dir = Probe.CacheDir.Length > 0 ? Probe.CacheDir : Path.Combine(_run.Path, "features");
+        var dir = Probe.CacheDir.Length > 0 ? Probe.CacheDir : Path.Combine(_run?.Path ?? ".", "features");
         var path = Path.Combine(dir, $"{split}.safetensors");
         var key = CacheKey(split);
         if (File.Exists(path))
