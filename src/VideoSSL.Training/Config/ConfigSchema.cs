@@ -251,7 +251,7 @@ public static class ConfigSchema
         Key<AugmentSection>(nameof(AugmentSection.NumSample), "augmented clips per decoded video (--num_sample; VideoMAE 2)", min: 1),
         Key<ProbeSection>(nameof(ProbeSection.Kind), "linear (MAE: BatchNorm + Linear), attentive (V-JEPA cross-attention pooling), ridge (closed form) or knn (SVT/DINO weighted k-NN on L2-normalised features)", oneOf: ["linear", "attentive", "ridge", "knn"]),
         Key<ProbeSection>(nameof(ProbeSection.Pooling), "mean (token mean of the final output) or last_k (token means of the last k blocks)", oneOf: ["mean", "last_k"],
-            applies: root => ProbeOf(root)?.Kind != "attentive", when: "probe.kind is linear or ridge"),
+            applies: root => ProbeOf(root)?.Kind != "attentive", when: "probe.kind is linear, ridge or knn"),
         Key<ProbeSection>(nameof(ProbeSection.LastK), "blocks pooled by last_k", min: 1,
             applies: root => ProbeOf(root) is { Kind: not "attentive", Pooling: "last_k" }, when: "probe.pooling = last_k"),
         Key<ProbeSection>(nameof(ProbeSection.BlockPooling), "how the last k blocks combine: concatenate or average", oneOf: ["concatenate", "average"],
