@@ -14,8 +14,8 @@ using Torch = VideoSSL.Torch.Torch;
 
 /// <summary>
 /// Frozen-encoder evaluation: the encoder runs in eval mode without gradients; a linear head (MAE's BatchNorm without
-/// affine + Linear, on token-mean or last-k features), an attentive probe (V-JEPA, on all tokens) or a ridge classifier
-/// is fitted on top. With <c>probe.cache_features</c> the encoder runs once per split and the head trains every epoch
+/// affine + Linear, on token-mean or last-k features), an attentive probe (V-JEPA, on all tokens), a ridge classifier or
+/// a weighted kNN classifier (SVT/DINO, <see cref="KnnProbe"/>) is fitted on top. With <c>probe.cache_features</c> the encoder runs once per split and the head trains every epoch
 /// from the cache (the encoder dominates the cost); otherwise every epoch encodes the loader's (augmented) clips.
 /// The validation split is scored after every epoch with its configured views (per-view softmax averaged per video).
 /// The result is the final epoch's: the validation split is the only held-out one, so the best epoch on it would be
