@@ -17,6 +17,7 @@ internal static class DataCommand
     public static Command Create() => new("data", "Write synthetic datasets, dump decoded frames, check and show dataset samples")
     {
         SynthCommand(),
+        NuisanceCommand(),
         FramesCommand(),
         CheckCommand(),
         ShowCommand(),
@@ -60,6 +61,53 @@ internal static class DataCommand
                 ClassIds = [.. Enumerable.Range(0, classCount)],
             };
             WriteSynthetic(parse.GetValue(output)!, parse.GetValue(format)!, options, Console.WriteLine);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command NuisanceCommand()
+    {
+        var output = new Option<string>("--out") { Description = "Folder to write into (kinetics/ and, with --ssv2, ssv2/ below it)", Required = true };
+        var ssv2 = new Option<bool>("--ssv2") { Description = "Also write the Something-Something v2 layout (webm + JSON)" };
+        var transfer = new Option<bool>("--transfer") { Description = "Draw the transfer set's nuisance statistics (other palettes, textures, backgrounds; more distractors and shake)" };
+        var defaults = new NuisanceDatasetOptions();
+        var classes = new Option<int>("--classes") { Description = $"Number of classes (1..{NuisanceVideo.Classes.Count})", DefaultValueFactory = _ => defaults.Classes };
+        var train = new Option<int>("--train-per-class") { DefaultValueFactory = _ => defaults.TrainPerClass };
+        var dev = new Option<int>("--dev-per-class") { DefaultValueFactory = _ => defaults.DevPerClass };
+        var test = new Option<int>("--test-per-class") { DefaultValueFactory = _ => defaults.TestPerClass };
+        var size = new Option<int>("--size") { Description = "Frame side (even)", DefaultValueFactory = _ => defaults.Size };
+        var frames = new Option<int>("--frames") { DefaultValueFactory = _ => defaults.Frames };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => defaults.Seed };
+        var command = new Command("nuisance", "Write the labeled nuisance-rich motion set (train/dev/test) in the Kinetics and optionally SSv2 layout")
+        {
+            output, ssv2, transfer, classes, train, dev, test, size, frames, seed,
+        };
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            if (parse.GetValue(size) % 2 != 0 || parse.GetValue(size) < 8)
+            {
+                throw new ArgumentException($"--size {parse.GetValue(size)}: must be even and at least 8 (yuv420p)");
+            }
+            var options = new NuisanceDatasetOptions
+            {
+                Classes = parse.GetValue(classes),
+                TrainPerClass = parse.GetValue(train),
+                DevPerClass = parse.GetValue(dev),
+                TestPerClass = parse.GetValue(test),
+                Size = parse.GetValue(size),
+                Frames = parse.GetValue(frames),
+                Seed = parse.GetValue(seed),
+                Stats = parse.GetValue(transfer) ? NuisanceStats.Transfer : NuisanceStats.Default,
+                Ssv2 = parse.GetValue(ssv2),
+            };
+            string root = parse.GetValue(output)!;
+            if (!NuisanceDatasetWriter.Ensure(root, options, Console.WriteLine))
+            {
+                Console.WriteLine($"{root} already holds this set");
+            }
+            string k = NuisanceDatasetWriter.KineticsDir(root);
+            Console.WriteLine($"kinetics: --format kinetics --root {Path.Combine(k, "train")} --annotations {Path.Combine(k, "train.csv")} (dev.csv, test.csv beside it)");
             return 0;
         }));
         return command;

@@ -65,7 +65,7 @@ internal static class EvaluationCommands
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
         EvalSetup.ValidateProbe(path, config);
         var device = Setup(config.Train.Device, config.Train.Threads);
-        var cache = config.Probe.Kind == "ridge" || config.Probe.CacheFeatures;
+        var cache = config.Probe.Kind is "ridge" or "knn" || config.Probe.CacheFeatures;
         using var dist = DistributedCommands.Join(device.IsCuda, Console.WriteLine);
         device = dist.IsDistributed && device.IsCuda ? Device.CUDA(dist.LocalRank) : device;
         var (trainSet, valSet) = OpenSplits(config.Data, config.Val, dist);

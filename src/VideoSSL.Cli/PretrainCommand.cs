@@ -1,4 +1,5 @@
 using System.CommandLine;
+using VideoSSL.Data;
 using VideoSSL.Data.Datasets;
 using VideoSSL.Data.Loading;
 using VideoSSL.Data.Pipelines;
@@ -93,6 +94,7 @@ internal static class PretrainCommand
             PretrainCrop = config.Data.Crop,
             MinCropScale = config.Data.MinCropScale,
             CropAspect = config.Data.CropAspect,
+            Render = Renderer(config.Data),
         });
         var loader = new ClipLoader(dataset, pipeline, new ClipLoaderOptions
         {
@@ -131,7 +133,7 @@ internal static class PretrainCommand
         var result = trainer.Run(checkpoint);
         if (result.Interrupted)
         {
-            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run?.LastCheckpoint}");
+            Console.WriteLine($"stopped by {stop?.Description} at step {result.Steps}; checkpoint: {run?.LastCheckpoint}");
             if (run is not null)
             {
                 Console.WriteLine($"resume with: {ResumeCommand("pretrain", configPath, overrides, run.Path)}");
@@ -246,9 +248,24 @@ internal static class PretrainCommand
     /// <summary>VideoMAE's task settings of a config (kept for callers that build a VideoMAE model directly).</summary>
     public static VideoMAEConfig MethodConfig(PretrainConfig config) => VideoMAESection(config, EncoderConfig(config, Method(config)));
 
-    /// <summary>Opens a split; the synthetic format is generated into data.root on first use.</summary>
+    /// <summary>The procedural format's renderer (null for formats read from files).</summary>
+    public static Func<VideoSample, Clip>? Renderer(DataSection data)
+    {
+        if (data.Format != "procedural")
+        {
+            return null;
+        }
+        var options = data.Procedural.ToOptions();
+        return sample => ProceduralDataset.Render(sample, options);
+    }
+
+    /// <summary>Opens a split; the synthetic format is generated into data.root on first use, the procedural pool is rendered on the fly.</summary>
     public static VideoDataset OpenDataset(DataSection data, string split, Action<string> log)
     {
+        if (data.Format == "procedural")
+        {
+            return ProceduralDataset.Create(data.Procedural.ToOptions());
+        }
         if (data.Format != "synthetic")
         {
             // A blank data.labels means "none" (Kinetics: classes from the CSV; SSv2: the labels file beside the split), never a path.

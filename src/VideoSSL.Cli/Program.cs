@@ -13,6 +13,7 @@ internal static class Program
             BenchCommand.Create(),
             DataCommand.Create(),
             PretrainCommand.Create(),
+            BenchmarkCommand.Create(),
             RunPlotting.CreatePlotCommand(),
             RunPlotting.CreateReportCommand(),
             EvaluationCommands.CreateProbe(),

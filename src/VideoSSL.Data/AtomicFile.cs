@@ -1,7 +1,7 @@
 namespace VideoSSL.Data;
 
 /// <summary>Writes files through a temporary sibling and a rename, so a crash never leaves half a file.</summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {

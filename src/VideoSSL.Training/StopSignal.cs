@@ -12,6 +12,8 @@ public sealed class StopSignal : IDisposable
     private readonly List<PosixSignalRegistration> _registrations = [];
     private readonly TextWriter? _log;
     private int _signal;
+    private string? _reason;
+    private Timer? _timer;
 
     /// <summary>A request that only <see cref="Request"/> raises (tests, or a host with its own signal handling).</summary>
     public StopSignal()
@@ -27,7 +29,10 @@ public sealed class StopSignal : IDisposable
         }
     }
 
-    public bool Requested => Volatile.Read(ref _signal) != 0;
+    public bool Requested => Volatile.Read(ref _signal) != 0 || Volatile.Read(ref _reason) is not null;
+
+    /// <summary>What asked the run to stop, in words: the signal's name or the reason given to <see cref="RequestAfter"/>.</summary>
+    public string Description => Signal?.ToString() ?? Volatile.Read(ref _reason) ?? "nothing";
 
     /// <summary>The signal that asked the run to stop, or null.</summary>
     public PosixSignal? Signal => Volatile.Read(ref _signal) is var s and not 0 ? (PosixSignal)s : null;
@@ -46,8 +51,16 @@ public sealed class StopSignal : IDisposable
 
     public void Request(PosixSignal signal) => Interlocked.CompareExchange(ref _signal, (int)signal, 0);
 
+    /// <summary>A wall-time cap: the run stops at the step boundary after <paramref name="delay"/>, as after a signal (exit code unchanged).</summary>
+    public void RequestAfter(TimeSpan delay, string reason)
+    {
+        _timer?.Dispose();
+        _timer = new Timer(_ => Interlocked.CompareExchange(ref _reason, reason, null), null, delay, Timeout.InfiniteTimeSpan);
+    }
+
     public void Dispose()
     {
+        _timer?.Dispose();
         foreach (var registration in _registrations)
         {
             registration.Dispose();

@@ -1,3 +1,4 @@
+using VideoSSL.Data.Datasets;
 using VideoSSL.Data.Transforms;
 
 namespace VideoSSL.Data.Pipelines;
@@ -87,6 +88,12 @@ public sealed record VideoPipelineOptions
     public float[] Mean { get; init; } = Normalization.ImageNetMean;
 
     public float[] Std { get; init; } = Normalization.ImageNetStd;
+
+    /// <summary>
+    /// Where frames come from instead of decoding the sample's file: the procedural format renders each clip from its
+    /// sample (all its frames, at their own size); sampling and augmentation are the same as for decoded clips.
+    /// </summary>
+    public Func<VideoSample, Clip>? Render { get; init; }
 
     /// <summary>libavcodec threads per reader; 1 because the loader already runs one reader per worker.</summary>
     public int DecoderThreads { get; init; } = 1;

@@ -62,6 +62,20 @@ public static class VideoPipelines
     /// <summary><see cref="Run"/> into <paramref name="destination"/> (<see cref="VideoPipelineOptions.ItemShape"/> floats); returns the label.</summary>
     public static int RunInto(VideoSample sample, Random rng, VideoPipelineOptions options, Span<float> destination)
     {
+        if (options.Render is { } render)
+        {
+            Clip full = render(sample);
+            if (options.Protocol == PipelineProtocol.Test)
+            {
+                int[][] clips = TestIndices(full.Frames, options);
+                TestViews(SelectFrames(full, [.. clips.SelectMany(c => c)]), clips.Length, sample.Path, options, destination);
+            }
+            else
+            {
+                Augmented(SelectFrames(full, TrainIndices(full.Frames, options, rng)), options, rng, destination);
+            }
+            return sample.Label;
+        }
         using VideoReader reader = VideoReader.Open(sample.Path, options.DecoderThreads);
         int n = FrameCount(reader);
         FrameResize resize = DecodeResize(reader.Info, options);
@@ -202,6 +216,17 @@ public static class VideoPipelines
         }
     }
 
+    /// <summary>The frames at <paramref name="indices"/> (in that order, repeats allowed) as a new clip.</summary>
+    public static Clip SelectFrames(Clip clip, int[] indices)
+    {
+        var selected = new Clip(indices.Length, clip.Height, clip.Width);
+        for (int i = 0; i < indices.Length; i++)
+        {
+            clip.Frame(Math.Clamp(indices[i], 0, clip.Frames - 1)).CopyTo(selected.Frame(i));
+        }
+        return selected;
+    }
+
     // Each worker's RandAugment output, one clip per view, overwritten by its next item.
     [ThreadStatic]
     private static List<Clip>? t_augmented;
@@ -213,14 +238,20 @@ public static class VideoPipelines
         int[] all = [.. clips.SelectMany(c => c)];
         Clip decoded = reader.Read(all, resize, t_decoded);
         t_decoded = decoded;
+        TestViews(decoded, clips.Length, reader.Path, options, destination);
+    }
+
+    // The test views of a clip holding the frames of every temporal clip one after the other.
+    private static void TestViews(Clip decoded, int clipCount, string path, VideoPipelineOptions options, Span<float> destination)
+    {
         int s = options.InputSize;
         if (decoded.Width < s || decoded.Height < s)
         {
-            throw new InvalidDataException($"{reader.Path}: decoded {decoded.Width}x{decoded.Height} frames are smaller than the {s}x{s} test crop");
+            throw new InvalidDataException($"{path}: decoded {decoded.Width}x{decoded.Height} frames are smaller than the {s}x{s} test crop");
         }
         int frames = options.Frames;
         int perView = 3 * frames * s * s;
-        for (int k = 0; k < clips.Length; k++)
+        for (int k = 0; k < clipCount; k++)
         {
             ReadOnlySpan<byte> clip = decoded.Pixels.AsSpan(k * frames * decoded.FrameStride, frames * decoded.FrameStride);
             for (int crop = 0; crop < options.TestCrops; crop++)

@@ -100,18 +100,29 @@ public static class SyntheticDatasetWriter
     /// </summary>
     public static void WriteKinetics(string outDir, SyntheticDatasetOptions options, Action<string>? log = null)
     {
-        IReadOnlyList<int> classIds = ClassIds(options);
-        foreach ((string split, int perClass, int splitId) in new[] { ("train", options.TrainPerClass, 0), ("val", options.ValPerClass, 1) })
+        IReadOnlyList<SyntheticClass> classes = [.. ClassIds(options).Select(id => SyntheticVideo.Classes[id])];
+        WriteKineticsSplits(outDir, classes, [("train", options.TrainPerClass, 0), ("val", options.ValPerClass, 1)],
+            (classId, seed) => SyntheticVideo.RenderFrames(classId, seed, options.Clip), options.Seed, options.Clip.Fps, options.Ffmpeg, log);
+    }
+
+    /// <summary>
+    /// Kinetics layout for any generator: per split <c>{outDir}/{split}.csv</c> and
+    /// <c>{outDir}/{split}/{class name}/{youtube_id}_{start:06}_{end:06}.mp4</c>; clip k of class c in split s is
+    /// rendered from seed Derive(seed, s, c, k).
+    /// </summary>
+    internal static void WriteKineticsSplits(string outDir, IReadOnlyList<SyntheticClass> classes, IReadOnlyList<(string Split, int PerClass, int SplitId)> splits,
+        Func<int, int, Clip> render, int seed, int fps, string ffmpeg, Action<string>? log)
+    {
+        foreach ((string split, int perClass, int splitId) in splits)
         {
             var csv = new StringBuilder("label,youtube_id,time_start,time_end,split\n");
-            foreach (int classId in classIds)
+            foreach (SyntheticClass cls in classes)
             {
-                SyntheticClass cls = SyntheticVideo.Classes[classId];
                 string folder = Path.Combine(outDir, split, cls.Name);
                 Directory.CreateDirectory(folder);
                 for (int k = 0; k < perClass; k++)
                 {
-                    int clipSeed = Seeds.Derive(options.Seed, splitId, classId, k);
+                    int clipSeed = Seeds.Derive(seed, splitId, cls.Id, k);
                     var naming = new Random(clipSeed ^ 0x3C6EF372);
                     string youtubeId = string.Create(11, naming, (span, r) =>
                     {
@@ -122,14 +133,14 @@ public static class SyntheticDatasetWriter
                     });
                     int start = naming.Next(0, 300);
                     int end = start + 10;
-                    Clip clip = SyntheticVideo.RenderFrames(classId, clipSeed, options.Clip);
-                    FfmpegEncoder.Encode(clip, options.Clip.Fps, Path.Combine(folder, KineticsCsv.FileName(youtubeId, start, end)), VideoCodec.H264Mp4, options.Ffmpeg);
+                    Clip clip = render(cls.Id, clipSeed);
+                    FfmpegEncoder.Encode(clip, fps, Path.Combine(folder, KineticsCsv.FileName(youtubeId, start, end)), VideoCodec.H264Mp4, ffmpeg);
                     csv.Append(CsvField(cls.Name)).Append(',').Append(youtubeId).Append(',')
                         .Append(start).Append(',').Append(end).Append(',').Append(split).Append('\n');
                 }
             }
             AtomicFile.WriteAllText(Path.Combine(outDir, split + ".csv"), csv.ToString());
-            log?.Invoke($"wrote {split}: {classIds.Count} classes x {perClass} clips to {outDir}");
+            log?.Invoke($"wrote {split}: {classes.Count} classes x {perClass} clips to {outDir}");
         }
     }
 
@@ -139,31 +150,38 @@ public static class SyntheticDatasetWriter
     /// </summary>
     public static void WriteSsv2(string outDir, SyntheticDatasetOptions options, Action<string>? log = null)
     {
-        IReadOnlyList<int> classIds = ClassIds(options);
+        IReadOnlyList<SyntheticClass> classes = [.. ClassIds(options).Select(id => SyntheticVideo.Classes[id])];
+        WriteSsv2Splits(outDir, classes, [(Ssv2TrainFile, options.TrainPerClass, 0), (Ssv2ValidationFile, options.ValPerClass, 1)],
+            (classId, seed) => SyntheticVideo.RenderFrames(classId, seed, options.Clip), options.Seed, options.Clip.Fps, options.Ffmpeg, log);
+    }
+
+    /// <summary>SSv2 layout for any generator: the labels file, one split JSON per entry of <paramref name="splits"/> (with templates), webm videos numbered across splits.</summary>
+    internal static void WriteSsv2Splits(string outDir, IReadOnlyList<SyntheticClass> classes, IReadOnlyList<(string File, int PerClass, int SplitId)> splits,
+        Func<int, int, Clip> render, int seed, int fps, string ffmpeg, Action<string>? log)
+    {
         string videos = Path.Combine(outDir, "videos");
         Directory.CreateDirectory(videos);
 
         var labels = new Dictionary<string, string>();
-        for (int i = 0; i < classIds.Count; i++)
+        for (int i = 0; i < classes.Count; i++)
         {
-            labels[Ssv2Json.TemplateToClass(SyntheticVideo.Classes[classIds[i]].Template)] = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            labels[Ssv2Json.TemplateToClass(classes[i].Template)] = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         WriteJson(Path.Combine(outDir, Ssv2LabelsFile), labels);
 
         int nextId = 1;
-        foreach ((string file, int perClass, int splitId) in new[] { (Ssv2TrainFile, options.TrainPerClass, 0), (Ssv2ValidationFile, options.ValPerClass, 1) })
+        foreach ((string file, int perClass, int splitId) in splits)
         {
             var entries = new List<Dictionary<string, object>>();
-            foreach (int classId in classIds)
+            foreach (SyntheticClass cls in classes)
             {
-                SyntheticClass cls = SyntheticVideo.Classes[classId];
                 string thing = cls.Template[(cls.Template.IndexOf('[', StringComparison.Ordinal) + 1)..cls.Template.IndexOf(']', StringComparison.Ordinal)];
                 for (int k = 0; k < perClass; k++)
                 {
                     string id = (nextId++).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    int clipSeed = Seeds.Derive(options.Seed, splitId, classId, k);
-                    Clip clip = SyntheticVideo.RenderFrames(classId, clipSeed, options.Clip);
-                    FfmpegEncoder.Encode(clip, options.Clip.Fps, Path.Combine(videos, id + Ssv2Json.VideoExtension), VideoCodec.Vp9Webm, options.Ffmpeg);
+                    int clipSeed = Seeds.Derive(seed, splitId, cls.Id, k);
+                    Clip clip = render(cls.Id, clipSeed);
+                    FfmpegEncoder.Encode(clip, fps, Path.Combine(videos, id + Ssv2Json.VideoExtension), VideoCodec.Vp9Webm, ffmpeg);
                     entries.Add(new Dictionary<string, object>
                     {
                         ["id"] = id,
@@ -174,7 +192,7 @@ public static class SyntheticDatasetWriter
                 }
             }
             WriteJson(Path.Combine(outDir, file), entries);
-            log?.Invoke($"wrote {file}: {classIds.Count} classes x {perClass} clips to {videos}");
+            log?.Invoke($"wrote {file}: {classes.Count} classes x {perClass} clips to {videos}");
         }
     }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using VideoSSL.Data.Pipelines;
+using VideoSSL.Data.Synthetic;
 using VideoSSL.Data.Transforms;
 using VideoSSL.Methods;
 using VideoSSL.Models;
@@ -90,7 +91,7 @@ public sealed record ConfigEntry(string Key, string BinderPath, Type Type, objec
 public static class ConfigSchema
 {
     /// <summary>Every `data.format` a config may name: the real layouts plus the built-in synthetic motion set.</summary>
-    public static readonly IReadOnlyList<string> DataFormats = [.. DatasetFactory.Formats, "synthetic"];
+    public static readonly IReadOnlyList<string> DataFormats = [.. DatasetFactory.Formats, "synthetic", "procedural"];
 
     /// <summary>Every `method` a pretraining config may name: the method registry's.</summary>
     public static IReadOnlyCollection<string> Methods => MethodRegistry.Names;
@@ -164,9 +165,9 @@ public static class ConfigSchema
         Key<OptimSection>(nameof(OptimSection.ScheduleScale), "schedules span this x the planned steps (jepa ipe_scale, 1.25)", min: 1),
 
         // ---- data -------------------------------------------------------------------------------------------
-        Key<DataSection>(nameof(DataSection.Format), "kinetics (official CSV), list (VideoMAE \"path label\" file), ssv2 (labels + split JSON) or synthetic", oneOf: DataFormats),
-        Key<DataSection>(nameof(DataSection.Root), "folder that holds the videos (synthetic: where the set is generated)"),
-        Key<DataSection>(nameof(DataSection.Annotations), "Kinetics CSV, list file or SSv2 split JSON", applies: root => FormatOf(root) != "synthetic", when: "data.format is not synthetic"),
+        Key<DataSection>(nameof(DataSection.Format), "kinetics (official CSV), list (VideoMAE \"path label\" file), ssv2 (labels + split JSON), synthetic (the built-in motion set, written to data.root) or procedural (nuisance-rich clips rendered from (seed, index), pretraining only)", oneOf: DataFormats),
+        Key<DataSection>(nameof(DataSection.Root), "folder that holds the videos (synthetic: where the set is generated)", applies: root => FormatOf(root) != "procedural", when: "data.format is not procedural"),
+        Key<DataSection>(nameof(DataSection.Annotations), "Kinetics CSV, list file or SSv2 split JSON", applies: root => FormatOf(root) is not ("synthetic" or "procedural"), when: "data.format is not synthetic or procedural"),
         Key<DataSection>(nameof(DataSection.Labels), "SSv2 labels JSON, or a Kinetics class index JSON", applies: root => FormatOf(root) is "ssv2" or "kinetics", when: "data.format is ssv2 or kinetics"),
         Key<DataSection>(nameof(DataSection.NumFrames), "frames per clip (VideoMAE's --num_frames)", min: 1),
         Key<DataSection>(nameof(DataSection.SamplingRate), "frame stride of dense sampling (--sampling_rate)", min: 1),
@@ -179,6 +180,14 @@ public static class ConfigSchema
         Key<DataSection>(nameof(DataSection.MaxFailedShare), "share of videos that may be missing or unreadable before the run stops", min: 0, max: 1),
         Key<DataSection>(nameof(DataSection.Synthetic), "the built-in motion dataset, generated into data.root on first use",
             applies: root => FormatOf(root) == "synthetic", when: "data.format = synthetic"),
+        Key<DataSection>(nameof(DataSection.Procedural), "the nuisance-rich pool, rendered on the fly from (seed, index) with the decoded clips' sampling and augmentation",
+            applies: root => FormatOf(root) == "procedural", when: "data.format = procedural"),
+        Key<ProceduralSection>(nameof(ProceduralSection.Seed), "seed of the pool: clip i is rendered from (seed, i)", min: 0),
+        Key<ProceduralSection>(nameof(ProceduralSection.Clips), "distinct clips in the pool (one epoch)", min: 1),
+        Key<ProceduralSection>(nameof(ProceduralSection.Size), "frame side in pixels of a rendered clip", min: 8),
+        Key<ProceduralSection>(nameof(ProceduralSection.Frames), "frames per rendered clip", min: 2),
+        Key<ProceduralSection>(nameof(ProceduralSection.Classes), "motion classes drawn (clip i has class i mod classes; pretraining ignores labels)", min: 1, max: NuisanceVideo.Classes.Count),
+        Key<ProceduralSection>(nameof(ProceduralSection.Stats), "nuisance statistics: default (the benchmark's) or transfer (other palettes, textures, backgrounds, more distractors and shake)", oneOf: ["default", "transfer"]),
         Key<SyntheticSection>(nameof(SyntheticSection.Classes), "motion classes", min: 1, max: 64),
         Key<SyntheticSection>(nameof(SyntheticSection.TrainPerClass), "training videos per class", min: 1),
         Key<SyntheticSection>(nameof(SyntheticSection.ValPerClass), "validation videos per class", min: 1),
@@ -207,7 +216,7 @@ public static class ConfigSchema
         Key<ProbeConfig>(nameof(ProbeConfig.Val), "the validation split (blank fields follow data)"),
         Key<ProbeConfig>(nameof(ProbeConfig.Test), "views the validation split is scored with every epoch"),
         Key<ProbeConfig>(nameof(ProbeConfig.Probe), "the probe head"),
-        Key<ProbeConfig>(nameof(ProbeConfig.Train), "optimizer and schedule of the head", applies: root => root is ProbeConfig { Probe.Kind: not "ridge" }, when: "probe.kind is not ridge"),
+        Key<ProbeConfig>(nameof(ProbeConfig.Train), "optimizer and schedule of the head", applies: root => root is ProbeConfig { Probe.Kind: not ("ridge" or "knn") }, when: "probe.kind is linear or attentive"),
         Key<ProbeConfig>(nameof(ProbeConfig.Log), "logging and checkpoint intervals"),
         Key<EvalConfig>(nameof(EvalConfig.Model), "the classifier"),
         Key<EvalConfig>(nameof(EvalConfig.Data), "clip geometry (and the split when val is blank)"),
@@ -240,9 +249,9 @@ public static class ConfigSchema
         Key<AugmentSection>(nameof(AugmentSection.AutoAugment), "RandAugment policy in timm's form (--aa, VideoMAE rand-m7-n4-mstd0.5-inc1); \"\" or none = off", check: CheckRandAugment),
         Key<AugmentSection>(nameof(AugmentSection.Reprob), "random erasing probability (--reprob)", min: 0, max: 1),
         Key<AugmentSection>(nameof(AugmentSection.NumSample), "augmented clips per decoded video (--num_sample; VideoMAE 2)", min: 1),
-        Key<ProbeSection>(nameof(ProbeSection.Kind), "linear (MAE: BatchNorm + Linear), attentive (V-JEPA cross-attention pooling) or ridge (closed form)", oneOf: ["linear", "attentive", "ridge"]),
+        Key<ProbeSection>(nameof(ProbeSection.Kind), "linear (MAE: BatchNorm + Linear), attentive (V-JEPA cross-attention pooling), ridge (closed form) or knn (SVT/DINO weighted k-NN on L2-normalised features)", oneOf: ["linear", "attentive", "ridge", "knn"]),
         Key<ProbeSection>(nameof(ProbeSection.Pooling), "mean (token mean of the final output) or last_k (token means of the last k blocks)", oneOf: ["mean", "last_k"],
-            applies: root => ProbeOf(root)?.Kind != "attentive", when: "probe.kind is linear or ridge"),
+            applies: root => ProbeOf(root)?.Kind != "attentive", when: "probe.kind is linear, ridge or knn"),
         Key<ProbeSection>(nameof(ProbeSection.LastK), "blocks pooled by last_k", min: 1,
             applies: root => ProbeOf(root) is { Kind: not "attentive", Pooling: "last_k" }, when: "probe.pooling = last_k"),
         Key<ProbeSection>(nameof(ProbeSection.BlockPooling), "how the last k blocks combine: concatenate or average", oneOf: ["concatenate", "average"],
@@ -254,8 +263,12 @@ public static class ConfigSchema
         Key<ProbeSection>(nameof(ProbeSection.AttentiveHeads), "heads of the attentive probe; 0 = the encoder's", min: 0,
             applies: root => ProbeOf(root)?.Kind == "attentive", when: "probe.kind = attentive"),
         Key<ProbeSection>(nameof(ProbeSection.CacheFeatures), "extract features once (one centre view per training video) and train from the cache",
-            applies: root => ProbeOf(root)?.Kind != "ridge", when: "probe.kind is not ridge (ridge always caches)"),
+            applies: root => ProbeOf(root)?.Kind is not ("ridge" or "knn"), when: "probe.kind is linear or attentive (ridge and knn always cache)"),
         Key<ProbeSection>(nameof(ProbeSection.CacheDir), "where feature caches go; blank = the run folder's features/"),
+        Key<ProbeSection>(nameof(ProbeSection.KnnK), "k-NN neighbour counts (SVT/DINO --nb_knn 10 20 100 200); the first is the probe's result (videossl benchmark chooses k on its dev split)", min: 1,
+            applies: root => ProbeOf(root)?.Kind == "knn", when: "probe.kind = knn"),
+        Key<ProbeSection>(nameof(ProbeSection.KnnTemperature), "k-NN vote weight exp(cosine similarity / T) (SVT/DINO --temperature 0.07)", min: 0, minExclusive: true,
+            applies: root => ProbeOf(root)?.Kind == "knn", when: "probe.kind = knn"),
         Key<ProbeSection>(nameof(ProbeSection.RidgeLambda), "ridge: lambda relative to the per-sample feature scale", min: 0, minExclusive: true,
             applies: root => ProbeOf(root)?.Kind == "ridge", when: "probe.kind = ridge"),
         Key<ProbeOptimSection>(nameof(ProbeOptimSection.BaseLr), "lr = base_lr x batch_size / 256, or base_lr itself when scale_lr is false", min: 0, minExclusive: true),

@@ -190,7 +190,7 @@ public sealed record AugmentSection
 
 public sealed record ProbeSection
 {
-    /// <summary>linear (MAE: BatchNorm without affine + Linear), attentive (V-JEPA cross-attention pooling) or ridge (closed form).</summary>
+    /// <summary>linear (MAE: BatchNorm without affine + Linear), attentive (V-JEPA cross-attention pooling), ridge (closed form) or knn (SVT/DINO weighted kNN).</summary>
     public string Kind { get; init; } = "linear";
     /// <summary>Linear and ridge: mean (token mean of the final output) or last_k (token means of the last k blocks).</summary>
     public string Pooling { get; init; } = "mean";
@@ -209,6 +209,10 @@ public sealed record ProbeSection
     public string CacheDir { get; init; } = "";
     /// <summary>Ridge: λ relative to the per-sample feature scale.</summary>
     public double RidgeLambda { get; init; } = 1e-3;
+    /// <summary>kNN: neighbour counts (SVT/DINO --nb_knn); the first is the probe's result, the benchmark picks one on its dev split.</summary>
+    public int[] KnnK { get; init; } = [10, 20, 100, 200];
+    /// <summary>kNN: vote weight exp(similarity / T) (SVT/DINO --temperature).</summary>
+    public double KnnTemperature { get; init; } = 0.07;
 }
 
 public sealed record ProbeOptimSection

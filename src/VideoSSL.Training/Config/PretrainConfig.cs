@@ -59,7 +59,7 @@ public sealed record MaskSection
 
 public sealed record DataSection
 {
-    /// <summary>kinetics (official CSV), list (VideoMAE "path label" file), ssv2 (labels + split JSON) or synthetic.</summary>
+    /// <summary>kinetics (official CSV), list (VideoMAE "path label" file), ssv2 (labels + split JSON), synthetic or procedural.</summary>
     public string Format { get; init; } = "kinetics";
     /// <summary>Folder that holds the videos (flat or one folder per class).</summary>
     public string Root { get; init; } = "";
@@ -87,6 +87,29 @@ public sealed record DataSection
     /// <summary>Share of unreadable videos tolerated before the run stops.</summary>
     public double MaxFailedShare { get; init; } = 0.05;
     public SyntheticSection Synthetic { get; init; } = new();
+    public ProceduralSection Procedural { get; init; } = new();
+}
+
+/// <summary>The nuisance-rich pool rendered on the fly from (seed, index): no files, no decoding.</summary>
+public sealed record ProceduralSection
+{
+    public int Seed { get; init; }
+    public int Clips { get; init; } = 20000;
+    public int Size { get; init; } = 64;
+    public int Frames { get; init; } = 16;
+    public int Classes { get; init; } = 10;
+    /// <summary>default (the benchmark's pool and labeled set) or transfer (the transfer set's nuisance statistics).</summary>
+    public string Stats { get; init; } = "default";
+
+    public ProceduralOptions ToOptions() => new()
+    {
+        Seed = Seed,
+        Clips = Clips,
+        Size = Size,
+        Frames = Frames,
+        Classes = Classes,
+        Stats = Stats == "transfer" ? NuisanceStats.Transfer : NuisanceStats.Default,
+    };
 }
 
 /// <summary>The built-in motion dataset, generated into `root` on first use.</summary>

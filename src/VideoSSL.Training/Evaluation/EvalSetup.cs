@@ -29,6 +29,10 @@ public static class EvalSetup
         {
             Fail($"protocol '{protocol}' must be kinetics or ssv2");
         }
+        if (data.Format == "procedural")
+        {
+            Fail("data.format procedural renders an unlabeled pretraining pool; probes, fine-tuning and tests read labeled files (videossl benchmark writes the nuisance-rich set under data/nuisance)");
+        }
         if (data.Format != "synthetic" && (data.Root.Length == 0 || data.Annotations.Length == 0))
         {
             Fail("data.root and data.annotations must be set");
@@ -81,7 +85,8 @@ public static class EvalSetup
                 throw new ConfigException($"{path}: {message}");
             }
         }
-        Check(p.Kind is "linear" or "attentive" or "ridge", $"probe.kind '{p.Kind}' must be linear, attentive or ridge");
+        Check(p.Kind is "linear" or "attentive" or "ridge" or "knn", $"probe.kind '{p.Kind}' must be linear, attentive, ridge or knn");
+        Check(p.Kind != "knn" || (p.KnnK.Length > 0 && p.KnnK.All(k => k >= 1)), "probe.knn_k must list at least one k >= 1");
         Check(p.Pooling is "mean" or "last_k", $"probe.pooling '{p.Pooling}' must be mean or last_k");
         Check(p.BlockPooling is "concatenate" or "average", $"probe.block_pooling '{p.BlockPooling}' must be concatenate or average");
         Check(p.AttentiveVariant is "vjepa" or "vjepa2", $"probe.attentive_variant '{p.AttentiveVariant}' must be vjepa or vjepa2");

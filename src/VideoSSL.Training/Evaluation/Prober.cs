@@ -15,8 +15,8 @@ using Torch = VideoSSL.Torch.Torch;
 
 /// <summary>
 /// Frozen-encoder evaluation: the encoder runs in eval mode without gradients; a linear head (MAE's BatchNorm without
-/// affine + Linear, on token-mean or last-k features), an attentive probe (V-JEPA, on all tokens) or a ridge classifier
-/// is fitted on top. With <c>probe.cache_features</c> the encoder runs once per split and the head trains every epoch
+/// affine + Linear, on token-mean or last-k features), an attentive probe (V-JEPA, on all tokens), a ridge classifier or
+/// a weighted kNN classifier (SVT/DINO, <see cref="KnnProbe"/>) is fitted on top. With <c>probe.cache_features</c> the encoder runs once per split and the head trains every epoch
 /// from the cache (the encoder dominates the cost); otherwise every epoch encodes the loader's (augmented) clips.
 /// The validation split is scored after every epoch with its configured views (per-view softmax averaged per video).
 /// The result is the final epoch's: the validation split is the only held-out one, so the best epoch on it would be
@@ -28,8 +28,8 @@ public sealed class Prober
 
     private readonly ProbeConfig _config;
     private readonly VideoViTEncoder _encoder;
-    private readonly ClipLoader _train;
-    private readonly ClipLoader _val;
+    private readonly ClipLoader? _train;
+    private readonly ClipLoader? _val;
     private readonly RunDirectory? _run;
     private readonly Device _device;
     private readonly TextWriter _out;
@@ -38,14 +38,14 @@ public sealed class Prober
 
     /// <param name="train">Cache mode: every training video once, in order (no shuffle, no drop). Live mode: the training loader (shuffled with the config's seed).</param>
     /// <param name="val">The validation loader (items may carry several test views).</param>
-    /// <param name="run">The run folder; null on data-parallel ranks other than 0.</param>
+    /// <param name="run">The run folder; null on data-parallel ranks other than 0, and for <see cref="Fit"/> from the benchmark (writes nothing).</param>
     /// <param name="distributed">Data parallelism (cached features only): each rank encodes its shard of both loaders, the features are
     /// gathered in one process's order, and rank 0 fits the head on them exactly as one process would.</param>
-    public Prober(ProbeConfig config, VideoViTEncoder encoder, ClipLoader train, ClipLoader val, int numClasses, RunDirectory? run, Device device, TextWriter? output = null,
+    public Prober(ProbeConfig config, VideoViTEncoder encoder, ClipLoader? train, ClipLoader? val, int numClasses, RunDirectory? run, Device device, TextWriter? output = null,
         DistributedContext? distributed = null)
     {
         _dist = distributed ?? DistributedContext.Single;
-        if (_dist.IsDistributed && !(config.Probe.Kind == "ridge" || config.Probe.CacheFeatures))
+        if (_dist.IsDistributed && !(config.Probe.Kind is "ridge" or "knn" || config.Probe.CacheFeatures))
         {
             // Live features would need the head trained data-parallel, and the linear head's BatchNorm would then see each rank's batch only.
             throw new ConfigException("probe.cache_features = false (features encoded every epoch) does not run data-parallel: set probe.cache_features=true (features extracted once, sharded over the ranks) or run one process");
@@ -72,7 +72,8 @@ public sealed class Prober
 
     private bool Attentive => Probe.Kind == "attentive";
 
-    private bool UseCache => Probe.Kind == "ridge" || Probe.CacheFeatures;
+    // Closed-form and nearest-neighbour probes have no epochs: they always work on cached features.
+    private bool UseCache => Probe.Kind is "ridge" or "knn" || Probe.CacheFeatures;
 
     private bool Autocast => _device.IsCuda && _config.Train.Bf16;
 
@@ -160,17 +161,31 @@ public sealed class Prober
     /// <returns>The result on rank 0; null on the other data-parallel ranks, which only extract features.</returns>
     public Result? Run()
     {
-        var train = _config.Train;
         _out.WriteLine($"probe: {Probe.Kind}{(Attentive ? $" (depth {Probe.AttentiveDepth}, {Probe.AttentiveVariant})" : $" on {Probe.Pooling}{(Probe.Pooling == "last_k" ? $" k={Probe.LastK} {Probe.BlockPooling}" : string.Empty)} features")}, {_numClasses} classes, {(UseCache ? "cached" : "live")} features, device {_device}");
-        using var trainCache = UseCache ? CachedOrExtract(_train, "train") : null;
-        using var valCache = UseCache ? CachedOrExtract(_val, "val") : null;
-        if (_run is null)
+        using var trainCache = UseCache ? CachedOrExtract(_train!, "train") : null;
+        using var valCache = UseCache ? CachedOrExtract(_val!, "val") : null;
+        if (!_dist.IsMain)
         {
             return null;
         }
+        return Fit(trainCache, valCache, []).Result;
+    }
+
+    /// <summary>
+    /// Trains the head on <paramref name="trainCache"/> (null: live features from the training loader) and scores the
+    /// validation split after every epoch; the final head also scores each of <paramref name="extra"/> (the benchmark
+    /// chooses hyperparameters on a dev split and reports the same head's test score). Ridge and kNN score directly.
+    /// </summary>
+    public (Result Result, IReadOnlyList<EvalResult> Extra) Fit(CachedFeatures? trainCache, CachedFeatures? valCache, IReadOnlyList<CachedFeatures> extra)
+    {
+        var train = _config.Train;
         if (Probe.Kind == "ridge")
         {
-            return FitRidge(trainCache!, valCache!);
+            return (FitRidge(trainCache!, valCache!), []);
+        }
+        if (Probe.Kind == "knn")
+        {
+            return (FitKnn(trainCache!, valCache!), [.. extra.Select(e => ScoreKnn(trainCache!, e, Probe.KnnK[0], Probe.KnnTemperature, _numClasses))]);
         }
 
         long featureDim;
@@ -181,7 +196,7 @@ public sealed class Prober
         Torch.ManualSeed((ulong)_config.Seed);
         using var head = CreateHead(featureDim);
         head.To(_device);
-        var stepsPerEpoch = trainCache is not null ? trainCache.Count / train.BatchSize : _train.BatchesPerEpoch;
+        var stepsPerEpoch = trainCache is not null ? trainCache.Count / train.BatchSize : _train!.BatchesPerEpoch;
         if (stepsPerEpoch < 1)
         {
             throw new ConfigException($"train.batch_size={train.BatchSize} leaves no whole batch of training clips");
@@ -235,28 +250,31 @@ public sealed class Prober
                 batches++;
                 if (step % _config.Log.EverySteps == 0)
                 {
-                    _run!.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lossValue), ("opt/lr", optimizer.Lr), ("opt/grad_norm", gradNorm), ("time", watch.Elapsed.TotalSeconds));
-                    _run!.TensorBoard.AddScalar("train/loss", (float)lossValue, step);
-                    _run!.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
-                    _run!.TensorBoard.AddScalar("opt/grad_norm", (float)gradNorm, step);
+                    _run?.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", lossValue), ("opt/lr", optimizer.Lr), ("opt/grad_norm", gradNorm), ("time", watch.Elapsed.TotalSeconds));
+                    _run?.TensorBoard.AddScalar("train/loss", (float)lossValue, step);
+                    _run?.TensorBoard.AddScalar("opt/lr", (float)optimizer.Lr, step);
+                    _run?.TensorBoard.AddScalar("opt/grad_norm", (float)gradNorm, step);
                 }
             }
             head.Eval();
             last = valCache is not null
                 ? EvaluateCached(head, valCache)
-                : Evaluator.Run(clips => Forward(head, Encode(clips)), _val, _numClasses, _device, train.Bf16);
+                : Evaluator.Run(clips => Forward(head, Encode(clips)), _val!, _numClasses, _device, train.Bf16);
             var m = last.Metrics;
             var trainLoss = lossSum / Math.Max(1, batches);
             var trainAcc = (double)hits / Math.Max(1, rows);
-            _run!.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", trainLoss), ("train/acc1", trainAcc),
+            _run?.Metrics.Write(("step", step), ("epoch", epoch), ("train/loss", trainLoss), ("train/acc1", trainAcc),
                 ("val/loss", last.Loss), ("val/acc1", m.Top1), ("val/acc5", m.Top5), ("val/mean_class_acc", m.MeanClassAccuracy), ("time", watch.Elapsed.TotalSeconds));
             LogEval(step, last, trainLoss);
             _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"epoch {epoch}: train loss {trainLoss:F4} acc1 {trainAcc * 100:F2}% | val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}% loss {last.Loss:F4} | lr {optimizer.Lr:E2}"));
             var state = new TrainerState(step, epoch + 1, 0, optimizer.StepCount, trainLoss, ConfigLoader.ToJson(_config));
-            Checkpoint.Save(Path.Combine(_run!.CheckpointDir, LastCheckpointName), head, null, state);
+            if (_run is not null)
+            {
+                Checkpoint.Save(Path.Combine(_run.CheckpointDir, LastCheckpointName), head, null, state);
+            }
         }
-        return new Result(last!.Metrics.Top1, last, featureDim);
+        return (new Result(last!.Metrics.Top1, last, featureDim), [.. extra.Select(e => EvaluateCached(head, e))]);
     }
 
     /// <summary>Head logits for features on the device.</summary>
@@ -285,7 +303,7 @@ public sealed class Prober
     {
         if (cache is null)
         {
-            foreach (var batch in _train.Epoch(epoch))
+            foreach (var batch in _train!.Epoch(epoch))
             {
                 var vb = ViewBatch.From(batch);
                 Tensor features;
@@ -411,21 +429,63 @@ public sealed class Prober
         }
         var m = result.Metrics;
         // A closed-form fit has no steps and no lr: one line with the same keys the trained probes log per epoch.
-        _run!.Metrics.Write(("step", 0L), ("epoch", 0), ("train/loss", trainLoss), ("train/acc1", trainAcc), ("val/loss", loss), ("val/acc1", m.Top1),
+        _run?.Metrics.Write(("step", 0L), ("epoch", 0), ("train/loss", trainLoss), ("train/acc1", trainAcc), ("val/loss", loss), ("val/acc1", m.Top1),
             ("val/acc5", m.Top5), ("val/mean_class_acc", m.MeanClassAccuracy), ("opt/ridge_lambda", Probe.RidgeLambda));
         LogEval(0, result, trainLoss);
         _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ridge (lambda {Probe.RidgeLambda:G3}): train acc1 {trainAcc * 100:F2}% | val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}%"));
         return new Result(m.Top1, result, train.Features.Size(-1));
     }
 
+    /// <summary>
+    /// Every k of probe.knn_k on the validation split; the first k is the result (choosing k on val would select on the
+    /// test split: `videossl benchmark` chooses it on a dev split). Several views of a video average their normalised votes.
+    /// </summary>
+    private Result FitKnn(CachedFeatures train, CachedFeatures val)
+    {
+        EvalResult? first = null;
+        foreach (var k in Probe.KnnK)
+        {
+            var result = ScoreKnn(train, val, k, Probe.KnnTemperature, _numClasses);
+            var m = result.Metrics;
+            _run?.Metrics.Write(("step", 0L), ("epoch", 0), ("val/loss", result.Loss), ("val/acc1", m.Top1), ("val/acc5", m.Top5),
+                ("val/mean_class_acc", m.MeanClassAccuracy), ("knn/k", k));
+            _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"knn (k {k}, T {Probe.KnnTemperature:G3}): val acc1 {m.Top1 * 100:F2}% acc5 {m.Top5 * 100:F2}%"));
+            first ??= result;
+        }
+        LogEval(0, first!, double.NaN);
+        return new Result(first!.Metrics.Top1, first, train.Features.Size(-1));
+    }
+
+    /// <summary>The kNN classifier of <paramref name="train"/> scored on <paramref name="query"/> (votes normalised to probabilities, views averaged per video).</summary>
+    public static EvalResult ScoreKnn(CachedFeatures train, CachedFeatures query, int k, double temperature, int numClasses)
+    {
+        var views = query.Metadata.TryGetValue("views", out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : 1;
+        var aggregator = new MultiViewAggregator(numClasses);
+        double loss;
+        using (var scope = Torch.NewScope())
+        {
+            var votes = KnnProbe.Votes(train.Features, train.Labels, query.Features, k, numClasses, temperature);
+            // log of the normalised votes: the aggregator's softmax gives the vote shares back.
+            var logProbs = votes.Div(votes.Sum(1, keepDim: true)).Clamp(min: 1e-12).Log();
+            loss = Torch.CrossEntropy(logProbs, Tensor.From(query.Labels, query.Count)).Item();
+            aggregator.Add(query.VideoIds, [.. query.Labels.Select(l => (int)l)], logProbs, [.. Enumerable.Range(0, query.Count).Select(r => $"view{r % views}")]);
+        }
+        var predictions = aggregator.Results();
+        return new EvalResult(Metrics.Compute(predictions, numClasses), predictions, loss, views);
+    }
+
     private void LogEval(long step, EvalResult result, double trainLoss)
     {
         var m = result.Metrics;
-        _run!.TensorBoard.AddScalar("train/epoch_loss", (float)trainLoss, step);
-        _run!.TensorBoard.AddScalar("val/loss", (float)result.Loss, step);
-        _run!.TensorBoard.AddScalar("val/acc1", (float)m.Top1, step);
-        _run!.TensorBoard.AddScalar("val/acc5", (float)m.Top5, step);
-        _run!.TensorBoard.Flush();
+        if (_run is null)
+        {
+            return;
+        }
+        _run.TensorBoard.AddScalar("train/epoch_loss", (float)trainLoss, step);
+        _run.TensorBoard.AddScalar("val/loss", (float)result.Loss, step);
+        _run.TensorBoard.AddScalar("val/acc1", (float)m.Top1, step);
+        _run.TensorBoard.AddScalar("val/acc5", (float)m.Top5, step);
+        _run.TensorBoard.Flush();
     }
 
     private long SampleFeatureDim()
@@ -441,6 +501,8 @@ public sealed class Prober
     // rank 0 decides, and on a miss every rank extracts its shard; only rank 0 keeps (and writes) the features.
     private CachedFeatures? CachedOrExtract(ClipLoader loader, string split)
     {
+        var dir = Probe.CacheDir.Length > 0 ? Probe.CacheDir : Path.Combine(_run?.Path ?? ".", "features");
+        var path = Path.Combine(dir, $"{split}.safetensors");
         var key = CacheKey(split);
         CachedFeatures? hit = null;
         var path = string.Empty;

@@ -69,4 +69,14 @@ public class ProberTests
         Assert.False(File.Exists(Path.Combine(attentive.Dir, "checkpoints", "best-head.safetensors")), "a head chosen on the validation split");
         Assert.Contains(TinyClips.MetricLines(attentive.Dir), l => l.TryGetProperty("val/acc5", out _));
     }
+
+    [Fact]
+    public void Knn_probe_reports_every_k_and_takes_the_first_as_its_result()
+    {
+        var knn = Probe(TinyClips.Probe("probe.kind=knn", "probe.knn_k=[3,200]"), liveTrainLoader: false);
+        Assert.True(knn.Result.FinalAcc1 >= 0.9, $"knn val acc1 {knn.Result.FinalAcc1}");
+        var lines = TinyClips.MetricLines(knn.Dir).Where(l => l.TryGetProperty("knn/k", out _)).ToList();
+        Assert.Equal([3, 200], lines.Select(l => l.GetProperty("knn/k").GetInt32()));
+        Assert.Equal(lines[0].GetProperty("val/acc1").GetDouble(), knn.Result.FinalAcc1);
+    }
 }

@@ -78,6 +78,7 @@ public sealed class TinyRealData : IDisposable
                 $"data.labels={Path.Combine(Ssv2, SyntheticDatasetWriter.Ssv2LabelsFile)}"],
             "synthetic" => [$"data.root={Path.Combine(Root, "synthetic")}", "data.synthetic.classes=3", "data.synthetic.train_per_class=2",
                 "data.synthetic.val_per_class=1", "data.synthetic.size=32", "data.synthetic.frames=16"],
+            "procedural" => ["data.procedural.clips=4", "data.procedural.size=32", "data.procedural.frames=16", "data.procedural.classes=3"],
             _ => throw new ArgumentException(format, nameof(format)),
         };
         string[] val = !withVal ? [] : format switch

@@ -226,7 +226,16 @@ public sealed class BadInputTests : IDisposable
             Assert.Throws<ConfigException>(() => ConfigLoader.Load<EvalConfig>(null, set)).Message,
         };
         Assert.Single(messages.Distinct());
-        Assert.Equal("data.format = \"webdataset\" (from --set data.format=webdataset): must be one of kinetics, list, ssv2, synthetic", messages[0]);
+        Assert.Equal("data.format = \"webdataset\" (from --set data.format=webdataset): must be one of kinetics, list, ssv2, synthetic, procedural", messages[0]);
+    }
+
+    [Fact]
+    public void A_probe_on_the_procedural_pool_is_refused_in_one_line()
+    {
+        var config = ConfigLoader.Load<ProbeConfig>(null, ["data.format=procedural", "model.encoder=vit_micro", "model.img_size=32", "data.input_size=32", "model.frames=4", "data.num_frames=4"]);
+        var e = Assert.Throws<ConfigException>(() => EvalSetup.Validate("probe.json", config.Model, config.Protocol, config.Data, config.Test));
+        Assert.Contains("data.format procedural", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("\n", e.Message, StringComparison.Ordinal);
     }
 
     // ---- missing videos -------------------------------------------------------------------------------------

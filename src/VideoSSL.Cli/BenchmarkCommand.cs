@@ -1,0 +1,405 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using VideoSSL.Data.Datasets;
+using VideoSSL.Data.Synthetic;
+using VideoSSL.Methods;
+using VideoSSL.Models;
+using VideoSSL.Plots;
+using VideoSSL.Torch;
+using VideoSSL.Training;
+using VideoSSL.Training.Config;
+using VideoSSL.Training.Evaluation;
+
+namespace VideoSSL.Cli;
+
+/// <summary>What `videossl benchmark` runs: which methods, where, how long, on which labeled sets, with which probe grids.</summary>
+internal sealed record BenchmarkOptions
+{
+    /// <summary>Methods to run; each needs <c>{RecipeDir}/{method}_nuisance.json</c>.</summary>
+    public required IReadOnlyList<string> Methods { get; init; }
+
+    public required string RunDir { get; init; }
+
+    /// <summary>Cap on each method's pretraining wall time (it stops at the step boundary with a checkpoint); 0 = none.</summary>
+    public double Minutes { get; init; } = 15;
+
+    public string RecipeDir { get; init; } = Path.Combine("experiments", "quickstart");
+
+    /// <summary>--set overrides applied to every pretraining recipe.</summary>
+    public IReadOnlyList<string> Overrides { get; init; } = [];
+
+    public long Seed { get; init; }
+
+    public string DataRoot { get; init; } = Path.Combine("data", "nuisance");
+
+    public NuisanceDatasetOptions Data { get; init; } = new();
+
+    public string TransferRoot { get; init; } = Path.Combine("data", "nuisance_transfer");
+
+    /// <summary>The transfer set: the same motions drawn with other nuisance statistics (and another seed) than the pool.</summary>
+    public NuisanceDatasetOptions Transfer { get; init; } = new() { Stats = NuisanceStats.Transfer, Seed = 8765, TrainPerClass = 20, DevPerClass = 5, TestPerClass = 10 };
+
+    public int LinearEpochs { get; init; } = 60;
+
+    public int AttentiveEpochs { get; init; } = 40;
+
+    /// <summary>Linear probe grid: base_lr (x batch / 256) x weight decay, chosen on the dev split.</summary>
+    public IReadOnlyList<double> LinearLr { get; init; } = [0.1, 0.5, 2.0];
+
+    public IReadOnlyList<double> LinearWd { get; init; } = [0.0, 0.05];
+
+    /// <summary>Attentive probe grid: absolute lr x weight decay, chosen on the dev split.</summary>
+    public IReadOnlyList<double> AttentiveLr { get; init; } = [3e-4, 1e-3, 3e-3];
+
+    public IReadOnlyList<double> AttentiveWd { get; init; } = [0.01];
+
+    public IReadOnlyList<int> KnnK { get; init; } = KnnProbe.DefaultK;
+
+    public int Workers { get; init; } = 2;
+}
+
+/// <summary>
+/// `videossl benchmark`: for each method, pretrain its quick-start recipe on the procedural nuisance-rich pool, then
+/// probe (linear, attentive, kNN) the pretrained encoder and a randomly initialised one of the same shape, with the same
+/// seeds, on the labeled nuisance-rich set (read from its Kinetics files): hyperparameters chosen on dev, test reported
+/// with 95% bootstrap intervals; the same again on a transfer set drawn with other nuisance statistics. One table to
+/// stdout and to RUN/benchmark.md and RUN/benchmark.json.
+/// </summary>
+internal static class BenchmarkCommand
+{
+    private static readonly string[] s_probes = ["linear", "attentive", "knn"];
+
+    public static Command Create()
+    {
+        var methods = new Option<string?>("--methods") { Description = "comma-separated methods (default: every registered method with a quick-start recipe experiments/quickstart/METHOD_nuisance.json)" };
+        var minutes = new Option<double>("--minutes") { Description = "cap on each method's pretraining wall time, minutes (0 = the recipe's full schedule)", DefaultValueFactory = _ => 15 };
+        var runDir = new Option<string?>("--run-dir") { Description = "output folder (default runs/benchmark-TIMESTAMP)" };
+        var set = new Option<string[]>("--set") { Description = "override a key of every pretraining recipe, e.g. --set train.epochs=1 (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var seed = new Option<long>("--seed") { Description = "seed of the probes and of the random encoders", DefaultValueFactory = _ => 0 };
+        var command = new Command("benchmark", "Pretrain each method on the nuisance-rich pool, probe pretrained vs random encoders, print one table with 95% CIs")
+        {
+            methods, minutes, runDir, set, seed,
+        };
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            var recipeDir = Path.Combine("experiments", "quickstart");
+            var names = parse.GetValue(methods) is { } list
+                ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                : [.. MethodRegistry.Names.Where(m => File.Exists(Recipe(recipeDir, m)))];
+            if (parse.GetValue(minutes) < 0)
+            {
+                throw new ConfigException($"--minutes {parse.GetValue(minutes)}: must be >= 0");
+            }
+            Run(new BenchmarkOptions
+            {
+                Methods = names,
+                Minutes = parse.GetValue(minutes),
+                RunDir = parse.GetValue(runDir) ?? Path.Combine("runs", $"benchmark-{DateTime.Now:yyyyMMdd-HHmmss}"),
+                RecipeDir = recipeDir,
+                Overrides = parse.GetValue(set) ?? [],
+                Seed = parse.GetValue(seed),
+            }, Console.Out);
+            return 0;
+        }));
+        return command;
+    }
+
+    public static string Recipe(string dir, string method) => Path.Combine(dir, $"{method}_nuisance.json");
+
+    /// <summary>One probe result on a test split: top-1 with its 95% bootstrap interval, the dev score it was chosen by.</summary>
+    internal sealed record Cell(double Top1, double Low, double High, double DevTop1, string Chosen);
+
+    internal sealed record MethodResult(string Method, string Recipe, long Steps, double WallSeconds, double FinalLoss, bool Capped, string Checkpoint,
+        Dictionary<string, Cell> Random, Dictionary<string, Cell> Pretrained, Dictionary<string, Cell> TransferRandom, Dictionary<string, Cell> TransferPretrained,
+        double FrameProbeTop1);
+
+    public static IReadOnlyList<MethodResult> Run(BenchmarkOptions options, TextWriter output)
+    {
+        if (options.Methods.Count == 0)
+        {
+            throw new ConfigException($"no method to benchmark: --methods is empty and no {Recipe(options.RecipeDir, "METHOD")} exists");
+        }
+        foreach (var method in options.Methods)
+        {
+            if (!MethodRegistry.Names.Contains(method))
+            {
+                throw new ConfigException($"--methods: unknown method '{method}' ({string.Join(", ", MethodRegistry.Names)})");
+            }
+            if (!File.Exists(Recipe(options.RecipeDir, method)))
+            {
+                throw new ConfigException($"--methods: {method} has no quick-start recipe {Recipe(options.RecipeDir, method)}");
+            }
+        }
+        Directory.CreateDirectory(options.RunDir);
+        NuisanceDatasetWriter.Ensure(options.DataRoot, options.Data, output.WriteLine);
+        NuisanceDatasetWriter.Ensure(options.TransferRoot, options.Transfer, output.WriteLine);
+        var results = new List<MethodResult>();
+        double rawFrame = double.NaN;
+        foreach (var method in options.Methods)
+        {
+            var recipe = Recipe(options.RecipeDir, method);
+            var pretrainDir = Path.Combine(options.RunDir, method, "pretrain");
+            output.WriteLine($"== {method}: pretraining {recipe}{(options.Minutes > 0 ? $" (at most {options.Minutes:G4} min)" : string.Empty)}");
+            var watch = Stopwatch.StartNew();
+            Pretrainer.Result pretrained;
+            using (var stop = new StopSignal())
+            {
+                if (options.Minutes > 0)
+                {
+                    stop.RequestAfter(TimeSpan.FromMinutes(options.Minutes), $"the --minutes {options.Minutes:G4} cap");
+                }
+                pretrained = PretrainCommand.Run(recipe, options.Overrides, pretrainDir, resume: false, resumeCheckpoint: null, stop);
+            }
+            var wall = watch.Elapsed.TotalSeconds;
+            var checkpoint = Path.Combine(pretrainDir, "checkpoints", "last.safetensors");
+            var config = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(recipe, options.Overrides));
+            var encoderConfig = PretrainCommand.EncoderConfig(config, MethodRegistry.Get(config.Method)) with { DropPathRate = 0 };
+            var probeRoot = Path.Combine(options.RunDir, method);
+            var main = Probes(options, config, encoderConfig, checkpoint, options.DataRoot, Path.Combine(probeRoot, "test"), output);
+            var transfer = Probes(options, config, encoderConfig, checkpoint, options.TransferRoot, Path.Combine(probeRoot, "transfer"), output);
+            if (double.IsNaN(rawFrame))
+            {
+                rawFrame = main.RawFrame;
+            }
+            results.Add(new MethodResult(method, recipe, pretrained.Steps, wall, pretrained.FinalLoss, pretrained.Interrupted, checkpoint,
+                main.Random, main.Pretrained, transfer.Random, transfer.Pretrained, main.FrameProbe));
+        }
+        var classes = options.Data.Classes;
+        var table = Table(results, classes, rawFrame);
+        output.WriteLine();
+        output.Write(table);
+        VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(options.RunDir, "benchmark.md"), table);
+        VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(options.RunDir, "benchmark.json"), JsonSerializer.Serialize(new
+        {
+            seed = options.Seed,
+            minutes = options.Minutes,
+            overrides = options.Overrides,
+            data = new { root = options.DataRoot, classes, train_per_class = options.Data.TrainPerClass, dev_per_class = options.Data.DevPerClass, test_per_class = options.Data.TestPerClass, seed = options.Data.Seed },
+            transfer = new { root = options.TransferRoot, train_per_class = options.Transfer.TrainPerClass, dev_per_class = options.Transfer.DevPerClass, test_per_class = options.Transfer.TestPerClass, seed = options.Transfer.Seed },
+            frame_probe_raw_pixels_top1 = rawFrame,
+            methods = results,
+        }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        output.WriteLine($"written: {Path.Combine(options.RunDir, "benchmark.md")}, {Path.Combine(options.RunDir, "benchmark.json")}");
+        return results;
+    }
+
+    private sealed record ProbeSet(Dictionary<string, Cell> Random, Dictionary<string, Cell> Pretrained, double FrameProbe, double RawFrame);
+
+    // Every probe of the random and the pretrained encoder on one labeled set (train fits, dev chooses, test reports).
+    private static ProbeSet Probes(BenchmarkOptions options, PretrainConfig config, VideoViTConfig encoderConfig, string checkpoint, string root, string outDir, TextWriter output)
+    {
+        var kinetics = NuisanceDatasetWriter.KineticsDir(root);
+        var data = new DataSection
+        {
+            Format = "kinetics",
+            Root = Path.Combine(kinetics, "train"),
+            Annotations = Path.Combine(kinetics, "train.csv"),
+            NumFrames = config.Data.NumFrames,
+            SamplingRate = config.Data.SamplingRate,
+            InputSize = config.Data.InputSize,
+            Workers = options.Workers,
+        };
+        var trainSet = EvalSetup.OpenTrain(data);
+        VideoDataset Split(string name) => EvalSetup.OpenVal(data, new SplitSection { Root = Path.Combine(kinetics, name), Annotations = Path.Combine(kinetics, $"{name}.csv") }, trainSet.ClassIndex);
+        var splits = new[] { ("train", trainSet), ("dev", Split("dev")), ("test", Split("test")) };
+        var numClasses = trainSet.ClassCount;
+        var device = Device.CPU;
+        var tokenConfig = ProbeConfig("attentive", options, 0, 0);
+        var results = new Dictionary<string, Cell>[2];
+        double frameProbe = double.NaN, rawFrame = double.NaN;
+        for (var e = 0; e < 2; e++)
+        {
+            var isPretrained = e == 1;
+            var name = isPretrained ? "pretrained" : "random";
+            Torch.Torch.ManualSeed((ulong)options.Seed);
+            using var encoder = new VideoViTEncoder(encoderConfig);
+            if (isPretrained)
+            {
+                output.WriteLine(EvalSetup.InitEncoder(encoder, checkpoint));
+            }
+            var extractor = new Prober(tokenConfig, encoder, null, null, numClasses, null, device, TextWriter.Null);
+            // Tokens [N, L, D] for the attentive probe; their mean [N, D] for linear and kNN (what probe.pooling=mean sees).
+            var tokens = new Dictionary<string, CachedFeatures>();
+            var pooled = new Dictionary<string, CachedFeatures>();
+            var frames = new Dictionary<string, CachedFeatures>();
+            try
+            {
+                foreach (var (split, set) in splits)
+                {
+                    var loader = EvalSetup.Loader(set, EvalSetup.TestPipeline(data, "kinetics", 1, 1), data, 16, options.Seed, train: false);
+                    var t = extractor.Extract(loader, split);
+                    tokens[split] = t;
+                    pooled[split] = new CachedFeatures(MeanTokens(t.Features), t.Labels, t.VideoIds, t.Metadata);
+                    if (isPretrained && split != "dev")
+                    {
+                        frames[split] = MiddleFrameFeatures(encoder, loader, raw: false);
+                    }
+                    if (!isPretrained && split != "dev" && double.IsNaN(rawFrame))
+                    {
+                        frames["raw-" + split] = MiddleFrameFeatures(encoder, loader, raw: true);
+                    }
+                }
+                var cells = new Dictionary<string, Cell>();
+                var dir = Path.Combine(outDir, name);
+                cells["linear"] = Grid(options, "linear", encoder, pooled, numClasses, dir, device);
+                cells["attentive"] = Grid(options, "attentive", encoder, tokens, numClasses, dir, device);
+                cells["knn"] = Knn(options, pooled, numClasses, dir);
+                results[e] = cells;
+                output.WriteLine($"{Path.GetFileName(outDir)} {name}: " + string.Join(", ", s_probes.Select(p => $"{p} {cells[p].Top1 * 100:F1}% (dev {cells[p].DevTop1 * 100:F1}%, {cells[p].Chosen})")));
+                if (frames.TryGetValue("train", out var frameTrain))
+                {
+                    frameProbe = RidgeTop1(frameTrain, frames["test"], numClasses);
+                }
+                if (frames.TryGetValue("raw-train", out var rawTrain))
+                {
+                    rawFrame = RidgeTop1(rawTrain, frames["raw-test"], numClasses);
+                }
+            }
+            finally
+            {
+                foreach (var c in tokens.Values.Concat(pooled.Values).Concat(frames.Values))
+                {
+                    c.Dispose();
+                }
+            }
+        }
+        return new ProbeSet(results[0], results[1], frameProbe, rawFrame);
+    }
+
+    // Batches of 32 (linear) and 16 (attentive) clips, fewer when the training split is smaller.
+    private static ProbeConfig ProbeConfig(string kind, BenchmarkOptions options, double lr, double wd, int trainCount = int.MaxValue) => new()
+    {
+        Seed = options.Seed,
+        Probe = new ProbeSection { Kind = kind, Pooling = "mean", AttentiveDepth = 1, AttentiveVariant = "vjepa", CacheFeatures = true },
+        Train = kind == "attentive"
+            ? new ProbeOptimSection { Epochs = options.AttentiveEpochs, BatchSize = Math.Min(16, trainCount), BaseLr = lr, ScaleLr = false, WarmupEpochs = 2, WeightDecay = wd, Bf16 = false }
+            : new ProbeOptimSection { Epochs = options.LinearEpochs, BatchSize = Math.Min(32, trainCount), BaseLr = lr, ScaleLr = true, WarmupEpochs = 5, WeightDecay = wd, Bf16 = false },
+        Log = new LogSection { EverySteps = int.MaxValue },
+    };
+
+    // Each (lr, weight decay) trains a head on train; the best on dev (first on ties) is reported on test.
+    private static Cell Grid(BenchmarkOptions options, string kind, VideoViTEncoder encoder, Dictionary<string, CachedFeatures> features, int numClasses, string dir, Device device)
+    {
+        var lrs = kind == "attentive" ? options.AttentiveLr : options.LinearLr;
+        var wds = kind == "attentive" ? options.AttentiveWd : options.LinearWd;
+        (double Dev, EvalResult Test, string Chosen)? best = null;
+        foreach (var lr in lrs)
+        {
+            foreach (var wd in wds)
+            {
+                var prober = new Prober(ProbeConfig(kind, options, lr, wd, features["train"].Count), encoder, null, null, numClasses, null, device, TextWriter.Null);
+                var (result, extra) = prober.Fit(features["train"], features["dev"], [features["test"]]);
+                if (best is null || result.FinalAcc1 > best.Value.Dev)
+                {
+                    best = (result.FinalAcc1, extra[0], string.Create(CultureInfo.InvariantCulture, $"lr {lr:G3}, wd {wd:G3}"));
+                }
+            }
+        }
+        return Report(Path.Combine(dir, kind), best!.Value.Test, best.Value.Dev, best.Value.Chosen, numClasses);
+    }
+
+    private static Cell Knn(BenchmarkOptions options, Dictionary<string, CachedFeatures> features, int numClasses, string dir)
+    {
+        var best = options.KnnK.Select(k => (K: k, Dev: Prober.ScoreKnn(features["train"], features["dev"], k, KnnProbe.DefaultTemperature, numClasses).Metrics.Top1))
+            .Aggregate((a, b) => b.Dev > a.Dev ? b : a);
+        var test = Prober.ScoreKnn(features["train"], features["test"], best.K, KnnProbe.DefaultTemperature, numClasses);
+        return Report(Path.Combine(dir, "knn"), test, best.Dev, $"k {best.K}", numClasses);
+    }
+
+    // predictions.csv of the chosen probe, and its top-1 with the 95% bootstrap interval the HTML report uses.
+    private static Cell Report(string dir, EvalResult test, double dev, string chosen, int numClasses)
+    {
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "predictions.csv");
+        PredictionsCsv.Write(path, test.Predictions);
+        var interval = TestResults.Read(path, numClasses).Bootstrap(1);
+        return new Cell(interval.Value, interval.Low, interval.High, dev, chosen);
+    }
+
+    private static Tensor MeanTokens(Tensor tokens)
+    {
+        using var scope = Torch.Torch.NewScope();
+        return scope.MoveToOuter(tokens.Mean(1)).DetachFromScope();
+    }
+
+    /// <summary>
+    /// The frame-level check: per video, the middle frame alone (repeated over the clip, so no motion is left) through
+    /// the encoder and mean-pooled, or with <paramref name="raw"/> its pixels (4×4 block means).
+    /// </summary>
+    private static CachedFeatures MiddleFrameFeatures(VideoViTEncoder encoder, VideoSSL.Data.Loading.ClipLoader loader, bool raw)
+    {
+        var parts = new List<Tensor>();
+        var labels = new List<long>();
+        var ids = new List<string>();
+        using var noGrad = Torch.Torch.NoGrad();
+        foreach (var batch in loader.Epoch(0))
+        {
+            var vb = ViewBatch.From(batch);
+            using var scope = Torch.Torch.NewScope();
+            var clips = vb.Clips(Device.CPU);  // [B, 3, T, S, S]
+            var t = clips.Size(2);
+            var frame = clips.Narrow(2, t / 2, 1);
+            Tensor features;
+            if (raw)
+            {
+                var b = clips.Size(0);
+                var s = clips.Size(3);
+                features = frame.Reshape(b, 3, s / 4, 4, s / 4, 4).Mean([3, 5]).Reshape(b, -1);
+            }
+            else
+            {
+                features = encoder.Forward(frame.Expand(-1, -1, t, -1, -1).Contiguous()).Mean(1);
+            }
+            parts.Add(scope.MoveToOuter(features.Float()).DetachFromScope());
+            labels.AddRange(vb.Labels.Select(l => (long)l));
+            ids.AddRange(vb.VideoIds);
+        }
+        Tensor all;
+        using (var scope = Torch.Torch.NewScope())
+        {
+            all = scope.MoveToOuter(Torch.Torch.Cat(parts, 0)).DetachFromScope();
+        }
+        foreach (var p in parts)
+        {
+            p.Dispose();
+        }
+        return new CachedFeatures(all, [.. labels], [.. ids], new Dictionary<string, string>());
+    }
+
+    private static double RidgeTop1(CachedFeatures train, CachedFeatures test, int numClasses)
+    {
+        using var probe = ClosedFormProbe.Fit(train.Features, train.Labels, numClasses, 1e-1);
+        return probe.Accuracy(test.Features, test.Labels);
+    }
+
+    private static string Pct(Cell c) => string.Create(CultureInfo.InvariantCulture, $"{c.Top1 * 100:F1} [{c.Low * 100:F1}, {c.High * 100:F1}]");
+
+    internal static string Table(IReadOnlyList<MethodResult> results, int classes, double rawFrame)
+    {
+        var sb = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        sb.AppendLine(string.Create(inv, $"Top-1 % on the test split [95% bootstrap CI]; probe hyperparameters chosen on dev; chance {100.0 / classes:F1}%"));
+        sb.AppendLine();
+        sb.AppendLine("| method | set | encoder | linear | attentive | kNN | pretraining |");
+        sb.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var r in results)
+        {
+            var pretraining = string.Create(inv, $"{r.Steps} steps, {TimeSpan.FromSeconds(r.WallSeconds):mm\\:ss}{(r.Capped ? " (capped)" : string.Empty)}, loss {r.FinalLoss:F4}");
+            foreach (var (set, random, trained) in new[] { ("nuisance", r.Random, r.Pretrained), ("transfer", r.TransferRandom, r.TransferPretrained) })
+            {
+                sb.AppendLine($"| {r.Method} | {set} | random | {Pct(random["linear"])} | {Pct(random["attentive"])} | {Pct(random["knn"])} | |");
+                sb.AppendLine($"| {r.Method} | {set} | pretrained | {Pct(trained["linear"])} | {Pct(trained["attentive"])} | {Pct(trained["knn"])} | {(set == "nuisance" ? pretraining : string.Empty)} |");
+            }
+        }
+        sb.AppendLine();
+        foreach (var r in results)
+        {
+            sb.AppendLine(string.Create(inv, $"- {r.Method}: attentive gain (pretrained - random) {(r.Pretrained["attentive"].Top1 - r.Random["attentive"].Top1) * 100:+0.0;-0.0} points; frame-level check (ridge on the pretrained encoder's features of the middle frame alone) {r.FrameProbeTop1 * 100:F1}%"));
+        }
+        sb.AppendLine(string.Create(inv, $"- frame-level check on raw pixels (ridge on 4x4 block means of the middle frame): {rawFrame * 100:F1}% (chance {100.0 / classes:F1}%)"));
+        return sb.ToString();
+    }
+}

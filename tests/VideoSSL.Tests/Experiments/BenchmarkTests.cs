@@ -1,0 +1,67 @@
+using System.Text.Json;
+using VideoSSL.Cli;
+using VideoSSL.Data.Synthetic;
+using VideoSSL.Tests.EvaluationRuns;
+
+namespace VideoSSL.Tests.Experiments;
+
+/// <summary>
+/// `videossl benchmark` end to end at a tiny size (the shipped VideoMAE recipe shrunk to one step, two classes, a few
+/// clips): the table has every probe for both encoders on both sets, and the results are written. No gain is asserted.
+/// </summary>
+[Collection(VideoSSL.Tests.Torch.LiveTensorCollection.Name)]
+public class BenchmarkTests
+{
+    [Fact]
+    public void Benchmark_runs_end_to_end_and_writes_its_table()
+    {
+        var root = Directory.CreateTempSubdirectory("vssl-benchmark-").FullName;
+        try
+        {
+            var options = new BenchmarkOptions
+            {
+                Methods = ["videomae"],
+                RunDir = Path.Combine(root, "run"),
+                Minutes = 5,
+                RecipeDir = Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"),
+                Overrides = [.. TinyRealData.ModelKeys, .. TinyRealData.PretrainKeys, "data.procedural.clips=4", "data.procedural.size=32"],
+                DataRoot = Path.Combine(root, "nuisance"),
+                Data = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 3, DevPerClass = 1, TestPerClass = 2, Size = 32, Frames = 8 },
+                TransferRoot = Path.Combine(root, "transfer"),
+                Transfer = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8, Stats = NuisanceStats.Transfer, Seed = 5 },
+                LinearEpochs = 1,
+                AttentiveEpochs = 1,
+                LinearLr = [0.5],
+                LinearWd = [0.0, 0.05],
+                AttentiveLr = [1e-3],
+                KnnK = [1, 200],
+                Workers = 1,
+            };
+            var output = new StringWriter();
+            var results = BenchmarkCommand.Run(options, output);
+
+            var r = Assert.Single(results);
+            Assert.Equal(1, r.Steps);
+            foreach (var cells in new[] { r.Random, r.Pretrained, r.TransferRandom, r.TransferPretrained })
+            {
+                Assert.Equal(["attentive", "knn", "linear"], cells.Keys.Order(StringComparer.Ordinal));
+                Assert.All(cells.Values, c => Assert.InRange(c.Top1, c.Low, c.High));
+            }
+            var table = File.ReadAllText(Path.Combine(options.RunDir, "benchmark.md"));
+            Assert.Contains("| method | set | encoder | linear | attentive | kNN | pretraining |", table, StringComparison.Ordinal);
+            Assert.Equal(4, table.Split('\n').Count(l => l.StartsWith("| videomae |", StringComparison.Ordinal)));
+            Assert.Contains("frame-level check", table, StringComparison.Ordinal);
+            Assert.Contains(table, output.ToString(), StringComparison.Ordinal);
+            using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(options.RunDir, "benchmark.json")));
+            var method = json.RootElement.GetProperty("methods")[0];
+            Assert.Equal("videomae", method.GetProperty("method").GetString());
+            Assert.True(method.GetProperty("pretrained").GetProperty("attentive").TryGetProperty("top1", out _));
+            Assert.True(File.Exists(Path.Combine(options.RunDir, "videomae", "test", "pretrained", "knn", "predictions.csv")));
+            Assert.True(File.Exists(Path.Combine(options.RunDir, "videomae", "pretrain", "checkpoints", "last.safetensors")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
