@@ -50,6 +50,16 @@ public enum RopePairing
     Textbook,
 }
 
+/// <summary>How tokens attend across space and time (config key <c>model.space_time</c>).</summary>
+public enum SpaceTimeAttention
+{
+    /// <summary>VideoMAE / V-JEPA: every token attends to every other (tubelet tokens, no CLS).</summary>
+    Joint,
+
+    /// <summary>TimeSformer / SVT: temporal then spatial attention per block, a CLS token, one token per frame and patch (<see cref="DividedViT"/>).</summary>
+    Divided,
+}
+
 /// <summary>The token grid T' × H' × W' of a clip; tokens are numbered t-major, then h, then w.</summary>
 public readonly record struct TokenGrid(int Frames, int Height, int Width)
 {
@@ -74,6 +84,7 @@ public sealed record VideoViTConfig
     public QkvBiasStyle QkvBias { get; init; } = QkvBiasStyle.QV;
     public PositionEmbedding PosEmbed { get; init; } = PositionEmbedding.Sinusoid1d;
     public RopePairing Rope { get; init; } = RopePairing.Official;
+    public SpaceTimeAttention SpaceTime { get; init; } = SpaceTimeAttention.Joint;
 
     /// <summary>
     /// V-JEPA's <c>uniform_power</c>: each of t, h, w gets 2·ceil(D/6) dims of the 3-D sincos table (else D/2, D/4, D/4).
@@ -119,6 +130,7 @@ public sealed record VideoViTConfig
         Require(NumFrames % TubeletSize == 0, $"frame count {NumFrames} is not a multiple of tubelet size {TubeletSize}");
         Require(MlpRatio > 0, "mlp ratio must be positive");
         Require(DropPathRate is >= 0 and < 1, $"drop path rate {DropPathRate} is outside [0, 1)");
+        Require(SpaceTime == SpaceTimeAttention.Joint || TubeletSize == 1, $"divided space-time attention embeds each frame on its own: tubelet size must be 1, got {TubeletSize}");
     }
 }
 
@@ -178,6 +190,12 @@ public sealed class Attention : Module
     public Linear Proj { get; }
     public Rope3d? Rope { get; }
 
+    /// <summary>
+    /// Scale the scores, softmax((q·kᵀ)·scale), as TimeSformer's Attention, instead of the query first; on CPU the
+    /// math is then written out that way (same values to the last bit as the official code), on CUDA SDPA runs.
+    /// </summary>
+    public bool ScaleScores { get; init; }
+
     /// <summary>[B, N, C] → [B, N, C]. <paramref name="positions"/> [B, N] are the tokens' original indices (RoPE only; default 0..N−1).</summary>
     public Tensor Forward(Tensor x, Tensor? positions = null)
     {
@@ -194,7 +212,9 @@ public sealed class Attention : Module
             q = Rope.Apply(q, table);
             k = Rope.Apply(k, table);
         }
-        var attended = Torch.ScaledDotProductAttention(q, k, v); // [B, H, N, hd]
+        var attended = ScaleScores && !x.Device.IsCuda
+            ? q.MatMul(k.Transpose(-2, -1)).Mul(Math.Pow(c / _numHeads, -0.5)).Softmax(-1).MatMul(v)
+            : Torch.ScaledDotProductAttention(q, k, v); // [B, H, N, hd]
         var y = Proj.Forward(attended.Transpose(1, 2).Reshape(b, n, c));
         return scope.MoveToOuter(y);
     }
@@ -410,6 +430,10 @@ public class VideoViTEncoder : Module
     protected VideoViTEncoder(VideoViTConfig config, bool finalNorm)
     {
         config.Validate();
+        if (config.SpaceTime == SpaceTimeAttention.Divided)
+        {
+            throw new ArgumentException($"model '{config.Name}' has divided space-time attention: it is a DividedViT, not a joint encoder");
+        }
         Config = config;
         PatchEmbed = Child("patch_embed", new PatchEmbed3d(config));
         switch (config.PosEmbed)
@@ -703,6 +727,9 @@ public static class ModelRegistry
         ["vit_huge"] = VideoViTVariants.Huge,
         ["vit_giant"] = VideoViTVariants.Giant,
         ["vit_giant_xformers"] = VideoViTVariants.GiantXformers,
+        ["vit_micro_divst"] = VideoViTVariants.Divided(VideoViTVariants.Micro),
+        ["vit_small_divst"] = VideoViTVariants.Divided(VideoViTVariants.Small),
+        ["vit_base_divst"] = VideoViTVariants.Divided(VideoViTVariants.Base),
     };
 
     public static IReadOnlyCollection<string> Names => s_configs.Keys;
@@ -712,6 +739,10 @@ public static class ModelRegistry
         s_configs.TryGetValue(name, out var config)
             ? config
             : throw new ArgumentException($"unknown model '{name}'; known: {string.Join(", ", s_configs.Keys)}", nameof(name));
+
+    /// <summary>The backbone a config describes: <see cref="DividedViT"/> for divided space-time attention, else the joint <see cref="VideoViTEncoder"/>.</summary>
+    public static Module CreateBackbone(VideoViTConfig config) =>
+        config.SpaceTime == SpaceTimeAttention.Divided ? new DividedViT(config) : new VideoViTEncoder(config);
 
     /// <summary>A pretraining-style encoder of a named size, with optional overrides (e.g. <c>c =&gt; c with { NumFrames = 8 }</c>).</summary>
     public static VideoViTEncoder Create(string name, Func<VideoViTConfig, VideoViTConfig>? overrides = null) =>
@@ -747,5 +778,21 @@ public static class VideoViTVariants
     public static VideoViTConfig Giant => new() { Name = "vit_giant", EmbedDim = 1408, Depth = 40, NumHeads = 16, MlpRatio = 48.0 / 11, PatchSize = 14 };
 
     /// <summary>V-JEPA 2's ViT-g (vjepa2 src/models/vision_transformer.py vit_giant_xformers): 22 heads of 64, patch 16.</summary>
+    /// <summary>
+    /// TimeSformer's divided space-time ViT of the same width (kahnchana/svt models/timesformer.py
+    /// get_vit_base_patch16_224: qkv bias, LayerNorm eps 1e-6, 8 frames of 224 px, patch 16, drop path 0.1).
+    /// </summary>
+    public static VideoViTConfig Divided(VideoViTConfig size) => size with
+    {
+        Name = size.Name + "_divst",
+        SpaceTime = SpaceTimeAttention.Divided,
+        TubeletSize = 1,
+        NumFrames = 8,
+        QkvBias = QkvBiasStyle.Qkv,
+        PosEmbed = PositionEmbedding.None,
+        Init = "timesformer",
+        DropPathRate = 0.1,
+    };
+
     public static VideoViTConfig GiantXformers => new() { Name = "vit_giant_xformers", EmbedDim = 1408, Depth = 40, NumHeads = 22, MlpRatio = 48.0 / 11, PatchSize = 16 };
 }
