@@ -159,7 +159,12 @@ internal static class PretrainCommand
     public static PretrainConfig WithMethodDefaults(PretrainConfig config)
     {
         var method = Method(config);
-        return config.Method is "vjepa" or "vjepa2" ? config with { Vjepa = (config.Vjepa ?? (VJepaSettings)method.DefaultSection!).Resolved() } : config;
+        return config.Method switch
+        {
+            "vjepa" or "vjepa2" => config with { Vjepa = (config.Vjepa ?? (VJepaSettings)method.DefaultSection!).Resolved() },
+            "svt" => config with { Svt = config.Svt ?? (SvtSettings)method.DefaultSection! },
+            _ => config,
+        };
     }
 
     /// <summary>The task of the config's method from the method registry, with the encoder the config describes.</summary>
@@ -170,6 +175,7 @@ internal static class PretrainCommand
         object? Section(Type type) =>
             type == typeof(VideoMAEConfig) ? VideoMAESection(config, encoder)
             : type == typeof(VJepaSettings) ? config.Vjepa
+            : type == typeof(SvtSettings) ? config.Svt
             : null;
         try
         {
@@ -190,6 +196,10 @@ internal static class PretrainCommand
         if (config.Vjepa is not null && config.Method is not ("vjepa" or "vjepa2"))
         {
             throw new ConfigException($"the vjepa section belongs to methods vjepa and vjepa2, not '{config.Method}'");
+        }
+        if (config.Svt is not null && config.Method != "svt")
+        {
+            throw new ConfigException($"the svt section belongs to method svt, not '{config.Method}'");
         }
         return MethodRegistry.Get(config.Method);
     }

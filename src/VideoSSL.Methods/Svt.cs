@@ -269,7 +269,7 @@ public sealed class SvtNetwork : Module
         _features = Backbone switch
         {
             DividedViT divided => divided.Forward,
-            VideoViTEncoder joint when settings.Pool == "mean" => clip => joint.Forward(clip).Mean([1]),
+            VideoViTEncoder joint when settings.Pool == "mean" => clip => joint.ForwardAnySize(clip).Mean([1]),
             _ => throw new ArgumentException($"svt.pool = {settings.Pool}: the joint encoder '{encoder.Name}' has no CLS token; use mean or a *_divst encoder"),
         };
         Head = Child("head", new DinoHead(encoder.EmbedDim, settings.OutDim, settings.NormLastLayer, settings.HeadLayers, settings.HiddenDim, settings.BottleneckDim));

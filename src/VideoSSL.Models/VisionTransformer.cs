@@ -503,6 +503,62 @@ public class VideoViTEncoder : Module
     /// <summary>Token features after the blocks and the final norm (if any): [B, N or Nvis, D].</summary>
     public Tensor Forward(Tensor clip, Tensor? visibleIndices = null) => ForwardIntermediates(clip, 0, visibleIndices).Output;
 
+    private readonly Dictionary<TokenGrid, Tensor> _tablesBySize = [];
+
+    /// <summary>
+    /// Token features [B, N, D] for a clip of another frame count or size than the config's (multiples of tubelet
+    /// and patch), as SVT's views: the fixed position table is computed for that grid (VideoMAE's 1-D sinusoid for N
+    /// tokens, as its fine-tuning at other sizes; V-JEPA's 3-D sincos for T' × H' × W'). Not for RoPE, whose blocks
+    /// are built for one grid.
+    /// </summary>
+    public Tensor ForwardAnySize(Tensor clip)
+    {
+        var c = Config;
+        if (clip.Dim != 5 || clip.Size(1) != c.InChannels || clip.Size(2) % c.TubeletSize != 0 || clip.Size(3) % c.PatchSize != 0 || clip.Size(4) % c.PatchSize != 0)
+        {
+            throw new ArgumentException($"model '{c.Name}' takes clips [B, {c.InChannels}, T, H, W] with T a multiple of {c.TubeletSize} and H, W of {c.PatchSize}, got [{string.Join(", ", clip.Shape)}]");
+        }
+        var grid = new TokenGrid((int)clip.Size(2) / c.TubeletSize, (int)clip.Size(3) / c.PatchSize, (int)clip.Size(4) / c.PatchSize);
+        if (grid == c.Grid)
+        {
+            return Forward(clip);
+        }
+        if (c.PosEmbed == PositionEmbedding.Rope3d)
+        {
+            throw new ArgumentException($"model '{c.Name}' uses 3-D RoPE built for a {c.Grid.Frames} x {c.Grid.Height} x {c.Grid.Width} grid; it cannot take a {grid.Frames} x {grid.Height} x {grid.Width} clip");
+        }
+        using var scope = Torch.NewScope();
+        var x = PatchEmbed.Proj.Forward(clip).Flatten(2).Transpose(1, 2);
+        if (c.PosEmbed is PositionEmbedding.Sinusoid1d or PositionEmbedding.Sincos3d)
+        {
+            if (!_tablesBySize.TryGetValue(grid, out var table))
+            {
+                var values = c.PosEmbed == PositionEmbedding.Sinusoid1d ? PositionTables.Sinusoid1d(grid.Count, c.EmbedDim) : PositionTables.Sincos3d(grid, c.EmbedDim, c.UniformPower);
+                table = Tensor.From(values, 1, grid.Count, c.EmbedDim).To(clip.Device).DetachFromScope();
+                _tablesBySize[grid] = table;
+            }
+            x = x + table.To(x.Dtype);
+        }
+        foreach (var block in Blocks)
+        {
+            x = block.Forward(x);
+        }
+        return scope.MoveToOuter(Norm is null ? x : Norm.Forward(x));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var table in _tablesBySize.Values)
+            {
+                table.Dispose();
+            }
+            _tablesBySize.Clear();
+        }
+        base.Dispose(disposing);
+    }
+
     /// <summary>
     /// Forward that also returns the raw outputs (before the final norm) of the last <paramref name="lastBlocks"/>
     /// blocks, in block order, for probes that read several layers.

@@ -350,7 +350,7 @@ public class SvtTests
     {
         Torch.ManualSeed(4);
         var encoder = ModelRegistry.Get("vit_micro") with { ImgSize = 32, NumFrames = 4, TubeletSize = 2 };
-        var settings = MicroSettings with { LocalFrames = [], GlobalFrames = [4, 4] };
+        var settings = MicroSettings; // views of 4 and 2 frames at 32 px, 2 frames at 16 px: the joint encoder computes its table per view
         using var task = new SvtTask(encoder, settings);
         var views = RandomViews(settings, 2);
         using var scope = Torch.NewScope();
