@@ -195,8 +195,12 @@ public static class MultiViewPipelines
     public static int[] TemporalSampling(int length, int start, int end, int n)
     {
         var indices = new int[n];
-        // ATen's linspace kernel: the first half counts up from start, the second half down from end.
-        float step = n > 1 ? ((float)end - start) / (n - 1) : 0f;
+        // ATen's linspace kernel: the first half counts up from start, the second half down from end; one step is start.
+        if (n == 1)
+        {
+            return [Math.Clamp(start, 0, length - 1)];
+        }
+        float step = ((float)end - start) / (n - 1);
         int halfway = n / 2;
         for (int i = 0; i < n; i++)
         {
@@ -208,31 +212,35 @@ public static class MultiViewPipelines
 
     /// <summary>
     /// transform.py random_resized_crop: 10 tries of (area fraction in [min, max], log-uniform aspect 3/4–4/3) with
-    /// NO break, so the last valid try wins (each valid try draws its top, then left); a centre crop if none fits.
+    /// NO break: the position is the last valid try's (each valid try draws its top, then left), but the size is the
+    /// tenth try's, valid or not, cut to the frame by the tensor slice; a centre crop if no try fits.
     /// </summary>
     public static CropBox SampleCrop(int width, int height, double minScale, double maxScale, Random rng)
     {
         double area = (double)width * height;
         double logMin = Math.Log(3.0 / 4);
         double logMax = Math.Log(4.0 / 3);
-        CropBox? found = null;
+        (int Top, int Left)? position = null;
+        int w = 0;
+        int h = 0;
         for (int attempt = 0; attempt < 10; attempt++)
         {
             double targetArea = area * (minScale + rng.NextDouble() * (maxScale - minScale));
             double aspect = Math.Exp(logMin + rng.NextDouble() * (logMax - logMin));
             // Python's round(np.float64) rounds half to even, as Math.Round does.
-            int w = (int)Math.Round(Math.Sqrt(targetArea * aspect));
-            int h = (int)Math.Round(Math.Sqrt(targetArea / aspect));
+            w = (int)Math.Round(Math.Sqrt(targetArea * aspect));
+            h = (int)Math.Round(Math.Sqrt(targetArea / aspect));
             if (w > 0 && w <= width && h > 0 && h <= height)
             {
                 int top = rng.Next(height - h + 1);
                 int left = rng.Next(width - w + 1);
-                found = new CropBox(left, top, w, h);
+                position = (top, left);
             }
         }
-        if (found is CropBox box)
+        if (position is var (i, j))
         {
-            return box;
+            // images[:, :, i: i + h, j: j + w] with the last try's h and w: a slice past the edge stops at it.
+            return new CropBox(j, i, Math.Min(w, width - j), Math.Min(h, height - i));
         }
         double ratio = (double)width / height;
         (int cw, int ch) = ratio < 3.0 / 4 ? (width, (int)Math.Round(width / (3.0 / 4)))
