@@ -82,7 +82,18 @@ internal static class PretrainCommand
         {
             dist.Barrier();
         }
-        var pipeline = VideoPipelines.CreateWriter(new VideoPipelineOptions
+        // The task before the loader: a method that asks for named views (SVT) gets the multi-view pipeline.
+        config = WithMethodDefaults(config);
+        using var task = CreateTask(config);
+        if (task is VideoMAETask videoMae)
+        {
+            videoMae.Shard = new BatchShard(dist.Rank, dist.WorldSize, config.Data.NumSample);
+        }
+        else if (task is VJepaTask vjepa)
+        {
+            vjepa.Rank = dist.Rank;
+        }
+        var pipelineOptions = new VideoPipelineOptions
         {
             Protocol = PipelineProtocol.Pretrain,
             Frames = config.Data.NumFrames,
@@ -93,7 +104,10 @@ internal static class PretrainCommand
             PretrainCrop = config.Data.Crop,
             MinCropScale = config.Data.MinCropScale,
             CropAspect = config.Data.CropAspect,
-        });
+        };
+        var pipeline = task.Views is { } viewSpec
+            ? MultiViewPipelines.CreateWriter(pipelineOptions, viewSpec)
+            : VideoPipelines.CreateWriter(pipelineOptions);
         var loader = new ClipLoader(dataset, pipeline, new ClipLoaderOptions
         {
             BatchSize = config.Train.BatchSize,
@@ -106,17 +120,11 @@ internal static class PretrainCommand
             ShardCount = dist.WorldSize,
         }, Console.WriteLine);
         Console.WriteLine($"data: {dataset.Count} videos, {loader.BatchesPerEpoch} batches of {config.Train.BatchSize} per epoch");
+        if (task.Views is { } spec)
+        {
+            Console.WriteLine($"views per clip (one decoded window of {config.Data.NumFrames}x{config.Data.SamplingRate} frames at 30 fps): {string.Join(", ", spec.Views.Select(v => $"{v.Name} {v.Frames}x{v.Size}"))}");
+        }
 
-        config = WithMethodDefaults(config);
-        using var task = CreateTask(config);
-        if (task is VideoMAETask videoMae)
-        {
-            videoMae.Shard = new BatchShard(dist.Rank, dist.WorldSize, config.Data.NumSample);
-        }
-        else if (task is VJepaTask vjepa)
-        {
-            vjepa.Rank = dist.Rank;
-        }
         task.Model.To(device);
         var manifest = ManifestInfo.Create(config.Seed, "pretrain", Environment.GetCommandLineArgs(), device.ToString());
         // Only rank 0 writes the run folder (data-parallel ranks share it and read its checkpoints).

@@ -173,7 +173,7 @@ public sealed class Pretrainer
                 double lossValue;
                 using (var scope = Torch.Torch.NewScope())
                 {
-                    var views = PretrainBatch.OfClips(ToDevice(batch), step, micro);
+                    var views = PretrainBatches.Views(batch, _task.Views, _device, step, micro);
                     PretrainOutput output;
                     using (useAutocast ? Torch.Torch.Autocast(_device) : null)
                     {
@@ -249,8 +249,7 @@ public sealed class Pretrainer
                 {
                     using var scope = Torch.Torch.NewScope();
                     using var noGrad = Torch.Torch.NoGrad();
-                    var host = Tensor.From<float>(shown!.Value.Data, shown.Value.Shape);
-                    var views = PretrainBatch.OfClips(_device.IsCuda ? host.To(_device, nonBlocking: false) : host, step);
+                    var views = PretrainBatches.Views(shown!.Value.Data, shown.Value.Shape, _task.Views, _device, step);
                     if (_hooks.OnReconstruction is not null && _task.Reconstruct(views) is { } sample)
                     {
                         _hooks.OnReconstruction(step, sample);
@@ -323,18 +322,6 @@ public sealed class Pretrainer
     }
 
     private static long ClipsIn(ClipBatch batch) => batch.Shape.Length == 6 ? (long)batch.Shape[0] * batch.Shape[1] : batch.Shape[0];
-
-    private Tensor ToDevice(ClipBatch batch)
-    {
-        var shape = batch.Shape.Select(s => (long)s).ToArray();
-        if (shape.Length == 6)
-        {
-            // Repeated augmentation: [B, k, 3, T, H, W] → k independent clips per video in one batch of B·k.
-            shape = [shape[0] * shape[1], .. shape[2..]];
-        }
-        var host = Tensor.From<float>(batch.Data, shape);
-        return _device.IsCuda ? host.To(_device, nonBlocking: false) : host;
-    }
 
     /// <summary>A tqdm-style bar on a terminal; MAE-style plain lines when output is redirected.</summary>
     internal sealed class Progress(TextWriter output, long total, long start)
