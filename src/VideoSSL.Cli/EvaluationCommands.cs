@@ -71,7 +71,8 @@ internal static class EvaluationCommands
         PrintConfig(config);
 
         Torch.Torch.ManualSeed((ulong)config.Seed);
-        using var encoder = new VideoViTEncoder(EvalSetup.ModelConfig(config.Model));
+        // A *_divst encoder is TimeSformer's divided ViT (SVT); the rest the joint ViT.
+        using var encoder = ModelRegistry.CreateBackbone(EvalSetup.ModelConfig(config.Model));
         Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitEncoder(encoder, config.Init) : $"encoder: random init (seed {config.Seed}), a baseline");
         encoder.To(device);
         var cache = config.Probe.Kind == "ridge" || config.Probe.CacheFeatures;

@@ -275,7 +275,7 @@ public sealed class SvtNetwork : Module
         Head = Child("head", new DinoHead(encoder.EmbedDim, settings.OutDim, settings.NormLastLayer, settings.HeadLayers, settings.HiddenDim, settings.BottleneckDim));
     }
 
-    public Module Backbone { get; }
+    public VideoEncoder Backbone { get; }
     public DinoHead Head { get; }
 
     /// <summary>The clip feature [B, D] the head reads (CLS of the divided backbone, pooled tokens of the joint one).</summary>

@@ -74,7 +74,7 @@ public sealed class DividedBlock : Module
 /// <c>norm</c>. Clips of another size or frame count get the position and time tables resized with legacy nearest
 /// interpolation, as the official forward_features does for every view of other shape.
 /// </summary>
-public sealed class DividedViT : Module
+public sealed class DividedViT : VideoEncoder
 {
     public DividedViT(VideoViTConfig config)
     {
@@ -108,7 +108,7 @@ public sealed class DividedViT : Module
         }
     }
 
-    public VideoViTConfig Config { get; }
+    public override VideoViTConfig Config { get; }
     public PatchEmbed2d PatchEmbed { get; }
     public Parameter ClsToken { get; }
     public Parameter PosEmbed { get; }
@@ -116,21 +116,42 @@ public sealed class DividedViT : Module
     public ModuleList<DividedBlock> Blocks { get; }
     public LayerNorm Norm { get; }
 
-    public int EmbedDim => Config.EmbedDim;
-
     /// <summary>Tokens after the final norm, [B, 1 + N·T, D] (CLS first, then (h w t)), for clips [B, C, T, H, W] of any size and length.</summary>
-    public Tensor ForwardTokens(Tensor clip)
+    public Tensor ForwardTokens(Tensor clip) => ForwardIntermediates(clip, 0).Output;
+
+    public override Tensor Tokens(Tensor clip) => ForwardTokens(clip);
+
+    public override Tensor ClipFeature(Tensor clip) => Forward(clip);
+
+    public override (Tensor Output, Tensor[] Blocks) ForwardIntermediates(Tensor clip, int lastBlocks, Tensor? visibleIndices = null)
     {
+        if (visibleIndices is not null)
+        {
+            throw new ArgumentException($"model '{Config.Name}' (divided space-time) runs on whole clips only");
+        }
+        if (lastBlocks < 0 || lastBlocks > Blocks.Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lastBlocks), $"asked for the last {lastBlocks} blocks of {Blocks.Count}");
+        }
         using var scope = Torch.NewScope();
         var x = Embed(clip);
         var frames = (int)clip.Size(2);
-        foreach (var block in Blocks)
+        var kept = new List<Tensor>(lastBlocks);
+        for (var i = 0; i < Blocks.Count; i++)
         {
-            var next = block.Forward(x, frames);
-            x.Dispose();
+            var next = Blocks[i].Forward(x, frames);
+            if (!kept.Contains(x))
+            {
+                x.Dispose(); // autograd keeps what backward needs
+            }
             x = next;
+            if (i >= Blocks.Count - lastBlocks)
+            {
+                kept.Add(x);
+            }
         }
-        return scope.MoveToOuter(Norm.Forward(x));
+        var output = Norm.Forward(x);
+        return (scope.MoveToOuter(output), kept.Select(scope.MoveToOuter).ToArray());
     }
 
     /// <summary>The normalised CLS token [B, D]: what SVT's heads and linear probes read (forward_features).</summary>

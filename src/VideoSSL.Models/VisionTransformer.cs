@@ -414,11 +414,30 @@ public static class PositionTables
 }
 
 /// <summary>
+/// What probes and SVT read from a video backbone, joint (<see cref="VideoViTEncoder"/>) or divided (<see cref="DividedViT"/>).
+/// </summary>
+public abstract class VideoEncoder : Module
+{
+    public abstract VideoViTConfig Config { get; }
+
+    public int EmbedDim => Config.EmbedDim;
+
+    /// <summary>Every token after the final norm, [B, N, D] (attentive probes).</summary>
+    public abstract Tensor Tokens(Tensor clip);
+
+    /// <summary>One feature per clip, [B, D] (linear probes, kNN): mean-pooled tokens of a joint ViT, the CLS token of a divided one.</summary>
+    public abstract Tensor ClipFeature(Tensor clip);
+
+    /// <summary>Output and the raw outputs (before the final norm) of the last <paramref name="lastBlocks"/> blocks.</summary>
+    public abstract (Tensor Output, Tensor[] Blocks) ForwardIntermediates(Tensor clip, int lastBlocks, Tensor? visibleIndices = null);
+}
+
+/// <summary>
 /// The video ViT backbone: <c>patch_embed</c>, fixed sinusoid position table (not saved), <c>blocks</c>, and a
 /// final <c>norm</c> (the pretraining encoder has it; the mean-pooling classifier has <c>fc_norm</c> instead).
 /// Runs on all tokens or on a visible subset given by ascending indices [B, Nvis].
 /// </summary>
-public class VideoViTEncoder : Module
+public class VideoViTEncoder : VideoEncoder
 {
     private const string PosEmbedName = "pos_embed";
 
@@ -463,12 +482,19 @@ public class VideoViTEncoder : Module
         }
     }
 
-    public VideoViTConfig Config { get; }
+    public override VideoViTConfig Config { get; }
     public PatchEmbed3d PatchEmbed { get; }
     public ModuleList<Block> Blocks { get; }
     public LayerNorm? Norm { get; }
 
-    public int EmbedDim => Config.EmbedDim;
+    public override Tensor Tokens(Tensor clip) => Forward(clip);
+
+    /// <summary>The mean of the tokens (after the final norm), as VideoMAE's linear probes pool.</summary>
+    public override Tensor ClipFeature(Tensor clip)
+    {
+        using var scope = Torch.NewScope();
+        return scope.MoveToOuter(Forward(clip).Mean([1]));
+    }
 
     /// <summary>The fixed position table [1, N, D], or null without one (looked up by name: <see cref="Module.To"/> replaces buffers).</summary>
     public Tensor? PosEmbed => NamedBuffers().FirstOrDefault(b => b.Key == PosEmbedName).Value;
@@ -563,7 +589,7 @@ public class VideoViTEncoder : Module
     /// Forward that also returns the raw outputs (before the final norm) of the last <paramref name="lastBlocks"/>
     /// blocks, in block order, for probes that read several layers.
     /// </summary>
-    public (Tensor Output, Tensor[] Blocks) ForwardIntermediates(Tensor clip, int lastBlocks, Tensor? visibleIndices = null)
+    public override (Tensor Output, Tensor[] Blocks) ForwardIntermediates(Tensor clip, int lastBlocks, Tensor? visibleIndices = null)
     {
         if (lastBlocks < 0 || lastBlocks > Blocks.Count)
         {
@@ -797,7 +823,7 @@ public static class ModelRegistry
             : throw new ArgumentException($"unknown model '{name}'; known: {string.Join(", ", s_configs.Keys)}", nameof(name));
 
     /// <summary>The backbone a config describes: <see cref="DividedViT"/> for divided space-time attention, else the joint <see cref="VideoViTEncoder"/>.</summary>
-    public static Module CreateBackbone(VideoViTConfig config) =>
+    public static VideoEncoder CreateBackbone(VideoViTConfig config) =>
         config.SpaceTime == SpaceTimeAttention.Divided ? new DividedViT(config) : new VideoViTEncoder(config);
 
     /// <summary>A pretraining-style encoder of a named size, with optional overrides (e.g. <c>c =&gt; c with { NumFrames = 8 }</c>).</summary>

@@ -26,7 +26,7 @@ public sealed class Prober
     public const string LastCheckpointName = "last-head.safetensors";
 
     private readonly ProbeConfig _config;
-    private readonly VideoViTEncoder _encoder;
+    private readonly VideoEncoder _encoder;
     private readonly ClipLoader _train;
     private readonly ClipLoader _val;
     private readonly RunDirectory _run;
@@ -36,7 +36,7 @@ public sealed class Prober
 
     /// <param name="train">Cache mode: every training video once, in order (no shuffle, no drop). Live mode: the training loader (shuffled with the config's seed).</param>
     /// <param name="val">The validation loader (items may carry several test views).</param>
-    public Prober(ProbeConfig config, VideoViTEncoder encoder, ClipLoader train, ClipLoader val, int numClasses, RunDirectory run, Device device, TextWriter? output = null)
+    public Prober(ProbeConfig config, VideoEncoder encoder, ClipLoader train, ClipLoader val, int numClasses, RunDirectory run, Device device, TextWriter? output = null)
     {
         _config = config;
         _encoder = encoder;
@@ -74,8 +74,8 @@ public sealed class Prober
         {
             if (Attentive || Probe.Pooling == "mean")
             {
-                var tokens = _encoder.Forward(clips);
-                features = Attentive ? tokens : TokenPooling.MeanTokens(tokens);
+                // The clip feature: mean-pooled tokens of a joint ViT, the CLS token of a divided one (SVT's linear probe).
+                features = Attentive ? _encoder.Tokens(clips) : _encoder.ClipFeature(clips);
             }
             else
             {
