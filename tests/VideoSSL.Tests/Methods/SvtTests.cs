@@ -225,6 +225,34 @@ public class SvtTests
     }
 
     [Fact]
+    public void Official_checkpoint_initialises_a_probe_encoder_with_the_teacher_backbone()
+    {
+        // A probe config naming the divided encoder builds a DividedViT; InitEncoder reads the checkpoint's `teacher`.
+        var section = new VideoSSL.Training.Config.ClassifierSection { Encoder = "vit_micro_divst", ImgSize = 64, Frames = 4, Tubelet = 1, DropPath = 0 };
+        using var encoder = ModelRegistry.CreateBackbone(VideoSSL.Training.Evaluation.EvalSetup.ModelConfig(section));
+        Assert.IsType<DividedViT>(encoder);
+        var path = Path.Combine(s_fixtures.Value, "svt.pth");
+        VideoSSL.Training.Evaluation.EvalSetup.InitEncoder(encoder, path);
+        using var model = new SvtModel(TinyDivided, TinySettings);
+        model.LoadOfficial(path);
+        var io = Load("svt_io.pth");
+        try
+        {
+            using var scope = Torch.NewScope();
+            using var noGrad = Torch.NoGrad();
+            encoder.Eval();
+            model.Teacher.Backbone.Eval();
+            var expected = model.Teacher.Features(io["view0"]);
+            AssertClose(expected, encoder.ClipFeature(io["view0"]), 0);
+            Assert.Equal([2L, 1 + (16 * 4), 64], encoder.Tokens(io["view0"]).Shape);
+        }
+        finally
+        {
+            DisposeAll(io);
+        }
+    }
+
+    [Fact]
     public void Official_checkpoint_of_another_size_names_the_entry()
     {
         using var model = new SvtModel(TinyDivided, TinySettings with { OutDim = 64 });
