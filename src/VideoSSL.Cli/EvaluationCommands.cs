@@ -113,7 +113,7 @@ internal static class EvaluationCommands
         PrintConfig(config);
 
         Torch.Torch.ManualSeed((ulong)config.Seed);
-        using var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model), numClasses, config.Model.HeadInitScale, config.Model.HeadDrop);
+        using var model = VideoClassifiers.Create(EvalSetup.ModelConfig(config.Model), numClasses, config.Model.HeadInitScale, config.Model.HeadDrop);
         var numSample = Math.Max(1, config.Aug.NumSample);
         var trainLoader = EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol, numSample, EvalSetup.RandAugment(config.Aug)), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine);
         // Per-epoch validation uses one view per video (SSv2: its two segment offsets) as VideoMAE's validation; the full test follows.
@@ -159,7 +159,7 @@ internal static class EvaluationCommands
         model.Eval();
         var testLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine);
         Console.WriteLine($"testing {tested} with {config.Test.Clips} clips x {config.Test.Crops} crops");
-        var eval = Evaluator.Run(model.Classify, testLoader, numClasses, device, config.Train.Bf16, Console.Out);
+        var eval = Evaluator.Run(((IVideoClassifier)model).Classify, testLoader, numClasses, device, config.Train.Bf16, Console.Out);
         Report(Path.Combine(run.Path, "test"), eval, trainSet.ClassNames);
         return false;
     }
@@ -184,7 +184,7 @@ internal static class EvaluationCommands
             dist.Barrier();
         }
         var numClasses = config.Model.NumClasses > 0 ? config.Model.NumClasses : HeadClasses(checkpoint);
-        var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model with { DropPath = 0 }), numClasses);
+        var model = VideoClassifiers.Create(EvalSetup.ModelConfig(config.Model with { DropPath = 0 }), numClasses);
         using (model)
         {
             var loaded = EvalSetup.InitClassifier(model, checkpoint);
@@ -197,7 +197,7 @@ internal static class EvaluationCommands
             model.Eval();
             var loader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine, (dist.Rank, dist.WorldSize));
             Console.WriteLine($"testing {valSet.Count} videos with {config.Test.Clips} clips x {config.Test.Crops} crops on {device}");
-            var result = Evaluator.Run(model.Classify, loader, numClasses, device, config.Bf16, Console.Out, dist);
+            var result = Evaluator.Run(((IVideoClassifier)model).Classify, loader, numClasses, device, config.Bf16, Console.Out, dist);
             if (!dist.IsMain)
             {
                 return;  // every rank holds the gathered predictions; rank 0 writes them

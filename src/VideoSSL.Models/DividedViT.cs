@@ -74,7 +74,7 @@ public sealed class DividedBlock : Module
 /// <c>norm</c>. Clips of another size or frame count get the position and time tables resized with legacy nearest
 /// interpolation, as the official forward_features does for every view of other shape.
 /// </summary>
-public sealed class DividedViT : VideoEncoder
+public class DividedViT : VideoEncoder
 {
     public DividedViT(VideoViTConfig config)
     {
@@ -241,6 +241,42 @@ public sealed class DividedViT : VideoEncoder
         }
         return result;
     }
+}
+
+/// <summary>
+/// TimeSformer's classifier (timesformer.py VisionTransformer with num_classes > 0, forward(use_head=True)): the
+/// divided backbone's normalised CLS token, dropout, then <c>head</c> (trunc_normal 0.02, bias 0, as _init_weights),
+/// names at the root as official fine-tuned checkpoints.
+/// </summary>
+public sealed class DividedViTClassifier : DividedViT, IVideoClassifier
+{
+    private readonly double _headDropRate;
+
+    public DividedViTClassifier(VideoViTConfig config, int numClasses, double headDropRate = 0)
+        : base(config)
+    {
+        if (numClasses <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(numClasses), $"need at least one class, got {numClasses}");
+        }
+        NumClasses = numClasses;
+        _headDropRate = headDropRate;
+        Head = Child("head", new Linear(config.EmbedDim, numClasses));
+        Init.TruncNormal_(Head.Weight, 0.02);
+        Init.Zeros_(Head.Bias!);
+    }
+
+    public int NumClasses { get; }
+    public Linear Head { get; }
+
+    public Tensor Classify(Tensor clip)
+    {
+        using var scope = Torch.NewScope();
+        return scope.MoveToOuter(Head.Forward(Torch.Dropout(Forward(clip), _headDropRate, Training)));
+    }
+
+    /// <summary>The backbone of a pretraining checkpoint (<c>backbone.</c> / <c>encoder.</c> stripped); head left as initialised.</summary>
+    public StateDictReport LoadPretrainedEncoder(IReadOnlyDictionary<string, Tensor> state) => VideoClassifiers.LoadBackbone(this, state);
 }
 
 /// <summary>Per-frame patch embedding: Conv2d with kernel = stride = patch over each frame, [B, C, T, H, W] → [(B·T), H'·W', D].</summary>

@@ -633,7 +633,7 @@ public class VideoViTEncoder : VideoEncoder
 /// <c>fc_norm</c>, dropout and <c>head</c> (names as official fine-tuned checkpoints). Without mean pooling it
 /// keeps <c>norm</c> and classifies the first token, as the official code does.
 /// </summary>
-public sealed class VideoViTClassifier : VideoViTEncoder
+public sealed class VideoViTClassifier : VideoViTEncoder, IVideoClassifier
 {
     private readonly double _headDropRate;
 
@@ -683,7 +683,39 @@ public sealed class VideoViTClassifier : VideoViTEncoder
     /// <c>encoder.</c> / <c>backbone.</c>, ignores the decoder and the encoder's final <c>norm</c>, and leaves
     /// <c>fc_norm</c> and <c>head</c> as initialised. Throws if a backbone weight is missing or mis-shaped.
     /// </summary>
-    public StateDictReport LoadPretrainedEncoder(IReadOnlyDictionary<string, Tensor> state)
+    public StateDictReport LoadPretrainedEncoder(IReadOnlyDictionary<string, Tensor> state) => VideoClassifiers.LoadBackbone(this, state);
+}
+
+/// <summary>A fine-tuning model: a backbone with a classification head, joint (<see cref="VideoViTClassifier"/>) or divided (<see cref="DividedViTClassifier"/>).</summary>
+public interface IVideoClassifier
+{
+    VideoViTConfig Config { get; }
+
+    int NumClasses { get; }
+
+    Linear Head { get; }
+
+    /// <summary>Class logits [B, classes].</summary>
+    Tensor Classify(Tensor clip);
+
+    /// <summary>Loads a pretraining checkpoint's backbone; the head (and fc_norm) keep their init. Throws if a backbone weight is missing or mis-shaped.</summary>
+    StateDictReport LoadPretrainedEncoder(IReadOnlyDictionary<string, Tensor> state);
+}
+
+/// <summary>Building and initialising classifiers by config.</summary>
+public static class VideoClassifiers
+{
+    /// <summary>The classifier for a config: TimeSformer's for divided space-time encoders, VideoMAE's otherwise.</summary>
+    public static VideoEncoder Create(VideoViTConfig config, int numClasses, double initScale = 0.001, double headDropRate = 0) =>
+        config.SpaceTime == SpaceTimeAttention.Divided
+            ? new DividedViTClassifier(config, numClasses, headDropRate)
+            : new VideoViTClassifier(config, numClasses, initScale, headDropRate);
+
+    /// <summary>
+    /// run_class_finetuning.py's load: strips <c>encoder.</c> / <c>backbone.</c>, ignores what the classifier has no
+    /// place for (decoder, the encoder's final norm under mean pooling), and leaves fc_norm and head as initialised.
+    /// </summary>
+    public static StateDictReport LoadBackbone(Module model, IReadOnlyDictionary<string, Tensor> state)
     {
         var renamed = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, tensor) in state)
@@ -693,7 +725,7 @@ public sealed class VideoViTClassifier : VideoViTEncoder
                 : name;
             renamed[key] = tensor;
         }
-        var report = LoadStateDict(renamed, strict: false);
+        var report = model.LoadStateDict(renamed, strict: false);
         var backboneMissing = report.Missing.Where(n => !n.StartsWith("fc_norm.", StringComparison.Ordinal) && !n.StartsWith("head.", StringComparison.Ordinal)).ToList();
         if (backboneMissing.Count > 0 || report.ShapeMismatched.Count > 0)
         {

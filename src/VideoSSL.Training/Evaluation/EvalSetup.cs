@@ -236,12 +236,13 @@ public static class EvalSetup
     /// Initialises a classifier: a checkpoint with a head of the right shape is loaded whole (resuming from our own
     /// fine-tuned weights); otherwise only the backbone is taken and fc_norm/head keep their fresh init.
     /// </summary>
-    public static string InitClassifier(VideoViTClassifier model, string path)
+    public static string InitClassifier(VideoEncoder model, string path)
     {
+        var classifier = model as IVideoClassifier ?? throw new ArgumentException($"model '{model.Config.Name}' has no classification head", nameof(model));
         var state = LoadWeights(path, model: model);
         try
         {
-            if (state.TryGetValue("head.weight", out var head) && head.Shape.SequenceEqual(model.Head.Weight.Shape))
+            if (state.TryGetValue("head.weight", out var head) && head.Shape.SequenceEqual(classifier.Head.Weight.Shape))
             {
                 try
                 {
@@ -256,7 +257,7 @@ public static class EvalSetup
             StateDictReport report;
             try
             {
-                report = model.LoadPretrainedEncoder(state);
+                report = classifier.LoadPretrainedEncoder(state);
             }
             catch (StateDictMismatchException e)
             {

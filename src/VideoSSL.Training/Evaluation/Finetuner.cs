@@ -34,7 +34,8 @@ public sealed class Finetuner
     public const string BestCheckpointName = "best.safetensors";
 
     private readonly FinetuneConfig _config;
-    private readonly VideoViTClassifier _model;
+    private readonly VideoEncoder _model;
+    private readonly IVideoClassifier _classifier;
     private readonly ClipLoader _train;
     private readonly ClipLoader? _val;
     private readonly RunDirectory _run;
@@ -44,12 +45,14 @@ public sealed class Finetuner
     private readonly ClipLoader? _select;
 
     /// <param name="select">A held-out split, other than <paramref name="val"/>, to choose the best epoch on; null = no choice, the final epoch is the result.</param>
-    public Finetuner(FinetuneConfig config, VideoViTClassifier model, ClipLoader train, ClipLoader? val, RunDirectory run, Device device, FinetuneHooks? hooks = null, TextWriter? output = null,
+    /// <param name="model">A classifier (<see cref="IVideoClassifier"/>): VideoMAE's or TimeSformer's.</param>
+    public Finetuner(FinetuneConfig config, VideoEncoder model, ClipLoader train, ClipLoader? val, RunDirectory run, Device device, FinetuneHooks? hooks = null, TextWriter? output = null,
         ClipLoader? select = null)
     {
         _select = select;
         _config = config;
         _model = model;
+        _classifier = model as IVideoClassifier ?? throw new ArgumentException($"model '{model.Config.Name}' has no classification head", nameof(model));
         _train = train;
         _val = val;
         _run = run;
@@ -73,7 +76,7 @@ public sealed class Finetuner
     {
         var train = _config.Train;
         var aug = _config.Aug;
-        var numClasses = _model.NumClasses;
+        var numClasses = _classifier.NumClasses;
         var batchesPerEpoch = _train.BatchesPerEpoch;
         // VideoMAE scales by videos per step; the repeated-augmentation views do not count.
         var (accum, stepsPerEpoch, totalSteps, warmupSteps, effectiveBatch, peakLr, minLr) =
@@ -147,7 +150,7 @@ public sealed class Finetuner
                     Tensor logits;
                     using (useAutocast ? Torch.Autocast(_device) : null)
                     {
-                        logits = _model.Classify(clips);
+                        logits = _classifier.Classify(clips);
                     }
                     logits = logits.Float();
                     var loss = targets is not null
@@ -239,7 +242,7 @@ public sealed class Finetuner
         EvalResult result;
         try
         {
-            result = Evaluator.Run(_model.Classify, _select!, _model.NumClasses, _device, _config.Train.Bf16);
+            result = Evaluator.Run(_classifier.Classify, _select!, _classifier.NumClasses, _device, _config.Train.Bf16);
         }
         finally
         {
@@ -256,7 +259,7 @@ public sealed class Finetuner
         EvalResult result;
         try
         {
-            result = Evaluator.Run(_model.Classify, _val!, _model.NumClasses, _device, _config.Train.Bf16);
+            result = Evaluator.Run(_classifier.Classify, _val!, _classifier.NumClasses, _device, _config.Train.Bf16);
         }
         finally
         {

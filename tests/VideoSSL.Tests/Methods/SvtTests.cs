@@ -253,6 +253,28 @@ public class SvtTests
     }
 
     [Fact]
+    public void Divided_classifier_fine_tunes_from_the_teacher_backbone_of_an_official_checkpoint()
+    {
+        var section = new VideoSSL.Training.Config.ClassifierSection { Encoder = "vit_micro_divst", ImgSize = 64, Frames = 4, Tubelet = 1, DropPath = 0 };
+        using var classifier = VideoClassifiers.Create(VideoSSL.Training.Evaluation.EvalSetup.ModelConfig(section), numClasses: 5);
+        var divided = Assert.IsType<DividedViTClassifier>(classifier);
+        var message = VideoSSL.Training.Evaluation.EvalSetup.InitClassifier(classifier, Path.Combine(s_fixtures.Value, "svt.pth"));
+        Assert.StartsWith("loaded the encoder", message, StringComparison.Ordinal);
+        using var model = new SvtModel(TinyDivided, TinySettings);
+        model.LoadOfficial(Path.Combine(s_fixtures.Value, "svt.pth"));
+        var teacher = model.Teacher.Backbone.StateDict();
+        foreach (var (name, tensor) in divided.StateDict().Where(kv => !kv.Key.StartsWith("head.", StringComparison.Ordinal)))
+        {
+            Assert.Equal(teacher[name].ToArray<float>(), tensor.ToArray<float>());
+        }
+        using var scope = Torch.NewScope();
+        Assert.Equal([3L, 5], divided.Classify(Torch.Randn([3, 3, 2, 48, 48])).Shape);
+        // Layer-wise lr decay puts TimeSformer's time_embed with the other embeddings (layer 0).
+        Assert.Equal(0, ParamGroups.LayerId("time_embed", 2));
+        Assert.Equal(2, ParamGroups.LayerId("blocks.1.temporal_fc.weight", 2));
+    }
+
+    [Fact]
     public void Official_checkpoint_of_another_size_names_the_entry()
     {
         using var model = new SvtModel(TinyDivided, TinySettings with { OutDim = 64 });
