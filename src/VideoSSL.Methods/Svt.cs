@@ -52,7 +52,7 @@ public sealed record SvtSettings
     public int LocalSize { get; init; } = 96;
     public double[] LocalScale { get; init; } = [0.05, 0.4];
     /// <summary>A warning is printed when the logged KL of the teacher's distributions from their batch mean falls under this.</summary>
-    public double CollapseKlThreshold { get; init; } = 1e-3;
+    public double CollapseKlThreshold { get; init; } = 0.01;
 
     public MultiViewSpec Views() =>
         MultiViewSpec.Svt(GlobalFrames, GlobalSize, (GlobalScale[0], GlobalScale[1]), LocalFrames, LocalSize, (LocalScale[0], LocalScale[1]));
@@ -71,9 +71,9 @@ public sealed record SvtSettings
         {
             throw new ArgumentException("svt.global_scale and svt.local_scale take [min, max]");
         }
-        if (Pool is not ("mean" or "cls"))
+        if (Pool != "mean")
         {
-            throw new ArgumentException($"svt.pool must be mean or cls, got '{Pool}'");
+            throw new ArgumentException($"svt.pool must be mean (a joint encoder has no CLS token; *_divst encoders read theirs), got '{Pool}'");
         }
     }
 }
