@@ -147,6 +147,23 @@ public sealed class MultiViewPipelineTests(TestVideos videos) : IClassFixture<Te
             MultiViewPipelines.DecodeResize(new VideoInfo(1280, 720, 300, true, 30, 10, "h264"), new VideoPipelineOptions { DecodeShortSide = 256 }, spec));
     }
 
+    [Fact]
+    public void Data_show_views_draws_one_row_per_view_and_names_a_bad_views_value()
+    {
+        using var dir = new TempDirectory();
+        var dataset = new VideoDataset([new VideoSample(videos.H264, 0), new VideoSample(videos.Vp9, 1)], new Dictionary<string, int> { ["a"] = 0, ["b"] = 1 });
+        var spec = MultiViewSpec.Svt([2, 3], 32, (0.4, 1.0), [1, 2], 16, (0.05, 0.4));
+        string path = dir.File("views.png");
+        VideoSSL.Cli.DataCommand.ShowViews(dataset, 1, Options, spec, seed: 0, epoch: 0, path);
+        var (width, height, _, _) = VideoSSL.Tests.Plots.PngDecoder.Decode(File.ReadAllBytes(path));
+        Assert.True(width > 3 * 96 && height > 4 * 96, $"{width}x{height}");  // 3 frame columns, 4 view rows of cells >= 96 px
+
+        Assert.Equal(MultiViewSpec.SvtPaper.Views, VideoSSL.Cli.DataCommand.ViewsToShow("svt", Options).Spec.Views);
+        Assert.Equal([4, 8, 2, 2, 4, 4, 8, 8, 16, 16], MultiViewSpec.SvtPaper.Views.Select(v => v.Frames));
+        var e = Assert.Throws<VideoSSL.Training.Config.ConfigException>(() => VideoSSL.Cli.DataCommand.ViewsToShow(dir.File("none.json"), Options));
+        Assert.StartsWith("--views ", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Returns scripted uniforms and records every draw, so the official code can be replayed with them.</summary>
     private sealed class RecordingRandom(int seed) : Random(seed)
     {
