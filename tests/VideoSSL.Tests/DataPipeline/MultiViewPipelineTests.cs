@@ -123,7 +123,8 @@ public sealed class MultiViewPipelineTests(TestVideos videos) : IClassFixture<Te
     {
         var dir = Directory.CreateTempSubdirectory("vssl-mv-").FullName;
         var samples = Synthetic(dir, 3);
-        samples.Add(new VideoSample(videos.TruncatedMp4, 1, "broken"));
+        // Not truncated.mp4: a loader over it corrupts memory now and then even with the single-clip pipeline (native reader; reported).
+        samples.Add(new VideoSample(videos.RandomBytes, 1, "broken"));
         var writer = MultiViewPipelines.CreateWriter(Options, Spec);
         var log = new List<string>();
         var loader = new ClipLoader(Dataset(samples), writer, new ClipLoaderOptions { BatchSize = 2, Workers = 2, Seed = 1, MaxFailureFraction = 0.3 }, log.Add);
@@ -132,8 +133,8 @@ public sealed class MultiViewPipelineTests(TestVideos videos) : IClassFixture<Te
         Assert.All(batches, b => Assert.Equal([2, (int)Spec.ItemFloats], b.Shape));
         Assert.DoesNotContain(batches.SelectMany(b => b.SampleIds), id => id == "broken");
         Assert.DoesNotContain(3, batches.SelectMany(b => b.SampleIndices));
-        Assert.Equal(["truncated.mp4"], loader.Failures.Select(f => Path.GetFileName(f.Sample)).Distinct());
-        Assert.Contains(log, line => line.Contains("truncated.mp4", StringComparison.Ordinal));
+        Assert.Equal(["random.mp4"], loader.Failures.Select(f => Path.GetFileName(f.Sample)).Distinct());
+        Assert.Contains(log, line => line.Contains("random.mp4", StringComparison.Ordinal));
     }
 
     [Fact]
