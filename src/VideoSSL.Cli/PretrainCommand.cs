@@ -105,6 +105,10 @@ internal static class PretrainCommand
             MinCropScale = config.Data.MinCropScale,
             CropAspect = config.Data.CropAspect,
         };
+        if (task.Views is not null && config.Data.NumSample != 1)
+        {
+            throw new ConfigException($"data.num_sample = {config.Data.NumSample}: method {config.Method} cuts its views from one window per video; repeated augmentation does not apply (use 1)");
+        }
         var pipeline = task.Views is { } viewSpec
             ? MultiViewPipelines.CreateWriter(pipelineOptions, viewSpec)
             : VideoPipelines.CreateWriter(pipelineOptions);

@@ -87,17 +87,20 @@ public static class MultiViewPipelines
         int window = WindowFrames(options, reader.Info.Fps);
         ViewDraw[] draws = Draw((int)Math.Min(count, int.MaxValue), window, width, height, spec, rng);
 
-        // One pass over the video: the distinct frames of all views, ascending.
-        int[] frames = [.. draws.SelectMany(d => d.Frames).Distinct().Order()];
+        // One pass over the video for all views: their frames back to back (the reader decodes each frame once and
+        // fills its repeats), so the clip has the same size for every item and the worker's buffer is reused.
+        int[] frames = [.. draws.SelectMany(d => d.Frames)];
         Clip decoded = reader.Read(frames, resize, t_decoded);
         t_decoded = decoded;
         long offset = 0;
+        int first = 0;
         for (int v = 0; v < draws.Length; v++)
         {
             ViewSpec view = spec.Views[v];
-            int[] slots = [.. draws[v].Frames.Select(f => Array.BinarySearch(frames, f))];
+            int[] slots = [.. Enumerable.Range(first, view.Frames)];
             WriteView(decoded, slots, draws[v], view.Size, destination.Slice((int)offset, (int)view.Floats), options.Mean, options.Std);
             offset += view.Floats;
+            first += view.Frames;
         }
         return sample.Label;
     }

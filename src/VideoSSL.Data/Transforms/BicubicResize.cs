@@ -42,34 +42,39 @@ public static class BicubicResize
         {
             Taps(box.Width, outWidth, xIndex, xWeight);
             Taps(box.Height, outHeight, yIndex, yWeight);
-            const float inv255 = 1f / 255f;
+            // frames.float() / 255 as torch computes it, once per byte value.
+            Span<float> unit = stackalloc float[256];
+            for (int v = 0; v < 256; v++)
+            {
+                unit[v] = v / 255f;
+            }
             for (int y = 0; y < box.Height; y++)
             {
                 ReadOnlySpan<byte> row = frame.Slice(((box.Top + y) * width + box.Left) * 3, box.Width * 3);
                 Span<float> output = rows.AsSpan(y * outWidth * 3, outWidth * 3);
-                for (int x = 0; x < outWidth; x++)
+                for (int x = 0, k = 0, o = 0; x < outWidth; x++, k += 4, o += 3)
                 {
-                    int k = 4 * x;
                     int i0 = xIndex[k] * 3, i1 = xIndex[k + 1] * 3, i2 = xIndex[k + 2] * 3, i3 = xIndex[k + 3] * 3;
                     float w0 = xWeight[k], w1 = xWeight[k + 1], w2 = xWeight[k + 2], w3 = xWeight[k + 3];
-                    for (int c = 0; c < 3; c++)
-                    {
-                        output[x * 3 + c] = row[i0 + c] * inv255 * w0 + row[i1 + c] * inv255 * w1 + row[i2 + c] * inv255 * w2 + row[i3 + c] * inv255 * w3;
-                    }
+                    output[o] = unit[row[i0]] * w0 + unit[row[i1]] * w1 + unit[row[i2]] * w2 + unit[row[i3]] * w3;
+                    output[o + 1] = unit[row[i0 + 1]] * w0 + unit[row[i1 + 1]] * w1 + unit[row[i2 + 1]] * w2 + unit[row[i3 + 1]] * w3;
+                    output[o + 2] = unit[row[i0 + 2]] * w0 + unit[row[i1 + 2]] * w1 + unit[row[i2 + 2]] * w2 + unit[row[i3 + 2]] * w3;
                 }
             }
             for (int y = 0; y < outHeight; y++)
             {
                 int k = 4 * y;
-                int r0 = yIndex[k] * outWidth * 3, r1 = yIndex[k + 1] * outWidth * 3, r2 = yIndex[k + 2] * outWidth * 3, r3 = yIndex[k + 3] * outWidth * 3;
+                int rowFloats = outWidth * 3;
+                ReadOnlySpan<float> a = rows.AsSpan(yIndex[k] * rowFloats, rowFloats), b = rows.AsSpan(yIndex[k + 1] * rowFloats, rowFloats);
+                ReadOnlySpan<float> c = rows.AsSpan(yIndex[k + 2] * rowFloats, rowFloats), d = rows.AsSpan(yIndex[k + 3] * rowFloats, rowFloats);
                 float w0 = yWeight[k], w1 = yWeight[k + 1], w2 = yWeight[k + 2], w3 = yWeight[k + 3];
-                for (int x = 0; x < outWidth; x++)
+                Span<float> r = red.Slice(y * outWidth, outWidth), g = green.Slice(y * outWidth, outWidth), bl = blue.Slice(y * outWidth, outWidth);
+                for (int x = 0, s = 0; x < outWidth; x++, s += 3)
                 {
-                    int p = y * outWidth + (flip ? outWidth - 1 - x : x);
-                    int s = x * 3;
-                    red[p] = rows[r0 + s] * w0 + rows[r1 + s] * w1 + rows[r2 + s] * w2 + rows[r3 + s] * w3;
-                    green[p] = rows[r0 + s + 1] * w0 + rows[r1 + s + 1] * w1 + rows[r2 + s + 1] * w2 + rows[r3 + s + 1] * w3;
-                    blue[p] = rows[r0 + s + 2] * w0 + rows[r1 + s + 2] * w1 + rows[r2 + s + 2] * w2 + rows[r3 + s + 2] * w3;
+                    int p = flip ? outWidth - 1 - x : x;
+                    r[p] = a[s] * w0 + b[s] * w1 + c[s] * w2 + d[s] * w3;
+                    g[p] = a[s + 1] * w0 + b[s + 1] * w1 + c[s + 1] * w2 + d[s + 1] * w3;
+                    bl[p] = a[s + 2] * w0 + b[s + 2] * w1 + c[s + 2] * w2 + d[s + 2] * w3;
                 }
             }
         }

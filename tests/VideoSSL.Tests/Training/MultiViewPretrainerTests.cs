@@ -55,6 +55,46 @@ public class MultiViewPretrainerTests
     }
 
     [Fact]
+    public void Batch_split_puts_each_views_floats_of_each_item_in_its_named_tensor()
+    {
+        var spec = MultiViewSpec.Svt([2], 4, (0.4, 1.0), [1, 3], 2, (0.05, 0.4));
+        int n = (int)spec.ItemFloats;
+        var data = new float[3 * n];
+        for (int b = 0; b < 3; b++)
+        {
+            long offset = 0;
+            for (int v = 0; v < spec.Views.Count; v++)
+            {
+                for (long k = 0; k < spec.Views[v].Floats; k++)
+                {
+                    data[b * n + offset + k] = 1000 * b + 100 * v + k % 7;
+                }
+                offset += spec.Views[v].Floats;
+            }
+        }
+        using var scope = NewScope();
+        var batch = PretrainBatches.Views(data, [3, n], spec, VideoSSL.Torch.Device.CPU, step: 5, micro: 1);
+        Assert.Equal((5L, 1), (batch.Step, batch.MicroBatch));
+        for (int v = 0; v < spec.Views.Count; v++)
+        {
+            var view = spec.Views[v];
+            var tensor = batch.Views[view.Name];
+            Assert.Equal([3L, 3, view.Frames, view.Size, view.Size], tensor.Shape);
+            var values = tensor.ToArray<float>();
+            for (int i = 0; i < values.Length; i++)
+            {
+                long b = i / view.Floats, k = i % view.Floats;
+                Assert.Equal(1000 * b + 100 * v + k % 7, values[i]);
+            }
+        }
+        // Without views: the loader's clips, repeated augmentation folded into the batch.
+        var clips = PretrainBatches.Views(new float[2 * 2 * 3 * 1 * 2 * 2], [2, 2, 3, 1, 2, 2], null, VideoSSL.Torch.Device.CPU, 0);
+        Assert.Equal([4L, 3, 1, 2, 2], clips.Clips.Shape);
+        var e = Assert.Throws<InvalidOperationException>(() => PretrainBatches.Views(data, [3, 3, 1, 2, 2], spec, VideoSSL.Torch.Device.CPU, 0));
+        Assert.Contains("global0", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Task_with_views_trains_on_named_view_tensors_from_the_multi_view_pipeline()
     {
         var dir = Directory.CreateTempSubdirectory("vssl-mv-train-").FullName;
