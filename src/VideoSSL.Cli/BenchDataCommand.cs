@@ -21,7 +21,7 @@ internal static class BenchDataCommand
         var root = new Option<string>("--root") { Description = "folder the videos are under", Required = true };
         var annotations = new Option<string>("--annotations") { Description = "CSV, list file or SSv2 split JSON", Required = true };
         var labels = new Option<string?>("--labels") { Description = "SSv2 labels JSON" };
-        var protocol = new Option<string>("--protocol") { Description = "pretrain (multi-scale crop) or finetune (random resized crop)", DefaultValueFactory = _ => "pretrain" };
+        var protocol = new Option<string>("--protocol") { Description = "pretrain (multi-scale crop), finetune (random resized crop) or svt (the SVT paper's 10 views from one window of --frames x --stride at 30 fps)", DefaultValueFactory = _ => "pretrain" };
         var randAugment = new Option<string>("--rand-augment") { Description = "RandAugment policy for --protocol finetune, e.g. rand-m7-n4-mstd0.5-inc1 (default none)", DefaultValueFactory = _ => "" };
         var frames = new Option<int>("--frames") { DefaultValueFactory = _ => 16 };
         var stride = new Option<int>("--stride") { DefaultValueFactory = _ => 4 };
@@ -47,7 +47,9 @@ internal static class BenchDataCommand
                 RandAugment = RandAugmentPolicy.Parse(parse.GetValue(randAugment)!, "--rand-augment"),
             };
             var workerCount = parse.GetValue(workers);
-            var loader = new ClipLoader(dataset, VideoPipelines.CreateWriter(options), new ClipLoaderOptions
+            var views = parse.GetValue(protocol) == "svt" ? MultiViewSpec.SvtPaper : null;
+            var writer = views is null ? VideoPipelines.CreateWriter(options) : MultiViewPipelines.CreateWriter(options, views);
+            var loader = new ClipLoader(dataset, writer, new ClipLoaderOptions
             {
                 BatchSize = parse.GetValue(batch),
                 Workers = workerCount,
@@ -55,7 +57,9 @@ internal static class BenchDataCommand
                 DropLast = false,
                 RecycleBatchBuffers = true,
             });
-            Console.WriteLine($"{dataset.Count} videos, {options.Protocol} {options.Frames}x{options.Stride} -> {options.InputSize}, {workerCount} workers");
+            Console.WriteLine(views is null
+                ? $"{dataset.Count} videos, {options.Protocol} {options.Frames}x{options.Stride} -> {options.InputSize}, {workerCount} workers"
+                : $"{dataset.Count} videos, svt views {string.Join(" ", views.Views.Select(v => $"{v.Frames}x{v.Size}"))} from a window of {options.Frames}x{options.Stride} frames, {workerCount} workers");
             var limit = TimeSpan.FromSeconds(parse.GetValue(seconds));
             long clips = 0;
             var watch = Stopwatch.StartNew();
@@ -79,7 +83,7 @@ internal static class BenchDataCommand
             {
                 return;
             }
-            if (options.Protocol != PipelineProtocol.Pretrain)
+            if (options.Protocol != PipelineProtocol.Pretrain || views is not null)
             {
                 // The reference script implements the pretraining crop only: a ratio against it would compare other work.
                 Console.WriteLine("PyAV reference: skipped (tools/reference/bench_data.py does the pretraining protocol only)");

@@ -8,6 +8,7 @@ using VideoSSL.Data.Pipelines;
 using VideoSSL.Data.Synthetic;
 using VideoSSL.Data.Video;
 using VideoSSL.Plots;
+using VideoSSL.Training.Config;
 
 namespace VideoSSL.Cli;
 
@@ -263,6 +264,12 @@ internal static class DataCommand
         var output = new Option<string>("--out") { Description = "PNG file to write", Required = true };
         var seed = new Option<int>("--seed") { Description = "Loader seed (the sample's RNG is derived from it as the loader does)", DefaultValueFactory = _ => 0 };
         var epoch = new Option<int>("--epoch") { Description = "Epoch whose augmentation to show", DefaultValueFactory = _ => 0 };
+        var views = new Option<string?>("--views")
+        {
+            Description = "Show a multi-view pretraining item, one row per view: 'svt' (the SVT paper's 2 global + 8 local views; "
+                + "the window is --frames x --stride frames at 30 fps, SVT's config: --frames 8 --stride 32) or a pretrain config "
+                + "whose method asks for views (its data.num_frames x data.sampling_rate is the window)",
+        };
         var command = new Command("show", "Write the frames of one sample as the loader delivers them (sampled, augmented) as a grid PNG");
         data.AddTo(command);
         pipeline.AddTo(command);
@@ -270,11 +277,19 @@ internal static class DataCommand
         command.Add(output);
         command.Add(seed);
         command.Add(epoch);
+        command.Add(views);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             VideoDataset dataset = data.Open(parse, Console.Error.WriteLine);
             VideoPipelineOptions options = pipeline.Read(parse, data.Format(parse));
             string path = parse.GetValue(output)!;
+            if (parse.GetValue(views) is { } viewsText)
+            {
+                (MultiViewSpec spec, options) = ViewsToShow(viewsText, options);
+                ShowViews(dataset, parse.GetValue(index), options, spec, parse.GetValue(seed), parse.GetValue(epoch), path);
+                Console.WriteLine($"wrote {path}");
+                return 0;
+            }
             ShowSample(dataset, parse.GetValue(index), options, parse.GetValue(seed), parse.GetValue(epoch), path);
             Console.WriteLine($"wrote {path}");
             return 0;
@@ -305,6 +320,53 @@ internal static class DataCommand
                 ? $"clip {options.TestView(v).Clip} crop {options.TestView(v).Crop}"
                 : $"view {v}";
             grid.AddRow(label, [.. Enumerable.Range(0, clip.Frames).Select(t => (RgbImage?)new RgbImage(clip.Frame(t).ToArray(), clip.Width, clip.Height))]);
+        }
+        grid.Save(path);
+    }
+
+    /// <summary>The views of --views: 'svt', or those the method of a pretrain config asks for, with that config's window.</summary>
+    internal static (MultiViewSpec Spec, VideoPipelineOptions Options) ViewsToShow(string views, VideoPipelineOptions options)
+    {
+        if (views.Equals("svt", StringComparison.OrdinalIgnoreCase))
+        {
+            return (MultiViewSpec.SvtPaper, options);
+        }
+        if (!File.Exists(views))
+        {
+            throw new ConfigException($"--views {views}: expected 'svt' or a pretrain config file, and there is no such file");
+        }
+        var config = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(views, []));
+        using var task = PretrainCommand.CreateTask(config);
+        var spec = task.Views ?? throw new ConfigException($"--views {views}: method {config.Method} trains on one clip, not on views");
+        return (spec, options with { Frames = config.Data.NumFrames, Stride = config.Data.SamplingRate });
+    }
+
+    /// <summary>One multi-view item with the RNG the loader would give it: one grid row per view, as the model receives it (de-normalised).</summary>
+    internal static void ShowViews(VideoDataset dataset, int index, VideoPipelineOptions options, MultiViewSpec spec, int seed, int epoch, string path)
+    {
+        if (index < 0 || index >= dataset.Count)
+        {
+            throw new ArgumentException($"--index {index}: the dataset has {dataset.Count} samples (0..{dataset.Count - 1})");
+        }
+        VideoSample sample = dataset[index];
+        var writer = MultiViewPipelines.CreateWriter(options, spec);
+        var item = new float[writer.ItemSize];
+        // Attempt 0 of ClipLoader.ComputeItem, as in ShowSample.
+        writer.Write(sample, epoch, index, new Random(Seeds.Derive(seed, epoch, index, 0)), item);
+        int columns = spec.Views.Max(v => v.Frames);
+        var grid = new ImageGrid
+        {
+            Title = $"{sample.Name}  label {sample.Label}{(sample.ClassName is null ? "" : $" ({sample.ClassName})")}  {spec.Views.Count} views from one window of {options.Frames}x{options.Stride} frames at 30 fps",
+            ColumnLabels = [.. Enumerable.Range(0, columns).Select(t => $"t{t}")],
+        };
+        grid.Notes.Add("Every frame is scaled to a common cell; each row's label gives the view's frames x side as the model receives it.");
+        for (int v = 0; v < spec.Views.Count; v++)
+        {
+            ViewSpec view = spec.Views[v];
+            Clip clip = MultiViewPipelines.Denormalize(item, spec, v, options.Mean, options.Std);
+            grid.AddRow($"{view.Name} {view.Frames}x{view.Size}px",
+                [.. Enumerable.Range(0, columns).Select(t => t < clip.Frames ? new RgbImage(clip.Frame(t).ToArray(), clip.Width, clip.Height) : null)],
+                gapAbove: v > 0 && view.Global != spec.Views[v - 1].Global);
         }
         grid.Save(path);
     }

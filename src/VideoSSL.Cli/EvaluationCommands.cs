@@ -74,7 +74,8 @@ internal static class EvaluationCommands
         PrintConfig(config);
 
         Torch.Torch.ManualSeed((ulong)config.Seed);
-        using var encoder = new VideoViTEncoder(EvalSetup.ModelConfig(config.Model));
+        // A *_divst encoder is TimeSformer's divided ViT (SVT); the rest the joint ViT.
+        using var encoder = ModelRegistry.CreateBackbone(EvalSetup.ModelConfig(config.Model));
         Console.WriteLine(config.Init.Length > 0 ? EvalSetup.InitEncoder(encoder, config.Init) : $"encoder: random init (seed {config.Seed}), a baseline");
         encoder.To(device);
         var shard = (dist.Rank, dist.WorldSize);
@@ -139,7 +140,7 @@ internal static class EvaluationCommands
 
         // Rank 0 draws what one process would; the loop gives every rank rank 0's weights, and the others keep their own drop path draws.
         Torch.Torch.ManualSeed((ulong)Seeds.ForRank(config.Seed, dist.Rank));
-        using var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model), numClasses, config.Model.HeadInitScale, config.Model.HeadDrop);
+        using var model = VideoClassifiers.Create(EvalSetup.ModelConfig(config.Model), numClasses, config.Model.HeadInitScale, config.Model.HeadDrop);
         var numSample = Math.Max(1, config.Aug.NumSample);
         var shard = (dist.Rank, dist.WorldSize);
         var trainLoader = EvalSetup.Loader(trainSet, EvalSetup.TrainPipeline(config.Data, config.Protocol, numSample, EvalSetup.RandAugment(config.Aug)), config.Data, config.Train.BatchSize, config.Seed, train: true, Console.WriteLine, shard);
@@ -202,7 +203,7 @@ internal static class EvaluationCommands
         dist.Broadcast(model.Parameters().Select(p => p.Value).Concat(model.NamedBuffers().Select(b => b.Value)));
         model.Eval();
         var testLoader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine, shard);
-        var eval = Evaluator.Run(model.Classify, testLoader, numClasses, device, config.Train.Bf16, Console.Out, dist);
+        var eval = Evaluator.Run(((IVideoClassifier)model).Classify, testLoader, numClasses, device, config.Train.Bf16, Console.Out, dist);
         if (run is not null)
         {
             Report(Path.Combine(run.Path, "test"), eval, trainSet.ClassNames);
@@ -230,7 +231,7 @@ internal static class EvaluationCommands
             dist.Barrier();
         }
         var numClasses = config.Model.NumClasses > 0 ? config.Model.NumClasses : HeadClasses(checkpoint);
-        var model = new VideoViTClassifier(EvalSetup.ModelConfig(config.Model with { DropPath = 0 }), numClasses);
+        var model = VideoClassifiers.Create(EvalSetup.ModelConfig(config.Model with { DropPath = 0 }), numClasses);
         using (model)
         {
             var loaded = EvalSetup.InitClassifier(model, checkpoint);
@@ -243,7 +244,7 @@ internal static class EvaluationCommands
             model.Eval();
             var loader = EvalSetup.Loader(valSet, EvalSetup.TestPipeline(config.Data, config.Protocol, config.Test.Clips, config.Test.Crops), config.Data, config.Test.BatchSize, config.Seed, train: false, Console.WriteLine, (dist.Rank, dist.WorldSize));
             Console.WriteLine($"testing {valSet.Count} videos with {config.Test.Clips} clips x {config.Test.Crops} crops on {device}");
-            var result = Evaluator.Run(model.Classify, loader, numClasses, device, config.Bf16, Console.Out, dist);
+            var result = Evaluator.Run(((IVideoClassifier)model).Classify, loader, numClasses, device, config.Bf16, Console.Out, dist);
             if (!dist.IsMain)
             {
                 return;  // every rank holds the gathered predictions; rank 0 writes them

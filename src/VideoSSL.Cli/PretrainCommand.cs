@@ -83,7 +83,18 @@ internal static class PretrainCommand
         {
             dist.Barrier();
         }
-        var pipeline = VideoPipelines.CreateWriter(new VideoPipelineOptions
+        // The task before the loader: a method that asks for named views (SVT) gets the multi-view pipeline.
+        config = WithMethodDefaults(config);
+        using var task = CreateTask(config);
+        if (task is VideoMAETask videoMae)
+        {
+            videoMae.Shard = new BatchShard(dist.Rank, dist.WorldSize, config.Data.NumSample);
+        }
+        else if (task is VJepaTask vjepa)
+        {
+            vjepa.Rank = dist.Rank;
+        }
+        var pipelineOptions = new VideoPipelineOptions
         {
             Protocol = PipelineProtocol.Pretrain,
             Frames = config.Data.NumFrames,
@@ -95,7 +106,14 @@ internal static class PretrainCommand
             MinCropScale = config.Data.MinCropScale,
             CropAspect = config.Data.CropAspect,
             Render = Renderer(config.Data),
-        });
+        };
+        if (task.Views is not null && config.Data.NumSample != 1)
+        {
+            throw new ConfigException($"data.num_sample = {config.Data.NumSample}: method {config.Method} cuts its views from one window per video; repeated augmentation does not apply (use 1)");
+        }
+        var pipeline = task.Views is { } viewSpec
+            ? MultiViewPipelines.CreateWriter(pipelineOptions, viewSpec)
+            : VideoPipelines.CreateWriter(pipelineOptions);
         var loader = new ClipLoader(dataset, pipeline, new ClipLoaderOptions
         {
             BatchSize = config.Train.BatchSize,
@@ -108,17 +126,11 @@ internal static class PretrainCommand
             ShardCount = dist.WorldSize,
         }, Console.WriteLine);
         Console.WriteLine($"data: {dataset.Count} videos, {loader.BatchesPerEpoch} batches of {config.Train.BatchSize} per epoch");
+        if (task.Views is { } spec)
+        {
+            Console.WriteLine($"views per clip (one decoded window of {config.Data.NumFrames}x{config.Data.SamplingRate} frames at 30 fps): {string.Join(", ", spec.Views.Select(v => $"{v.Name} {v.Frames}x{v.Size}"))}");
+        }
 
-        config = WithMethodDefaults(config);
-        using var task = CreateTask(config);
-        if (task is VideoMAETask videoMae)
-        {
-            videoMae.Shard = new BatchShard(dist.Rank, dist.WorldSize, config.Data.NumSample);
-        }
-        else if (task is VJepaTask vjepa)
-        {
-            vjepa.Rank = dist.Rank;
-        }
         task.Model.To(device);
         var manifest = ManifestInfo.Create(config.Seed, "pretrain", Environment.GetCommandLineArgs(), device.ToString());
         // Only rank 0 writes the run folder (data-parallel ranks share it and read its checkpoints).
@@ -161,7 +173,12 @@ internal static class PretrainCommand
     public static PretrainConfig WithMethodDefaults(PretrainConfig config)
     {
         var method = Method(config);
-        return config.Method is "vjepa" or "vjepa2" ? config with { Vjepa = (config.Vjepa ?? (VJepaSettings)method.DefaultSection!).Resolved() } : config;
+        return config.Method switch
+        {
+            "vjepa" or "vjepa2" => config with { Vjepa = (config.Vjepa ?? (VJepaSettings)method.DefaultSection!).Resolved() },
+            "svt" => config with { Svt = config.Svt ?? (SvtSettings)method.DefaultSection! },
+            _ => config,
+        };
     }
 
     /// <summary>The task of the config's method from the method registry, with the encoder the config describes.</summary>
@@ -172,6 +189,7 @@ internal static class PretrainCommand
         object? Section(Type type) =>
             type == typeof(VideoMAEConfig) ? VideoMAESection(config, encoder)
             : type == typeof(VJepaSettings) ? config.Vjepa
+            : type == typeof(SvtSettings) ? config.Svt
             : null;
         try
         {
@@ -192,6 +210,10 @@ internal static class PretrainCommand
         if (config.Vjepa is not null && config.Method is not ("vjepa" or "vjepa2"))
         {
             throw new ConfigException($"the vjepa section belongs to methods vjepa and vjepa2, not '{config.Method}'");
+        }
+        if (config.Svt is not null && config.Method != "svt")
+        {
+            throw new ConfigException($"the svt section belongs to method svt, not '{config.Method}'");
         }
         return MethodRegistry.Get(config.Method);
     }

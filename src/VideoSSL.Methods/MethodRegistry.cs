@@ -37,6 +37,8 @@ public static class MethodRegistry
         // vjepa2 configs/train/vitl16/pretrain-256px-16f.yaml: ema [0.99925, 0.99925], no grad clip.
         ["vjepa2"] = new("vjepa2", "V-JEPA 2: V-JEPA with 3-D RoPE", VJepaEncoder(PositionEmbedding.Rope3d),
             i => new VJepaTask(i.Encoder, i.Section<VJepaSettings>() ?? V2Defaults, v2: true, i.Seed), V2Defaults),
+        ["svt"] = new("svt", "SVT: teacher-student distillation across global and local views, DINO head and loss, EMA teacher", e => e,
+            i => new SvtTask(i.Encoder, i.Section<SvtSettings>() ?? new SvtSettings()), new SvtSettings()),
     };
 
     public static VJepaSettings V2Defaults => new() { Ema = [0.99925, 0.99925], ClipGrad = 0 };

@@ -34,7 +34,7 @@ public static class ParamGroups
 
     /// <summary>
     /// Layer id for layer-wise lr decay: <c>patch_embed.*</c>, <c>pos_embed</c>, <c>cls_token</c>,
-    /// <c>mask_token</c> → 0; <c>blocks.i.*</c> → i + 1; everything else (final norms, head) → numLayers + 1.
+    /// <c>mask_token</c>, <c>time_embed</c> (TimeSformer) → 0; <c>blocks.i.*</c> → i + 1; everything else (final norms, head) → numLayers + 1.
     /// A leading <c>encoder.</c> / <c>backbone.</c> is ignored.
     /// </summary>
     public static int LayerId(string name, int numLayers)
@@ -47,7 +47,7 @@ public static class ParamGroups
                 break;
             }
         }
-        if (name is "pos_embed" or "cls_token" or "mask_token" || name.StartsWith("patch_embed.", StringComparison.Ordinal))
+        if (name is "pos_embed" or "cls_token" or "mask_token" or "time_embed" || name.StartsWith("patch_embed.", StringComparison.Ordinal))
         {
             return 0;
         }

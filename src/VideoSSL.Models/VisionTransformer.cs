@@ -50,6 +50,16 @@ public enum RopePairing
     Textbook,
 }
 
+/// <summary>How tokens attend across space and time (config key <c>model.space_time</c>).</summary>
+public enum SpaceTimeAttention
+{
+    /// <summary>VideoMAE / V-JEPA: every token attends to every other (tubelet tokens, no CLS).</summary>
+    Joint,
+
+    /// <summary>TimeSformer / SVT: temporal then spatial attention per block, a CLS token, one token per frame and patch (<see cref="DividedViT"/>).</summary>
+    Divided,
+}
+
 /// <summary>The token grid T' × H' × W' of a clip; tokens are numbered t-major, then h, then w.</summary>
 public readonly record struct TokenGrid(int Frames, int Height, int Width)
 {
@@ -74,6 +84,7 @@ public sealed record VideoViTConfig
     public QkvBiasStyle QkvBias { get; init; } = QkvBiasStyle.QV;
     public PositionEmbedding PosEmbed { get; init; } = PositionEmbedding.Sinusoid1d;
     public RopePairing Rope { get; init; } = RopePairing.Official;
+    public SpaceTimeAttention SpaceTime { get; init; } = SpaceTimeAttention.Joint;
 
     /// <summary>
     /// V-JEPA's <c>uniform_power</c>: each of t, h, w gets 2·ceil(D/6) dims of the 3-D sincos table (else D/2, D/4, D/4).
@@ -119,6 +130,7 @@ public sealed record VideoViTConfig
         Require(NumFrames % TubeletSize == 0, $"frame count {NumFrames} is not a multiple of tubelet size {TubeletSize}");
         Require(MlpRatio > 0, "mlp ratio must be positive");
         Require(DropPathRate is >= 0 and < 1, $"drop path rate {DropPathRate} is outside [0, 1)");
+        Require(SpaceTime == SpaceTimeAttention.Joint || TubeletSize == 1, $"divided space-time attention embeds each frame on its own: tubelet size must be 1, got {TubeletSize}");
     }
 }
 
@@ -182,6 +194,12 @@ public sealed class Attention : Module
     public Linear Proj { get; }
     public Rope3d? Rope { get; }
 
+    /// <summary>
+    /// Scale the scores, softmax((q·kᵀ)·scale), as TimeSformer's Attention, instead of the query first; on CPU the
+    /// math is then written out that way (same values to the last bit as the official code), on CUDA SDPA runs.
+    /// </summary>
+    public bool ScaleScores { get; init; }
+
     /// <summary>[B, N, C] → [B, N, C]. <paramref name="positions"/> [B, N] are the tokens' original indices (RoPE only; default 0..N−1).</summary>
     public Tensor Forward(Tensor x, Tensor? positions = null)
     {
@@ -198,7 +216,9 @@ public sealed class Attention : Module
             q = Rope.Apply(q, table);
             k = Rope.Apply(k, table);
         }
-        var attended = Torch.ScaledDotProductAttention(q, k, v); // [B, H, N, hd]
+        var attended = ScaleScores && !x.Device.IsCuda
+            ? q.MatMul(k.Transpose(-2, -1)).Mul(Math.Pow(c / _numHeads, -0.5)).Softmax(-1).MatMul(v)
+            : Torch.ScaledDotProductAttention(q, k, v); // [B, H, N, hd]
         var y = Proj.Forward(attended.Transpose(1, 2).Reshape(b, n, c));
         return scope.MoveToOuter(y);
     }
@@ -423,11 +443,33 @@ public static class PositionTables
 }
 
 /// <summary>
+/// What probes and SVT read from a video backbone, joint (<see cref="VideoViTEncoder"/>) or divided (<see cref="DividedViT"/>).
+/// </summary>
+public abstract class VideoEncoder : Module
+{
+    public abstract VideoViTConfig Config { get; }
+
+    public int EmbedDim => Config.EmbedDim;
+
+    /// <summary>Every token after the final norm, [B, N, D] (attentive probes).</summary>
+    public abstract Tensor Tokens(Tensor clip);
+
+    /// <summary>One feature per clip, [B, D] (linear probes, kNN): mean-pooled tokens of a joint ViT, the CLS token of a divided one.</summary>
+    public abstract Tensor ClipFeature(Tensor clip);
+
+    /// <summary>Output and the raw outputs (before the final norm) of the last <paramref name="lastBlocks"/> blocks.</summary>
+    public abstract (Tensor Output, Tensor[] Blocks) ForwardIntermediates(Tensor clip, int lastBlocks, Tensor? visibleIndices = null);
+
+    /// <summary>Replaces a loaded position table built for another grid by the model's own where the encoder's table is a fixed function of the grid; null when nothing was replaced.</summary>
+    public virtual string? KeepOwnPositionTable(IDictionary<string, Tensor> state) => null;
+}
+
+/// <summary>
 /// The video ViT backbone: <c>patch_embed</c>, fixed sinusoid position table (not saved), <c>blocks</c>, and a
 /// final <c>norm</c> (the pretraining encoder has it; the mean-pooling classifier has <c>fc_norm</c> instead).
 /// Runs on all tokens or on a visible subset given by ascending indices [B, Nvis].
 /// </summary>
-public class VideoViTEncoder : Module
+public class VideoViTEncoder : VideoEncoder
 {
     private const string PosEmbedName = "pos_embed";
 
@@ -439,6 +481,10 @@ public class VideoViTEncoder : Module
     protected VideoViTEncoder(VideoViTConfig config, bool finalNorm)
     {
         config.Validate();
+        if (config.SpaceTime == SpaceTimeAttention.Divided)
+        {
+            throw new ArgumentException($"model '{config.Name}' has divided space-time attention: it is a DividedViT, not a joint encoder");
+        }
         Config = config;
         PatchEmbed = Child("patch_embed", new PatchEmbed3d(config));
         switch (config.PosEmbed)
@@ -468,12 +514,19 @@ public class VideoViTEncoder : Module
         }
     }
 
-    public VideoViTConfig Config { get; }
+    public override VideoViTConfig Config { get; }
     public PatchEmbed3d PatchEmbed { get; }
     public ModuleList<Block> Blocks { get; }
     public LayerNorm? Norm { get; }
 
-    public int EmbedDim => Config.EmbedDim;
+    public override Tensor Tokens(Tensor clip) => Forward(clip);
+
+    /// <summary>The mean of the tokens (after the final norm), as VideoMAE's linear probes pool.</summary>
+    public override Tensor ClipFeature(Tensor clip)
+    {
+        using var scope = Torch.NewScope();
+        return scope.MoveToOuter(Forward(clip).Mean([1]));
+    }
 
     /// <summary>The fixed position table [1, N, D], or null without one (looked up by name: <see cref="Module.To"/> replaces buffers).</summary>
     public Tensor? PosEmbed => NamedBuffers().FirstOrDefault(b => b.Key == PosEmbedName).Value;
@@ -485,7 +538,7 @@ public class VideoViTEncoder : Module
     /// builds for this size. <paramref name="state"/> must be a working copy whose values the caller does not dispose
     /// (the model's own tensor goes in). Returns a note for the load message, or null when nothing was replaced.
     /// </summary>
-    public string? KeepOwnPositionTable(IDictionary<string, Tensor> state)
+    public override string? KeepOwnPositionTable(IDictionary<string, Tensor> state)
     {
         if (Config.PosEmbed != PositionEmbedding.Sincos3d || PosEmbed is not { } own
             || !state.TryGetValue(PosEmbedName, out var loaded) || loaded.Shape.SequenceEqual(own.Shape))
@@ -534,11 +587,67 @@ public class VideoViTEncoder : Module
     /// <summary>Token features after the blocks and the final norm (if any): [B, N or Nvis, D].</summary>
     public Tensor Forward(Tensor clip, Tensor? visibleIndices = null) => ForwardIntermediates(clip, 0, visibleIndices).Output;
 
+    private readonly Dictionary<TokenGrid, Tensor> _tablesBySize = [];
+
+    /// <summary>
+    /// Token features [B, N, D] for a clip of another frame count or size than the config's (multiples of tubelet
+    /// and patch), as SVT's views: the fixed position table is computed for that grid (VideoMAE's 1-D sinusoid for N
+    /// tokens, as its fine-tuning at other sizes; V-JEPA's 3-D sincos for T' × H' × W'). Not for RoPE, whose blocks
+    /// are built for one grid.
+    /// </summary>
+    public Tensor ForwardAnySize(Tensor clip)
+    {
+        var c = Config;
+        if (clip.Dim != 5 || clip.Size(1) != c.InChannels || clip.Size(2) % c.TubeletSize != 0 || clip.Size(3) % c.PatchSize != 0 || clip.Size(4) % c.PatchSize != 0)
+        {
+            throw new ArgumentException($"model '{c.Name}' takes clips [B, {c.InChannels}, T, H, W] with T a multiple of {c.TubeletSize} and H, W of {c.PatchSize}, got [{string.Join(", ", clip.Shape)}]");
+        }
+        var grid = new TokenGrid((int)clip.Size(2) / c.TubeletSize, (int)clip.Size(3) / c.PatchSize, (int)clip.Size(4) / c.PatchSize);
+        if (grid == c.Grid)
+        {
+            return Forward(clip);
+        }
+        if (c.PosEmbed == PositionEmbedding.Rope3d)
+        {
+            throw new ArgumentException($"model '{c.Name}' uses 3-D RoPE built for a {c.Grid.Frames} x {c.Grid.Height} x {c.Grid.Width} grid; it cannot take a {grid.Frames} x {grid.Height} x {grid.Width} clip");
+        }
+        using var scope = Torch.NewScope();
+        var x = PatchEmbed.Proj.Forward(clip).Flatten(2).Transpose(1, 2);
+        if (c.PosEmbed is PositionEmbedding.Sinusoid1d or PositionEmbedding.Sincos3d)
+        {
+            if (!_tablesBySize.TryGetValue(grid, out var table))
+            {
+                var values = c.PosEmbed == PositionEmbedding.Sinusoid1d ? PositionTables.Sinusoid1d(grid.Count, c.EmbedDim) : PositionTables.Sincos3d(grid, c.EmbedDim, c.UniformPower);
+                table = Tensor.From(values, 1, grid.Count, c.EmbedDim).To(clip.Device).DetachFromScope();
+                _tablesBySize[grid] = table;
+            }
+            x = x + table.To(x.Dtype);
+        }
+        foreach (var block in Blocks)
+        {
+            x = block.Forward(x);
+        }
+        return scope.MoveToOuter(Norm is null ? x : Norm.Forward(x));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var table in _tablesBySize.Values)
+            {
+                table.Dispose();
+            }
+            _tablesBySize.Clear();
+        }
+        base.Dispose(disposing);
+    }
+
     /// <summary>
     /// Forward that also returns the raw outputs (before the final norm) of the last <paramref name="lastBlocks"/>
     /// blocks, in block order, for probes that read several layers.
     /// </summary>
-    public (Tensor Output, Tensor[] Blocks) ForwardIntermediates(Tensor clip, int lastBlocks, Tensor? visibleIndices = null)
+    public override (Tensor Output, Tensor[] Blocks) ForwardIntermediates(Tensor clip, int lastBlocks, Tensor? visibleIndices = null)
     {
         if (lastBlocks < 0 || lastBlocks > Blocks.Count)
         {
@@ -582,7 +691,7 @@ public class VideoViTEncoder : Module
 /// <c>fc_norm</c>, dropout and <c>head</c> (names as official fine-tuned checkpoints). Without mean pooling it
 /// keeps <c>norm</c> and classifies the first token, as the official code does.
 /// </summary>
-public sealed class VideoViTClassifier : VideoViTEncoder
+public sealed class VideoViTClassifier : VideoViTEncoder, IVideoClassifier
 {
     private readonly double _headDropRate;
 
@@ -632,7 +741,39 @@ public sealed class VideoViTClassifier : VideoViTEncoder
     /// <c>encoder.</c> / <c>backbone.</c>, ignores the decoder and the encoder's final <c>norm</c>, and leaves
     /// <c>fc_norm</c> and <c>head</c> as initialised. Throws if a backbone weight is missing or mis-shaped.
     /// </summary>
-    public StateDictReport LoadPretrainedEncoder(IReadOnlyDictionary<string, Tensor> state)
+    public StateDictReport LoadPretrainedEncoder(IReadOnlyDictionary<string, Tensor> state) => VideoClassifiers.LoadBackbone(this, state);
+}
+
+/// <summary>A fine-tuning model: a backbone with a classification head, joint (<see cref="VideoViTClassifier"/>) or divided (<see cref="DividedViTClassifier"/>).</summary>
+public interface IVideoClassifier
+{
+    VideoViTConfig Config { get; }
+
+    int NumClasses { get; }
+
+    Linear Head { get; }
+
+    /// <summary>Class logits [B, classes].</summary>
+    Tensor Classify(Tensor clip);
+
+    /// <summary>Loads a pretraining checkpoint's backbone; the head (and fc_norm) keep their init. Throws if a backbone weight is missing or mis-shaped.</summary>
+    StateDictReport LoadPretrainedEncoder(IReadOnlyDictionary<string, Tensor> state);
+}
+
+/// <summary>Building and initialising classifiers by config.</summary>
+public static class VideoClassifiers
+{
+    /// <summary>The classifier for a config: TimeSformer's for divided space-time encoders, VideoMAE's otherwise.</summary>
+    public static VideoEncoder Create(VideoViTConfig config, int numClasses, double initScale = 0.001, double headDropRate = 0) =>
+        config.SpaceTime == SpaceTimeAttention.Divided
+            ? new DividedViTClassifier(config, numClasses, headDropRate)
+            : new VideoViTClassifier(config, numClasses, initScale, headDropRate);
+
+    /// <summary>
+    /// run_class_finetuning.py's load: strips <c>encoder.</c> / <c>backbone.</c>, ignores what the classifier has no
+    /// place for (decoder, the encoder's final norm under mean pooling), and leaves fc_norm and head as initialised.
+    /// </summary>
+    public static StateDictReport LoadBackbone(Module model, IReadOnlyDictionary<string, Tensor> state)
     {
         var renamed = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, tensor) in state)
@@ -642,8 +783,8 @@ public sealed class VideoViTClassifier : VideoViTEncoder
                 : name;
             renamed[key] = tensor;
         }
-        KeepOwnPositionTable(renamed);
-        var report = LoadStateDict(renamed, strict: false);
+        (model as VideoEncoder)?.KeepOwnPositionTable(renamed);
+        var report = model.LoadStateDict(renamed, strict: false);
         var backboneMissing = report.Missing.Where(n => !n.StartsWith("fc_norm.", StringComparison.Ordinal) && !n.StartsWith("head.", StringComparison.Ordinal)).ToList();
         if (backboneMissing.Count > 0 || report.ShapeMismatched.Count > 0)
         {
@@ -759,6 +900,9 @@ public static class ModelRegistry
         ["vit_huge"] = VideoViTVariants.Huge,
         ["vit_giant"] = VideoViTVariants.Giant,
         ["vit_giant_xformers"] = VideoViTVariants.GiantXformers,
+        ["vit_micro_divst"] = VideoViTVariants.Divided(VideoViTVariants.Micro),
+        ["vit_small_divst"] = VideoViTVariants.Divided(VideoViTVariants.Small),
+        ["vit_base_divst"] = VideoViTVariants.Divided(VideoViTVariants.Base),
     };
 
     public static IReadOnlyCollection<string> Names => s_configs.Keys;
@@ -768,6 +912,10 @@ public static class ModelRegistry
         s_configs.TryGetValue(name, out var config)
             ? config
             : throw new ArgumentException($"unknown model '{name}'; known: {string.Join(", ", s_configs.Keys)}", nameof(name));
+
+    /// <summary>The backbone a config describes: <see cref="DividedViT"/> for divided space-time attention, else the joint <see cref="VideoViTEncoder"/>.</summary>
+    public static VideoEncoder CreateBackbone(VideoViTConfig config) =>
+        config.SpaceTime == SpaceTimeAttention.Divided ? new DividedViT(config) : new VideoViTEncoder(config);
 
     /// <summary>A pretraining-style encoder of a named size, with optional overrides (e.g. <c>c =&gt; c with { NumFrames = 8 }</c>).</summary>
     public static VideoViTEncoder Create(string name, Func<VideoViTConfig, VideoViTConfig>? overrides = null) =>
@@ -803,5 +951,21 @@ public static class VideoViTVariants
     public static VideoViTConfig Giant => new() { Name = "vit_giant", EmbedDim = 1408, Depth = 40, NumHeads = 16, MlpRatio = 48.0 / 11, PatchSize = 14 };
 
     /// <summary>V-JEPA 2's ViT-g (vjepa2 src/models/vision_transformer.py vit_giant_xformers): 22 heads of 64, patch 16.</summary>
+    /// <summary>
+    /// TimeSformer's divided space-time ViT of the same width (kahnchana/svt models/timesformer.py
+    /// get_vit_base_patch16_224: qkv bias, LayerNorm eps 1e-6, 8 frames of 224 px, patch 16, drop path 0.1).
+    /// </summary>
+    public static VideoViTConfig Divided(VideoViTConfig size) => size with
+    {
+        Name = size.Name + "_divst",
+        SpaceTime = SpaceTimeAttention.Divided,
+        TubeletSize = 1,
+        NumFrames = 8,
+        QkvBias = QkvBiasStyle.Qkv,
+        PosEmbed = PositionEmbedding.None,
+        Init = "timesformer",
+        DropPathRate = 0.1,
+    };
+
     public static VideoViTConfig GiantXformers => new() { Name = "vit_giant_xformers", EmbedDim = 1408, Depth = 40, NumHeads = 22, MlpRatio = 48.0 / 11, PatchSize = 16 };
 }

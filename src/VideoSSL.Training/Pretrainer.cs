@@ -117,7 +117,7 @@ public sealed class Pretrainer
             {
                 _shown ??= FirstClips(batch, ReconstructionSample.DefaultClips);
             }
-            var views = PretrainBatch.OfClips(ToDevice(batch), step, micro);
+            var views = PretrainBatches.Views(batch, _task.Views, _device, step, micro);
             using (_autocast ? Torch.Torch.Autocast(_device) : null)
             {
                 return _task.Loss(views);
@@ -139,8 +139,7 @@ public sealed class Pretrainer
             }
             using var scope = Torch.Torch.NewScope();
             using var noGrad = Torch.Torch.NoGrad();
-            var host = Tensor.From<float>(_shown.Value.Data, _shown.Value.Shape);
-            var views = PretrainBatch.OfClips(_device.IsCuda ? host.To(_device, nonBlocking: false) : host, step);
+            var views = PretrainBatches.Views(_shown.Value.Data, _shown.Value.Shape, _task.Views, _device, step);
             if (hooks.OnReconstruction is not null && _task.Reconstruct(views) is { } sample)
             {
                 hooks.OnReconstruction(step, sample);
@@ -149,18 +148,6 @@ public sealed class Pretrainer
             {
                 hooks.OnMasks(step, picture);
             }
-        }
-
-        private Tensor ToDevice(ClipBatch batch)
-        {
-            var shape = batch.Shape.Select(s => (long)s).ToArray();
-            if (shape.Length == 6)
-            {
-                // Repeated augmentation: [B, k, 3, T, H, W] → k independent clips per video in one batch of B·k.
-                shape = [shape[0] * shape[1], .. shape[2..]];
-            }
-            var host = Tensor.From<float>(batch.Data, shape);
-            return _device.IsCuda ? host.To(_device, nonBlocking: false) : host;
         }
     }
 

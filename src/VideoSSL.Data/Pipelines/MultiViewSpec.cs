@@ -23,6 +23,13 @@ public sealed record MultiViewSpec(IReadOnlyList<ViewSpec> Views)
     public long ItemFloats => Views.Sum(v => v.Floats);
 
     /// <summary>
+    /// The view set of the SVT paper as the official code draws it with DATA.RAND_FR (kahnchana/svt datasets/decoder.py):
+    /// global0 4 frames over [0, L − 5], global1 8 frames over [5, L], at 224 px, scale 0.4–1; locals of 2, 2, 4, 4, 8, 8,
+    /// 16, 16 frames at 96 px, scale 0.05–0.4 (train_ssl.py --global_crops_scale, --local_crops_scale defaults).
+    /// </summary>
+    public static MultiViewSpec SvtPaper => Svt([4, 8], 224, (0.4, 1.0), [2, 2, 4, 4, 8, 8, 16, 16], 96, (0.05, 0.4));
+
+    /// <summary>
     /// SVT's view set (kahnchana/svt datasets/transform.py VideoDataAugmentationDINO): global views
     /// <c>global0..</c> at <paramref name="globalSize"/> px with crop area <paramref name="globalScale"/>, then
     /// local views <c>local0..</c> at <paramref name="localSize"/> px with <paramref name="localScale"/>.

@@ -186,3 +186,23 @@ public sealed class ModuleList<T> : Module, IReadOnlyList<T>
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
+
+/// <summary>2-D convolution; with kernel = stride it is the per-frame patch embedding of image and TimeSformer ViTs.</summary>
+public sealed class Conv2d : Module
+{
+    private readonly long[] _stride;
+
+    public Conv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, bool bias = true)
+    {
+        _stride = [stride, stride];
+        var bound = 1.0 / Math.Sqrt(inChannels * kernelSize * kernelSize);
+        using var noGrad = Torch.NoGrad();
+        Weight = Param("weight", Torch.Empty([outChannels, inChannels, kernelSize, kernelSize]).Uniform_(-bound, bound));
+        Bias = bias ? Param("bias", Torch.Empty([outChannels]).Uniform_(-bound, bound)) : null;
+    }
+
+    public Parameter Weight { get; }
+    public Parameter? Bias { get; }
+
+    public Tensor Forward(Tensor x) => Torch.Conv2d(x, Weight, Bias?.Value, _stride);
+}

@@ -12,10 +12,11 @@ public static class TorchCheckpoint
 {
     /// <summary>
     /// Where <see cref="ReadStateDict"/> looks for weights, in order, when the top level is not a state_dict itself.
-    /// target_encoder precedes encoder because V-JEPA evaluations use the EMA encoder.
+    /// target_encoder precedes encoder because V-JEPA evaluations use the EMA encoder; teacher is SVT's (and DINO's)
+    /// EMA network, which their evaluations read (checkpoint_key "teacher").
     /// </summary>
     public static IReadOnlyList<string> StateDictKeys { get; } =
-        ["state_dict", "model", "module", "target_encoder", "encoder", "model_state", "model_state_dict", "net", "network"];
+        ["state_dict", "model", "module", "target_encoder", "teacher", "encoder", "model_state", "model_state_dict", "net", "network"];
 
     /// <summary>
     /// The whole object tree: null, bool, long, double, string, byte[], object?[] (tuples), List&lt;object?&gt;,

@@ -127,7 +127,7 @@ public static class ConfigSchema
         Key<DataSection>(nameof(DataSection.Crop), "pretraining crop: multi_scale (VideoMAE) or random_resized (V-JEPA: scale min_crop_scale..1, aspect crop_aspect)"),
         Key<DataSection>(nameof(DataSection.CropAspect), "aspect-ratio range of the random resized crop (V-JEPA 0.75..1.35)", count: 2, min: 0, minExclusive: true),
         Key<FinetuneConfig>(nameof(FinetuneConfig.Select), "a held-out split other than val to choose the best epoch on; blank annotations = none (the final epoch is reported)"),
-        Key<PretrainConfig>(nameof(PretrainConfig.Method), "videomae (tube masking), videomae_v2 (dual masking), vjepa (latent prediction, multiblock masks, EMA target) or vjepa2 (V-JEPA with 3-D RoPE)", oneOf: MethodRegistry.Names),
+        Key<PretrainConfig>(nameof(PretrainConfig.Method), "videomae (tube masking), videomae_v2 (dual masking), vjepa (latent prediction, multiblock masks, EMA target), vjepa2 (V-JEPA with 3-D RoPE) or svt (self-distillation across global and local views, EMA teacher)", oneOf: MethodRegistry.Names),
         Key<PretrainConfig>(nameof(PretrainConfig.Model), "encoder and decoder"),
         Key<PretrainConfig>(nameof(PretrainConfig.Mask), "VideoMAE masking", applies: IsVideoMae, when: "method is videomae or videomae_v2"),
         Key<PretrainConfig>(nameof(PretrainConfig.Vjepa), "V-JEPA predictor, multiblock masks, EMA and loss (null = the method's defaults)", applies: IsVJepa, when: "method is vjepa or vjepa2"),
@@ -139,6 +139,28 @@ public static class ConfigSchema
         Key<VJepaSettings>(nameof(VJepaSettings.ClipGrad), "grad-norm clip of encoder and predictor after warmup (0 = off)", min: 0),
         Key<VJepaSettings>(nameof(VJepaSettings.LossExp), "loss = mean(|z - h|^loss_exp) / loss_exp (1 = L1)", min: 0, minExclusive: true),
         Key<VJepaSettings>(nameof(VJepaSettings.CollapseStdThreshold), "warn when the targets' mean per-dimension std falls under this", min: 0),
+        Key<PretrainConfig>(nameof(PretrainConfig.Svt), "SVT head, loss, teacher and views (null = the method's defaults: the official recipe)", applies: IsSvt, when: "method is svt"),
+        Key<SvtSettings>(nameof(SvtSettings.OutDim), "DINO head output dimensions (out_dim, 65536)", min: 1),
+        Key<SvtSettings>(nameof(SvtSettings.HiddenDim), "DINO head MLP width (2048)", min: 1),
+        Key<SvtSettings>(nameof(SvtSettings.BottleneckDim), "DINO head bottleneck before the L2 normalisation (256)", min: 1),
+        Key<SvtSettings>(nameof(SvtSettings.HeadLayers), "Linear layers of the DINO head MLP (nlayers, 3)", min: 1),
+        Key<SvtSettings>(nameof(SvtSettings.NormLastLayer), "weight-normalised last layer with weight_g fixed at 1 (norm_last_layer); false = weight_g trained"),
+        Key<SvtSettings>(nameof(SvtSettings.MomentumTeacher), "teacher EMA momentum at the start, cosine to 1 over the run (momentum_teacher)", min: 0, max: 1),
+        Key<SvtSettings>(nameof(SvtSettings.WarmupTeacherTemp), "teacher temperature at the start of its warm-up (warmup_teacher_temp)", min: 0, minExclusive: true),
+        Key<SvtSettings>(nameof(SvtSettings.TeacherTemp), "teacher temperature after the warm-up (teacher_temp)", min: 0, minExclusive: true),
+        Key<SvtSettings>(nameof(SvtSettings.WarmupTeacherTempEpochs), "epochs of linear teacher-temperature warm-up (warmup_teacher_temp_epochs; 0 = none)", min: 0),
+        Key<SvtSettings>(nameof(SvtSettings.StudentTemp), "student temperature (0.1)", min: 0, minExclusive: true),
+        Key<SvtSettings>(nameof(SvtSettings.CenterMomentum), "momentum of the teacher centre (0.9)", min: 0, max: 1),
+        Key<SvtSettings>(nameof(SvtSettings.FreezeLastLayer), "epochs during which the head's last layer is not updated (freeze_last_layer)", min: 0),
+        Key<SvtSettings>(nameof(SvtSettings.ClipGrad), "clip of EACH student gradient's norm on its own (dino clip_gradients, 3; 0 = off); leave train.clip_grad at 0", min: 0),
+        Key<SvtSettings>(nameof(SvtSettings.Pool), "clip feature of a joint encoder: mean of its tokens (divided *_divst encoders read their CLS token)", oneOf: ["mean"]),
+        Key<SvtSettings>(nameof(SvtSettings.GlobalFrames), "frames of each global view (the teacher sees these); at least 2 views", min: 1),
+        Key<SvtSettings>(nameof(SvtSettings.GlobalSize), "side of the global views in pixels (224)", min: 1),
+        Key<SvtSettings>(nameof(SvtSettings.GlobalScale), "area range of the global views' random resized crop (global_crops_scale)", count: 2, min: 0, max: 1, minExclusive: true),
+        Key<SvtSettings>(nameof(SvtSettings.LocalFrames), "frames of each local view (student only); [] = none", min: 1),
+        Key<SvtSettings>(nameof(SvtSettings.LocalSize), "side of the local views in pixels (96)", min: 1),
+        Key<SvtSettings>(nameof(SvtSettings.LocalScale), "area range of the local views' random resized crop (local_crops_scale)", count: 2, min: 0, max: 1, minExclusive: true),
+        Key<SvtSettings>(nameof(SvtSettings.CollapseKlThreshold), "warn when the logged KL of the teacher's targets from their batch mean falls under this", min: 0),
         Key<PretrainConfig>(nameof(PretrainConfig.Data), "the training split and clip geometry"),
         Key<PretrainConfig>(nameof(PretrainConfig.Train), "optimizer and schedule"),
         Key<PretrainConfig>(nameof(PretrainConfig.Log), "logging and checkpoint intervals"),
@@ -169,8 +191,8 @@ public static class ConfigSchema
         Key<DataSection>(nameof(DataSection.Root), "folder that holds the videos (synthetic: where the set is generated)", applies: root => FormatOf(root) != "procedural", when: "data.format is not procedural"),
         Key<DataSection>(nameof(DataSection.Annotations), "Kinetics CSV, list file or SSv2 split JSON", applies: root => FormatOf(root) is not ("synthetic" or "procedural"), when: "data.format is not synthetic or procedural"),
         Key<DataSection>(nameof(DataSection.Labels), "SSv2 labels JSON, or a Kinetics class index JSON", applies: root => FormatOf(root) is "ssv2" or "kinetics", when: "data.format is ssv2 or kinetics"),
-        Key<DataSection>(nameof(DataSection.NumFrames), "frames per clip (VideoMAE's --num_frames)", min: 1),
-        Key<DataSection>(nameof(DataSection.SamplingRate), "frame stride of dense sampling (--sampling_rate)", min: 1),
+        Key<DataSection>(nameof(DataSection.NumFrames), "frames per clip (VideoMAE's --num_frames); methods with views (SVT) cut them from a window of num_frames x sampling_rate frames at 30 fps (SVT's DATA.NUM_FRAMES x DATA.SAMPLING_RATE = 8 x 32)", min: 1),
+        Key<DataSection>(nameof(DataSection.SamplingRate), "frame stride of dense sampling (--sampling_rate); with views, the window's second factor (see data.num_frames)", min: 1),
         Key<DataSection>(nameof(DataSection.InputSize), "crop side in pixels (--input_size)", min: 1),
         Key<DataSection>(nameof(DataSection.Flip), "random horizontal flip (never for ssv2)"),
         Key<DataSection>(nameof(DataSection.MinCropScale), "smallest area share of the random resized crop", min: 0, max: 1, minExclusive: true),
@@ -435,6 +457,8 @@ public static class ConfigSchema
     private static bool IsVideoMae(object root) => root is PretrainConfig { Method: "videomae" or "videomae_v2" };
 
     private static bool IsVJepa(object root) => root is PretrainConfig { Method: "vjepa" or "vjepa2" };
+
+    private static bool IsSvt(object root) => root is PretrainConfig { Method: "svt" };
 
     private static bool IsLeaf(Type type) =>
         type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type.IsArray

@@ -11,13 +11,15 @@ public sealed record PretrainConfig
 {
     public string Name { get; init; } = "pretrain";
     public long Seed { get; init; }
-    /// <summary>A name from the method registry: videomae, videomae_v2, vjepa, vjepa2.</summary>
+    /// <summary>A name from the method registry: videomae, videomae_v2, vjepa, vjepa2, svt.</summary>
     public string Method { get; init; } = "videomae";
     public ModelSection Model { get; init; } = new();
     /// <summary>VideoMAE / V2 masks.</summary>
     public MaskSection Mask { get; init; } = new();
     /// <summary>V-JEPA / V-JEPA 2 (predictor, multiblock masks, EMA); null = the method's defaults.</summary>
     public VJepaSettings? Vjepa { get; init; }
+    /// <summary>SVT (DINO head and loss, EMA teacher, views); null = the method's defaults.</summary>
+    public SvtSettings? Svt { get; init; }
     public DataSection Data { get; init; } = new();
     public OptimSection Train { get; init; } = new();
     public LogSection Log { get; init; } = new();

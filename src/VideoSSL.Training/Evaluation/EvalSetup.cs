@@ -233,19 +233,21 @@ public static class EvalSetup
     public static Dictionary<string, Tensor> LoadWeights(string path, Device? device = null, Module? model = null) =>
         // A V-JEPA run's checkpoint holds encoder, predictor and target_encoder: the EMA target encoder is the one
         // evaluated, as jepa's evals read `target_encoder` (official .pth.tar files are handled by the unpickler).
+        // An SVT run's holds student and teacher: the teacher's backbone, as SVT's eval_linear/eval_knn read `teacher`.
         Checkpoint.LoadWeights(path, device, model is null ? long.MaxValue : Weights.MaxElementsFor(model),
-            Checkpoint.ModelPrefix + "target_encoder.", Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix);
+            Checkpoint.ModelPrefix + "teacher.backbone.", Checkpoint.ModelPrefix + "target_encoder.", Checkpoint.ModelPrefix + "encoder.", Checkpoint.ModelPrefix);
 
     /// <summary>
     /// Initialises a classifier: a checkpoint with a head of the right shape is loaded whole (resuming from our own
     /// fine-tuned weights); otherwise only the backbone is taken and fc_norm/head keep their fresh init.
     /// </summary>
-    public static string InitClassifier(VideoViTClassifier model, string path)
+    public static string InitClassifier(VideoEncoder model, string path)
     {
+        var classifier = model as IVideoClassifier ?? throw new ArgumentException($"model '{model.Config.Name}' has no classification head", nameof(model));
         var state = LoadWeights(path, model: model);
         try
         {
-            if (state.TryGetValue("head.weight", out var head) && head.Shape.SequenceEqual(model.Head.Weight.Shape))
+            if (state.TryGetValue("head.weight", out var head) && head.Shape.SequenceEqual(classifier.Head.Weight.Shape))
             {
                 var whole = new Dictionary<string, Tensor>(state, StringComparer.Ordinal);
                 var position = model.KeepOwnPositionTable(whole);
@@ -262,7 +264,7 @@ public static class EvalSetup
             StateDictReport report;
             try
             {
-                report = model.LoadPretrainedEncoder(state);
+                report = classifier.LoadPretrainedEncoder(state);
             }
             catch (StateDictMismatchException e)
             {
@@ -283,7 +285,7 @@ public static class EvalSetup
     /// Initialises a frozen probe encoder (with its final norm): the backbone must be complete; a checkpoint without
     /// the final `norm` (a fine-tuned one keeps `fc_norm` instead) leaves it at identity.
     /// </summary>
-    public static string InitEncoder(VideoViTEncoder encoder, string path)
+    public static string InitEncoder(VideoEncoder encoder, string path)
     {
         var state = LoadWeights(path, model: encoder);
         try

@@ -37,7 +37,8 @@ public sealed class Finetuner
     public const string BestCheckpointName = "best.safetensors";
 
     private readonly FinetuneConfig _config;
-    private readonly VideoViTClassifier _model;
+    private readonly VideoEncoder _model;
+    private readonly IVideoClassifier _classifier;
     private readonly ClipLoader _train;
     private readonly ClipLoader? _val;
     private readonly RunDirectory? _run;
@@ -49,13 +50,15 @@ public sealed class Finetuner
 
     /// <param name="run">The run folder; null on data-parallel ranks other than 0, which write nothing.</param>
     /// <param name="select">A held-out split, other than <paramref name="val"/>, to choose the best epoch on; null = no choice, the final epoch is the result.</param>
+    /// <param name="model">A classifier (<see cref="IVideoClassifier"/>): VideoMAE's or TimeSformer's.</param>
     /// <param name="distributed">Data parallelism: every loader reads this rank's shard; gradients and logged figures are averaged over ranks.</param>
-    public Finetuner(FinetuneConfig config, VideoViTClassifier model, ClipLoader train, ClipLoader? val, RunDirectory? run, Device device, FinetuneHooks? hooks = null, TextWriter? output = null,
+    public Finetuner(FinetuneConfig config, VideoEncoder model, ClipLoader train, ClipLoader? val, RunDirectory? run, Device device, FinetuneHooks? hooks = null, TextWriter? output = null,
         ClipLoader? select = null, DistributedContext? distributed = null)
     {
         _select = select;
         _config = config;
         _model = model;
+        _classifier = model as IVideoClassifier ?? throw new ArgumentException($"model '{model.Config.Name}' has no classification head", nameof(model));
         _train = train;
         _val = val;
         _run = run;
@@ -80,7 +83,7 @@ public sealed class Finetuner
     public Result Run(string? resumeFrom = null, long stopAtStep = long.MaxValue)
     {
         var train = _config.Train;
-        _out.WriteLine($"fine-tuning {_model.NumClasses} classes, layer decay {train.LayerDecay}, {Math.Max(1, _config.Aug.NumSample)} augmented views per video (the lr scales by videos, not views)");
+        _out.WriteLine($"fine-tuning {_classifier.NumClasses} classes, layer decay {train.LayerDecay}, {Math.Max(1, _config.Aug.NumSample)} augmented views per video (the lr scales by videos, not views)");
         var objective = new Objective(this);
         if (resumeFrom is not null)
         {
@@ -117,7 +120,7 @@ public sealed class Finetuner
             _owner = owner;
             var aug = owner._config.Aug;
             _mixup = aug.Mixup > 0 || aug.Cutmix > 0
-                ? new Mixup(owner._model.NumClasses, aug.Mixup, aug.Cutmix, aug.MixupProb, aug.SwitchProb, aug.LabelSmoothing)
+                ? new Mixup(owner._classifier.NumClasses, aug.Mixup, aug.Cutmix, aug.MixupProb, aug.SwitchProb, aug.LabelSmoothing)
                 : null;
             _erasing = aug.Reprob > 0 ? new RandomErasing(aug.Reprob, ErasingMode.Pixel) : null;
             _autocast = owner._device.IsCuda && owner._config.Train.Bf16;
@@ -157,7 +160,7 @@ public sealed class Finetuner
             Tensor logits;
             using (_autocast ? Torch.Autocast(device) : null)
             {
-                logits = _owner._model.Classify(clips);
+                logits = _owner._classifier.Classify(clips);
             }
             logits = logits.Float();
             var loss = targets is not null
@@ -203,7 +206,7 @@ public sealed class Finetuner
         EvalResult result;
         try
         {
-            result = Evaluator.Run(_model.Classify, _select!, _model.NumClasses, _device, _config.Train.Bf16, distributed: _dist);
+            result = Evaluator.Run(_classifier.Classify, _select!, _classifier.NumClasses, _device, _config.Train.Bf16, distributed: _dist);
         }
         finally
         {
@@ -220,7 +223,7 @@ public sealed class Finetuner
         EvalResult result;
         try
         {
-            result = Evaluator.Run(_model.Classify, _val!, _model.NumClasses, _device, _config.Train.Bf16, distributed: _dist);
+            result = Evaluator.Run(_classifier.Classify, _val!, _classifier.NumClasses, _device, _config.Train.Bf16, distributed: _dist);
         }
         finally
         {

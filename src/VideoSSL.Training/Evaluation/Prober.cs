@@ -27,7 +27,7 @@ public sealed class Prober
     public const string LastCheckpointName = "last-head.safetensors";
 
     private readonly ProbeConfig _config;
-    private readonly VideoViTEncoder _encoder;
+    private readonly VideoEncoder _encoder;
     private readonly ClipLoader? _train;
     private readonly ClipLoader? _val;
     private readonly RunDirectory? _run;
@@ -41,7 +41,7 @@ public sealed class Prober
     /// <param name="run">The run folder; null on data-parallel ranks other than 0, and for <see cref="Fit"/> from the benchmark (writes nothing).</param>
     /// <param name="distributed">Data parallelism (cached features only): each rank encodes its shard of both loaders, the features are
     /// gathered in one process's order, and rank 0 fits the head on them exactly as one process would.</param>
-    public Prober(ProbeConfig config, VideoViTEncoder encoder, ClipLoader? train, ClipLoader? val, int numClasses, RunDirectory? run, Device device, TextWriter? output = null,
+    public Prober(ProbeConfig config, VideoEncoder encoder, ClipLoader? train, ClipLoader? val, int numClasses, RunDirectory? run, Device device, TextWriter? output = null,
         DistributedContext? distributed = null)
     {
         _dist = distributed ?? DistributedContext.Single;
@@ -87,8 +87,8 @@ public sealed class Prober
         {
             if (Attentive || Probe.Pooling == "mean")
             {
-                var tokens = _encoder.Forward(clips);
-                features = Attentive ? tokens : TokenPooling.MeanTokens(tokens);
+                // The clip feature: mean-pooled tokens of a joint ViT, the CLS token of a divided one (SVT's linear probe).
+                features = Attentive ? _encoder.Tokens(clips) : _encoder.ClipFeature(clips);
             }
             else
             {
@@ -501,8 +501,6 @@ public sealed class Prober
     // rank 0 decides, and on a miss every rank extracts its shard; only rank 0 keeps (and writes) the features.
     private CachedFeatures? CachedOrExtract(ClipLoader loader, string split)
     {
-        var dir = Probe.CacheDir.Length > 0 ? Probe.CacheDir : Path.Combine(_run?.Path ?? ".", "features");
-        var path = Path.Combine(dir, $"{split}.safetensors");
         var key = CacheKey(split);
         CachedFeatures? hit = null;
         var path = string.Empty;

@@ -9,8 +9,8 @@ namespace VideoSSL.Tests.Experiments;
 /// </summary>
 public class PretrainConfigsTests
 {
-    private static readonly string[] s_encoders = ["vit_micro", "vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge", "vit_giant", "vit_giant_xformers"];
-    private static readonly string[] s_methods = ["videomae", "videomae_v2", "vjepa", "vjepa2"];
+    private static readonly string[] s_encoders = ["vit_micro", "vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge", "vit_giant", "vit_giant_xformers", "vit_micro_divst", "vit_small_divst", "vit_base_divst"];
+    private static readonly string[] s_methods = ["videomae", "videomae_v2", "vjepa", "vjepa2", "svt"];
     private static readonly string[] s_formats = ["kinetics", "list", "ssv2", "synthetic", "procedural"];
     private static readonly string[] s_kineticsFormats = ["kinetics", "list"];
 
@@ -125,6 +125,15 @@ public class PretrainConfigsTests
         Assert.True(train.WarmupEpochs < train.Epochs);
         Assert.Equal(2, train.Betas.Length);
         Assert.All(train.Betas, b => Assert.InRange(b, 0.0, 0.9999));
+        if (config.Method == "svt")
+        {
+            // SVT clips each gradient on its own (svt.clip_grad); a global train.clip_grad on top would change the recipe.
+            Assert.NotNull(config.Svt);
+            Assert.Equal(0.0, train.ClipGrad);
+            Assert.True(data.Flip, "SVT views are flipped");
+            Assert.Equal(1, model.Tubelet);
+            return;
+        }
         if (!videoMae)
         {
             // app/vjepa/transforms.py: random resized crop (0.3–1, aspect 0.75–1.35) and flip.
@@ -228,7 +237,7 @@ public class PretrainConfigsTests
     [Fact]
     public void Every_published_recipe_has_its_official_figures_pinned()
     {
-        var pinned = PublishedRecipes().Select(row => (string)row[0]).Concat(VJepaRecipes().Select(row => (string)row[0])).ToHashSet(StringComparer.Ordinal);
+        var pinned = PublishedRecipes().Select(row => (string)row[0]).Concat(VJepaRecipes().Select(row => (string)row[0])).Append(SvtRecipe).ToHashSet(StringComparer.Ordinal);
         var published = PretrainConfigFiles().Where(f => !IsQuickstart(f)).ToList();
         Assert.NotEmpty(published);
         var unpinned = published.Where(f => !pinned.Contains(f)).ToList();
@@ -276,5 +285,34 @@ public class PretrainConfigsTests
         Assert.Equal(clip, vjepa.ClipGrad);
         Assert.Equal([(0.15, 8), (0.7, 2)], vjepa.Masks.Select(m => (m.SpatialScale[0], m.NumBlocks)));
         Assert.All(vjepa.Masks, m => Assert.Equal([0.75, 1.5], m.AspectRatio));
+    }
+
+    private const string SvtRecipe = "svt/k400_vit_base_divst_svt.json";
+
+    // kahnchana/svt scripts/train.sh (4 GPUs x --batch_size_per_gpu 8, --arch timesformer) with train_ssl.py's defaults
+    // (experiments/README.md): lr 5e-4 x 32 / 256 = 6.25e-5, min_lr 1e-6 unscaled, 100 epochs, warmup 10, wd 0.04 -> 0.4.
+    [Fact]
+    public void Svt_recipe_keeps_the_official_figures()
+    {
+        var config = Load(SvtRecipe);
+        Assert.Equal("svt", config.Method);
+        Assert.Equal("vit_base_divst", config.Model.Encoder);
+        Assert.Equal((224, 8, 1, 16, 0.1), (config.Model.ImgSize, config.Model.Frames, config.Model.Tubelet, config.Model.Patch, config.Model.DropPath));
+        var train = config.Train;
+        Assert.Equal(32, train.BatchSize * train.AccumSteps);
+        Assert.False(train.ScaleLr);
+        Assert.Equal((0.0, 6.25e-5, 1e-6), (train.StartLr, train.BaseLr, train.MinLr));
+        Assert.Equal((100, 10.0), (train.Epochs, train.WarmupEpochs));
+        Assert.Equal((0.04, 0.4), (train.WeightDecay, train.WeightDecayEnd!.Value));
+        Assert.Equal([0.9, 0.999], train.Betas);
+        var svt = config.Svt!;
+        Assert.Equal((65536, 2048, 256, 3, true), (svt.OutDim, svt.HiddenDim, svt.BottleneckDim, svt.HeadLayers, svt.NormLastLayer));
+        Assert.Equal((0.996, 0.04, 0.04, 0, 0.1, 0.9), (svt.MomentumTeacher, svt.WarmupTeacherTemp, svt.TeacherTemp, svt.WarmupTeacherTempEpochs, svt.StudentTemp, svt.CenterMomentum));
+        Assert.Equal((1, 3.0), (svt.FreezeLastLayer, svt.ClipGrad));
+        Assert.Equal([8, 4], svt.GlobalFrames);
+        Assert.Equal([2, 2, 4, 4, 8, 8, 16, 16], svt.LocalFrames);
+        Assert.Equal((224, 96), (svt.GlobalSize, svt.LocalSize));
+        Assert.Equal([0.4, 1.0], svt.GlobalScale);
+        Assert.Equal([0.05, 0.4], svt.LocalScale);
     }
 }

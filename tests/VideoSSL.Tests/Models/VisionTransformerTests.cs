@@ -19,12 +19,13 @@ public class VisionTransformerTests
     public void Every_registered_size_runs_forward_and_backward_without_nan(string name)
     {
         var config = Tiny(name, maxDepth: name is "vit_micro" ? 2 : 1);
-        using var model = new VideoViTEncoder(config);
+        using var model = ModelRegistry.CreateBackbone(config);
         using var scope = Torch.NewScope();
         Torch.ManualSeed(1);
         var clip = Torch.Randn([2, 3, config.NumFrames, config.ImgSize, config.ImgSize]);
-        var tokens = model.Forward(clip);
-        Assert.Equal([2L, 8, config.EmbedDim], tokens.Shape);
+        // Divided space-time ViTs: CLS, then one token per frame and patch.
+        var tokens = model is DividedViT divided ? divided.ForwardTokens(clip) : ((VideoViTEncoder)model).Forward(clip);
+        Assert.Equal([2L, model is DividedViT ? 1 + (4 * 4) : 8, config.EmbedDim], tokens.Shape);
         tokens.Square().Mean().Backward();
         Assert.True(tokens.IsFinite().All().Item() != 0, $"{name}: non-finite features");
         foreach (var (param, p) in model.NamedParameters())
