@@ -45,7 +45,8 @@ public sealed record SvtSettings
     public double ClipGrad { get; init; } = 3.0;
     /// <summary>Clip feature of a joint space-time encoder (no CLS token there): mean of its normalised tokens. The divided backbone always gives CLS.</summary>
     public string Pool { get; init; } = "mean";
-    public int[] GlobalFrames { get; init; } = [8, 4];
+    // kahnchana/svt datasets/decoder.py (RAND_FR): the first global view takes 4 frames of [0, L-5], the second 8 of [5, L].
+    public int[] GlobalFrames { get; init; } = [4, 8];
     public int GlobalSize { get; init; } = 224;
     public double[] GlobalScale { get; init; } = [0.4, 1.0];
     public int[] LocalFrames { get; init; } = [2, 2, 4, 4, 8, 8, 16, 16];

@@ -309,7 +309,7 @@ public class PretrainConfigsTests
         Assert.Equal((65536, 2048, 256, 3, true), (svt.OutDim, svt.HiddenDim, svt.BottleneckDim, svt.HeadLayers, svt.NormLastLayer));
         Assert.Equal((0.996, 0.04, 0.04, 0, 0.1, 0.9), (svt.MomentumTeacher, svt.WarmupTeacherTemp, svt.TeacherTemp, svt.WarmupTeacherTempEpochs, svt.StudentTemp, svt.CenterMomentum));
         Assert.Equal((1, 3.0), (svt.FreezeLastLayer, svt.ClipGrad));
-        Assert.Equal([8, 4], svt.GlobalFrames);
+        Assert.Equal([4, 8], svt.GlobalFrames);
         Assert.Equal([2, 2, 4, 4, 8, 8, 16, 16], svt.LocalFrames);
         Assert.Equal((224, 96), (svt.GlobalSize, svt.LocalSize));
         Assert.Equal([0.4, 1.0], svt.GlobalScale);
