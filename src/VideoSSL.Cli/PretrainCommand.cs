@@ -72,6 +72,11 @@ internal static class PretrainCommand
         {
             Console.WriteLine($"  {line}");
         }
+        // The task (and so the method section's checks) before the data: a bad svt.* or vjepa.* value stops here,
+        // not after a synthetic set has been written. A method that asks for named views (SVT) gets the multi-view pipeline.
+        config = WithMethodDefaults(config);
+        using var task = CreateTask(config);
+        task.JoinRanks(dist, config.Data.NumSample);
         if (!dist.IsMain)
         {
             dist.Barrier();  // rank 0 writes a missing synthetic data set first
@@ -82,17 +87,6 @@ internal static class PretrainCommand
         if (dist.IsMain)
         {
             dist.Barrier();
-        }
-        // The task before the loader: a method that asks for named views (SVT) gets the multi-view pipeline.
-        config = WithMethodDefaults(config);
-        using var task = CreateTask(config);
-        if (task is VideoMAETask videoMae)
-        {
-            videoMae.Shard = new BatchShard(dist.Rank, dist.WorldSize, config.Data.NumSample);
-        }
-        else if (task is VJepaTask vjepa)
-        {
-            vjepa.Rank = dist.Rank;
         }
         var pipelineOptions = new VideoPipelineOptions
         {
@@ -140,7 +134,7 @@ internal static class PretrainCommand
             dataset.SaveClassIndex(Path.Combine(run.Path, "class_index.json"));
             Console.WriteLine($"run folder: {run.Path}");
         }
-        var trainer = new Pretrainer(config, task, loader, run, device, run is null ? null : RunPlotting.Hooks(run, stop), distributed: dist);
+        var trainer = new Pretrainer(config, task, loader, run, device, run is null ? new PretrainHooks { Stop = stop } : RunPlotting.Hooks(run, stop), distributed: dist);
         var checkpoint = run is not null ? run.ResumeCheckpoint : resume ? resumeCheckpoint ?? ExistingOrNull(Path.Combine(runDir!, "checkpoints", "last.safetensors")) : null;
         var result = trainer.Run(checkpoint);
         if (result.Interrupted)

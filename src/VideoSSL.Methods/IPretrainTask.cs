@@ -1,5 +1,6 @@
 using VideoSSL.Data.Pipelines;
 using VideoSSL.Torch;
+using VideoSSL.Torch.Distributed;
 using VideoSSL.Torch.NN;
 using VideoSSL.Torch.Optim;
 
@@ -35,6 +36,14 @@ public interface IPretrainTask : IDisposable
     /// per-iteration arrays at i (utils.cosine_scheduler, lr_schedule_values[it]).
     /// </summary>
     bool JepaSchedules => false;
+
+    /// <summary>
+    /// Data parallelism, called once before training: which rank this process is among how many (<paramref name="rowsPerVideo"/>:
+    /// repeated augmentation's rows per video). Randomness drawn per rank and statistics shared across ranks go here.
+    /// </summary>
+    void JoinRanks(DistributedContext dist, int rowsPerVideo)
+    {
+    }
 
     /// <summary>Called after backward, before the optimizer step: gradient edits (clipping, freezing) go here.</summary>
     void BeforeOptimizerStep(OptimizerStepContext context)

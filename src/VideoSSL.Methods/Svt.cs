@@ -1,6 +1,7 @@
 using VideoSSL.Data.Pipelines;
 using VideoSSL.Models;
 using VideoSSL.Torch;
+using VideoSSL.Torch.Distributed;
 using VideoSSL.Torch.NN;
 using VideoSSL.Torch.Optim;
 using VideoSSL.Torch.Serialization;
@@ -229,13 +230,25 @@ public sealed class DinoLoss : Module
         return new DinoLossOutput(scope.MoveToOuter(loss), scope.MoveToOuter(entropy), scope.MoveToOuter(kl));
     }
 
-    /// <summary>center ← m·center + (1 − m)·mean over rows of the teacher outputs (one process: all_reduce over one rank).</summary>
+    /// <summary>Data parallelism: the batch centre is summed over these ranks before the update (null: one process).</summary>
+    public DistributedContext? Ranks { get; set; }
+
+    /// <summary>
+    /// center ← m·center + (1 − m)·mean over the rows of every rank's teacher outputs (DINOLoss.update_center:
+    /// dist.all_reduce(batch_center), then / (len(teacher_output) · world_size)), so the centre stays the same on all ranks.
+    /// </summary>
     public void UpdateCenter(Tensor teacher)
     {
         using var scope = Torch.NewScope();
         using var noGrad = Torch.NoGrad();
-        var batchCenter = teacher.Float().Sum([0], keepDim: true) / teacher.Size(0);
-        Center.Mul_(CenterMomentum).Add_(batchCenter, 1 - CenterMomentum);
+        var batchCenter = teacher.Float().Sum([0], keepDim: true);
+        var world = 1;
+        if (Ranks is { IsDistributed: true } ranks)
+        {
+            ranks.SumInPlace(batchCenter);
+            world = ranks.WorldSize;
+        }
+        Center.Mul_(CenterMomentum).Add_(batchCenter / (teacher.Size(0) * world), 1 - CenterMomentum);
     }
 
     /// <summary>
@@ -353,33 +366,12 @@ public sealed class SvtModel : Module
     /// </summary>
     public void LoadOfficial(string path)
     {
-        var device = Student.Parameters().First().Value.Device;
-        foreach (var (key, target) in new (string, Module)[] { ("student", Student), ("teacher", Teacher), ("dino_loss", DinoLoss) })
+        foreach (var (key, target) in new (string, Module)[] { ("student", Student), ("teacher", Teacher) })
         {
             // The reader drops module.backbone. / module.; backbone. goes here, so both networks read backbone names bare.
-            var state = Weights.Load(path, device, key, stripPrefix: key == "dino_loss" ? null : "backbone.");
-            try
-            {
-                var renamed = key == "dino_loss"
-                    ? state
-                    : state.ToDictionary(kv => kv.Key.StartsWith("head.", StringComparison.Ordinal) ? kv.Key : "backbone." + kv.Key, kv => kv.Value);
-                try
-                {
-                    target.LoadStateDict(renamed);
-                }
-                catch (StateDictMismatchException e)
-                {
-                    throw new StateDictMismatchException(e.Report, $"{path} [{key}]");
-                }
-            }
-            finally
-            {
-                foreach (var t in state.Values)
-                {
-                    t.Dispose();
-                }
-            }
+            OfficialCheckpoint.LoadEntry(path, key, target, "backbone.", name => name.StartsWith("head.", StringComparison.Ordinal) ? name : "backbone." + name);
         }
+        OfficialCheckpoint.LoadEntry(path, "dino_loss", DinoLoss, stripPrefix: null);
     }
 }
 
@@ -487,7 +479,11 @@ public sealed class SvtTask : IPretrainTask
         }
     }
 
-    /// <summary>dino utils.clip_gradients: each gradient is scaled by clip / (‖g‖ + 1e-6) when that is below 1.</summary>
+    /// <summary>
+    /// dino utils.clip_gradients: each gradient is scaled by clip / (‖g‖ + 1e-6) when that is below 1. The official
+    /// coefficient is a 0-d tensor (Python's float / tensor is reciprocal · float); clamping it at 1 and always
+    /// multiplying gives the same values without its per-parameter host read (a device sync on CUDA).
+    /// </summary>
     public static void ClipEachGradient(Module module, double clip)
     {
         using var noGrad = Torch.NoGrad();
@@ -498,14 +494,12 @@ public sealed class SvtTask : IPretrainTask
             {
                 continue;
             }
-            using var norm = grad.Norm(2);
-            var coefficient = clip / (norm.Item() + 1e-6);
-            if (coefficient < 1)
-            {
-                grad.Mul_(coefficient);
-            }
+            using var scope = Torch.NewScope();
+            grad.Mul_(grad.Norm(2).Add(1e-6).Reciprocal().Mul(clip).Clamp(max: 1.0));
         }
     }
+
+    public void JoinRanks(DistributedContext dist, int rowsPerVideo) => _model.DinoLoss.Ranks = dist;
 
     public void AfterOptimizerStep(OptimizerStepContext context) =>
         Ema.Update(_model.Teacher, _model.Student, context.Scalars[MomentumName]);

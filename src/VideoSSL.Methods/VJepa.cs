@@ -1,5 +1,6 @@
 using VideoSSL.Models;
 using VideoSSL.Torch;
+using VideoSSL.Torch.Distributed;
 using VideoSSL.Torch.NN;
 using VideoSSL.Torch.Optim;
 using VideoSSL.Torch.Serialization;
@@ -361,26 +362,8 @@ public sealed class VJepaModel : Module
     {
         foreach (var key in CheckpointKeys)
         {
-            var state = Weights.Load(path, Encoder.Parameters().First().Value.Device, key, stripPrefix: "backbone.");
-            try
-            {
-                var target = key switch { "encoder" => (Module)Encoder, "predictor" => Predictor, _ => TargetEncoder };
-                try
-                {
-                    target.LoadStateDict(state);
-                }
-                catch (StateDictMismatchException e)
-                {
-                    throw new StateDictMismatchException(e.Report, $"{path} [{key}]");
-                }
-            }
-            finally
-            {
-                foreach (var t in state.Values)
-                {
-                    t.Dispose();
-                }
-            }
+            var target = key switch { "encoder" => (Module)Encoder, "predictor" => Predictor, _ => TargetEncoder };
+            OfficialCheckpoint.LoadEntry(path, key, target, stripPrefix: "backbone.");
         }
     }
 
@@ -487,10 +470,12 @@ public sealed class VJepaTask : IPretrainTask
     public VJepaModel Network => _model;
 
     /// <summary>
-    /// The data-parallel rank (set by the CLI): each rank draws its own masks for its own clips, as every rank's
-    /// collator does in jepa; rank 0 draws what one process draws.
+    /// The data-parallel rank: each rank draws its own masks for its own clips, as every rank's collator does in
+    /// jepa; rank 0 draws what one process draws.
     /// </summary>
     public int Rank { get; set; }
+
+    public void JoinRanks(DistributedContext dist, int rowsPerVideo) => Rank = dist.Rank;
 
     /// <summary>
     /// app/vjepa/utils.py init_opt: weight decay on every encoder/predictor parameter except biases and 1-D

@@ -1,6 +1,7 @@
 using VideoSSL.Data.Loading;
 using VideoSSL.Models;
 using VideoSSL.Torch;
+using VideoSSL.Torch.Distributed;
 using VideoSSL.Torch.NN;
 using VideoSSL.Torch.Optim;
 
@@ -515,8 +516,9 @@ public sealed class VideoMAETask : IPretrainTask
     public Module Model => _model;
 
     /// <summary>This rank's rows of the global batch (data parallelism); one process by default.</summary>
-    // Set by the CLI under data parallelism (settable: tasks come from the method registry).
-    public BatchShard Shard { get; set; } = BatchShard.Whole;
+    public BatchShard Shard { get; private set; } = BatchShard.Whole;
+
+    public void JoinRanks(DistributedContext dist, int rowsPerVideo) => Shard = new BatchShard(dist.Rank, dist.WorldSize, rowsPerVideo);
 
     public VideoMAEPretrainModel Network => _model;
 

@@ -235,7 +235,10 @@ public sealed class TrainingLoop
                 optimizer.ZeroGrad();
                 _objective.AfterOptimizerStep(stepContext);
                 step++;
-                lastLoss = _dist.Average(lossSum / lossCount)[0];
+                // One all-reduce per step: the loss averaged over ranks, and whether any rank was asked to stop, so
+                // all ranks stop at the same step even when the signal reached only one of them.
+                var agreed = _dist.Average(lossSum / lossCount, _options.Stop?.Requested == true ? 1 : 0);
+                lastLoss = agreed[0];
                 lossSum = 0;
                 lossCount = 0;
                 intervalSum += lastLoss;
@@ -243,9 +246,22 @@ public sealed class TrainingLoop
                 epochLossSum += lastLoss;
                 epochSteps++;
 
-                interrupted = _options.Stop?.Requested == true && step < totalSteps;
+                interrupted = agreed[1] > 0 && step < totalSteps;
+                if (interrupted && _options.Stop?.Requested != true)
+                {
+                    _out.WriteLine($"rank {_dist.Rank}: stopping after step {step} with the other ranks (one of them was asked to stop)");
+                }
                 var done = step >= totalSteps || step >= stopAtStep || interrupted;
-                if (_run is not null && (step % log.EverySteps == 0 || done))
+                var logStep = step % log.EverySteps == 0 || done;
+                var logged = new Dictionary<string, double>(StringComparer.Ordinal);
+                if (logStep)
+                {
+                    // Every rank computes the same metric names (sorted), so their means reduce in one call.
+                    var means = _dist.Average([.. metricSums.Values.Select(v => v.Sum / v.Count)]);
+                    logged = metricSums.Keys.Zip(means).ToDictionary(kv => kv.First, kv => kv.Second, StringComparer.Ordinal);
+                    metricSums.Clear();
+                }
+                if (_run is not null && logStep)
                 {
                     var seconds = watch.Elapsed.TotalSeconds;
                     var clipsPerSecond = clipsSeen / Math.Max(seconds, 1e-9);
@@ -254,8 +270,6 @@ public sealed class TrainingLoop
                     var intervalLoss = intervalSum / intervalCount;
                     intervalSum = 0;
                     intervalCount = 0;
-                    var logged = metricSums.ToDictionary(kv => kv.Key, kv => kv.Value.Sum / kv.Value.Count, StringComparer.Ordinal);
-                    metricSums.Clear();
                     var extra = logged.Select(kv => (kv.Key, (object)kv.Value))
                         .Concat(scalars.Where(kv => kv.Key is not "lr").Select(kv => ($"sched/{kv.Key}", (object)kv.Value)));
                     _run.Metrics.Write([("step", step), ("epoch", epoch), ("train/loss", intervalLoss), ("opt/lr", optimizer.Lr),

@@ -76,22 +76,34 @@ public static class MultiViewPipelines
         {
             throw new ArgumentException($"destination holds {destination.Length} floats, the views need {spec.ItemFloats}", nameof(destination));
         }
-        using VideoReader reader = VideoReader.Open(sample.Path, options.DecoderThreads);
-        long count = reader.Info.FrameCount;
-        if (count < 1)
+        Clip decoded;
+        ViewDraw[] draws;
+        if (options.Render is { } render)
         {
-            throw new InvalidDataException($"{reader.Path}: the container reports no frames");
+            // Procedural clips: the rendered frames are the window's frames (no frame-rate conversion), at their own size.
+            Clip full = render(sample);
+            draws = Draw(full.Frames, WindowFrames(options, fps: 0), full.Width, full.Height, spec, rng);
+            decoded = VideoPipelines.SelectFrames(full, [.. draws.SelectMany(d => d.Frames)]);
         }
-        FrameResize resize = DecodeResize(reader.Info, options, spec);
-        (int width, int height) = reader.OutputSize(resize);
-        int window = WindowFrames(options, reader.Info.Fps);
-        ViewDraw[] draws = Draw((int)Math.Min(count, int.MaxValue), window, width, height, spec, rng);
+        else
+        {
+            using VideoReader reader = VideoReader.Open(sample.Path, options.DecoderThreads);
+            long count = reader.Info.FrameCount;
+            if (count < 1)
+            {
+                throw new InvalidDataException($"{reader.Path}: the container reports no frames");
+            }
+            FrameResize resize = DecodeResize(reader.Info, options, spec);
+            (int width, int height) = reader.OutputSize(resize);
+            int window = WindowFrames(options, reader.Info.Fps);
+            draws = Draw((int)Math.Min(count, int.MaxValue), window, width, height, spec, rng);
 
-        // One pass over the video for all views: their frames back to back (the reader decodes each frame once and
-        // fills its repeats), so the clip has the same size for every item and the worker's buffer is reused.
-        int[] frames = [.. draws.SelectMany(d => d.Frames)];
-        Clip decoded = reader.Read(frames, resize, t_decoded);
-        t_decoded = decoded;
+            // One pass over the video for all views: their frames back to back (the reader decodes each frame once and
+            // fills its repeats), so the clip has the same size for every item and the worker's buffer is reused.
+            int[] frames = [.. draws.SelectMany(d => d.Frames)];
+            decoded = reader.Read(frames, resize, t_decoded);
+            t_decoded = decoded;
+        }
         long offset = 0;
         int first = 0;
         for (int v = 0; v < draws.Length; v++)

@@ -157,6 +157,15 @@ public sealed class DistributedContext : IDisposable
         Guard("all-reduce of gradients", () => _group.AllReduce(grads, 1.0 / WorldSize));
     }
 
+    /// <summary>In place: the sum over ranks of <paramref name="tensor"/> (dist.all_reduce with its default SUM, e.g. DINO's batch centre).</summary>
+    public void SumInPlace(Tensor tensor)
+    {
+        if (_group is not null)
+        {
+            Guard("all-reduce", () => _group.AllReduce([tensor], 1.0));
+        }
+    }
+
     /// <summary>The mean over ranks of each value (logged metrics).</summary>
     public double[] Average(params double[] values) => Reduce(values, 1.0 / WorldSize);
 
@@ -165,7 +174,7 @@ public sealed class DistributedContext : IDisposable
 
     private double[] Reduce(double[] values, double scale)
     {
-        if (_group is null)
+        if (_group is null || values.Length == 0)
         {
             return values;
         }

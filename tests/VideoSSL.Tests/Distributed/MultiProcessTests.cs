@@ -74,6 +74,8 @@ internal sealed class CliProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int Id => _process.Id;
+
     public int Wait(TimeSpan timeout)
     {
         if (!_process.WaitForExit(timeout))
@@ -280,6 +282,81 @@ public class MultiProcessTests
             Assert.Contains("resumed from", p.Out);
         }
         AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), Path.Combine(two, "checkpoints", "last.safetensors"), 1e-5);
+    }
+
+    /// <summary>
+    /// SIGTERM reaching one rank only (a user's kill, a node's preemption): every rank stops after the same step, rank 0
+    /// writes the checkpoint, nobody waits for a collective the stopped rank will never join.
+    /// </summary>
+    [Fact]
+    public void A_stop_signal_to_one_rank_stops_every_rank_at_the_same_step()
+    {
+        using var dir = new TempDir();
+        var data = Path.Combine(dir.Path, "data");
+        var run = Path.Combine(dir.Path, "run");
+        var port = CliProcess.FreePort();
+        string[] args = [.. TinyPretrain(data, 2, 100000), "--set", "train.epochs=50000", "--run-dir", run];
+        using var r0 = new CliProcess(CliProcess.RankEnv(0, 2, port, 60), args);
+        using var r1 = new CliProcess(CliProcess.RankEnv(1, 2, port, 60), args);
+        r0.WaitFor("] [3/100000]", Limit);
+        using (var kill = Process.Start("kill", ["-TERM", r1.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            kill.WaitForExit();
+        }
+        Assert.Equal(143, r1.Wait(Limit));
+        Assert.True(r0.Wait(Limit) == 0, r0.Out + r0.Err);
+        Assert.Contains("rank 0: stopping after step", r0.Out);
+        Assert.Contains("resume with:", r0.Out);
+        Assert.DoesNotContain("lost rank", r0.Err);
+        var steps = Losses(run).Length;
+        Assert.True(File.Exists(Path.Combine(run, "checkpoints", "last.safetensors")));
+        Assert.Contains($"stopping after step {steps} ", r0.Out);
+    }
+
+    private static string[] TinySvt(int batch, int maxSteps) =>
+    [
+        "pretrain", Path.Combine(RepoRoot(), "experiments", "quickstart", "svt_micro_synth.json"),
+        "--set", "data.format=procedural", "--set", "data.procedural.clips=8", "--set", "data.procedural.size=32",
+        "--set", "data.procedural.frames=16", "--set", "data.procedural.classes=3",
+        "--set", "data.input_size=32", "--set", "model.img_size=32", "--set", "model.drop_path=0",
+        "--set", "svt.out_dim=64", "--set", "svt.hidden_dim=32", "--set", "svt.bottleneck_dim=16",
+        "--set", "svt.global_frames=[4, 2]", "--set", "svt.global_size=32", "--set", "svt.local_frames=[2, 2]", "--set", "svt.local_size=16",
+        "--set", $"train.batch_size={batch}", "--set", $"train.max_steps={maxSteps}", "--set", "train.warmup_epochs=0",
+        "--set", "log.every_steps=1", "--set", "log.checkpoint_every_steps=100", "--set", "log.reconstruction_every_steps=1000",
+    ];
+
+    /// <summary>
+    /// SVT's centre is a statistic of the global batch (DINOLoss.update_center all-reduces it): 2 ranks × 2 clips
+    /// train as 1 process × 4, centre and teacher included, and the replicas' centres stay identical.
+    /// </summary>
+    [Fact]
+    public void Two_ranks_of_svt_train_as_one_process_with_twice_the_batch()
+    {
+        using var dir = new TempDir();
+        var one = Path.Combine(dir.Path, "one");
+        var two = Path.Combine(dir.Path, "two");
+        using (var p = new CliProcess(null, [.. TinySvt(4, 3), "--run-dir", one]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+        }
+        using (var p = new CliProcess(null, ["launch", "--nproc", "2", "--timeout", "60", "--", .. TinySvt(2, 3), "--run-dir", two]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+            Assert.Contains("parameters and buffers identical on all 2 ranks", p.Out);
+        }
+        var lossOne = Losses(one);
+        var lossTwo = Losses(two);
+        Assert.Equal(3, lossTwo.Length);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(lossOne[i], lossTwo[i], 5);
+        }
+        // AdamW divides by √v: summing the loss in another order moves near-zero gradients' steps by up to ~1e-5 here.
+        AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), Path.Combine(two, "checkpoints", "last.safetensors"), 1e-4);
+        using var centreOne = Weights.Load(Path.Combine(one, "checkpoints", "last.safetensors"))["model.dino_loss.center"];
+        using var centreTwo = Weights.Load(Path.Combine(two, "checkpoints", "last.safetensors"))["model.dino_loss.center"];
+        var worst = centreOne.ToArray<float>().Zip(centreTwo.ToArray<float>(), (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= 1e-6, $"centre differs by {worst}");
     }
 
     // 3 classes: 12 training videos, 3 validation videos (2 ranks: one padding duplicate); 32 px, 4 frames, one thread per rank.
