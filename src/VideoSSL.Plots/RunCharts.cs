@@ -156,7 +156,7 @@ public static class RunCharts
         if (logY)
         {
             var logs = runs.SelectMany(r => r.StepSeries("train/loss").Values).Where(v => v > 0 && double.IsFinite(v)).Select(Math.Log10).DefaultIfEmpty(0).ToList();
-            LogAxis(plot, decades: logs.Max() - logs.Min());
+            LogAxis(plot, logs.Min(), logs.Max());
         }
         plot.ShowLegend(Alignment.UpperRight);
         return new Chart(logY ? "loss_log" : "loss", plot);
@@ -280,8 +280,14 @@ public static class RunCharts
 
     // ScottPlot plots log10 of the data on a linear axis; ticks are labelled with the values themselves.
     // Within one decade there would be no power-of-ten tick to label, so ticks fall where NumericAutomatic puts them.
-    private static void LogAxis(Plot plot, double decades)
+    // The limits are set here, never left to autoscaling: one point or a flat loss autoscales to a range so small
+    // that the major tick spacing vanishes against the values, and LogMinorTickGenerator, stepping by it, never ends
+    // (it filled memory until the process was killed).
+    private static void LogAxis(Plot plot, double low, double high)
     {
+        var decades = high - low;
+        var pad = Math.Max(0.05 * decades, 0.1);
+        plot.Axes.SetLimitsY(low - pad, high + pad);
         var ticks = new NumericAutomatic
         {
             MinorTickGenerator = new LogMinorTickGenerator(),

@@ -64,9 +64,6 @@ public sealed class TinyRealData : IDisposable
     [
         "model.encoder=vit_micro_divst", "model.tubelet=1", "svt.out_dim=64", "svt.hidden_dim=32", "svt.bottleneck_dim=16",
         "svt.global_frames=[4, 2]", "svt.global_size=32", "svt.local_frames=[2, 2]", "svt.local_size=16",
-        // At stride 8 on these 2-second 32 px videos the multi-view loader's worker, after the first batch, keeps
-        // allocating without end (reproduced by the CLI; left to the data pipeline's owner), so the start test reads stride 2.
-        "data.sampling_rate=2",
     ];
 
     public static readonly string[] PretrainKeys =

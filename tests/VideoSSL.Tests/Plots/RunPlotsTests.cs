@@ -31,6 +31,21 @@ public sealed class RunPlotsTests : IDisposable
         Assert.Empty(Directory.GetFiles(Path.Combine(_dir, "plots"), "*.tmp"));
     }
 
+    /// <summary>
+    /// One logged step, or a flat loss, gives the log axis an empty range; ScottPlot's LogMinorTickGenerator then
+    /// stepped by a zero spacing and grew its tick list until the machine ran out of memory (an SVT recipe-start
+    /// run at 2.5262 reached 13 GB). The axis now gets limits of its own.
+    /// </summary>
+    [Theory]
+    [InlineData("2.5261752605438232", 1)]
+    [InlineData("0.7", 5)]
+    public async Task A_single_point_or_flat_loss_plots_without_running_away(string loss, int lines)
+    {
+        File.WriteAllLines(Path.Combine(_dir, "metrics.jsonl"), Enumerable.Range(1, lines).Select(i => $$"""{"step":{{i}},"epoch":0,"train/loss":{{loss}},"opt/lr":6.25E-05,"time":0.5}"""));
+        var written = await Task.Run(() => RunPlots.Regenerate(_dir)).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains(written, p => Path.GetFileName(p) == "loss_log.png");
+    }
+
     [Fact]
     public void A_bad_line_before_the_end_is_an_error_naming_file_and_line()
     {
