@@ -37,10 +37,12 @@ internal static class BenchPretrainCommand
         var top = new Option<int>("--top") { Description = "op-table rows with --profile", DefaultValueFactory = _ => 25 };
         var peak = new Option<double>("--peak-tflops") { Description = "device peak for MFU (default: bf16 dense peak looked up from the CUDA device name)" };
         var zeroGrad = new Option<string>("--zero-grad") { Description = "auto (in place on CPU, to none on CUDA), zero or none", DefaultValueFactory = _ => "auto" };
+        var checkpointing = new Option<bool>("--grad-checkpointing") { Description = "activation checkpointing per encoder block (model.grad_checkpointing)" };
         var kernel = new Option<string>("--adamw") { Description = "AdamW implementation: auto, fused, foreach or per-parameter", DefaultValueFactory = _ => "auto" };
         var command = new Command("pretrain", "VideoMAE pretraining step time, clips/s, MFU and peak memory on random clips, optionally next to the official step")
         {
             model, batch, frames, size, ratio, v2, method, device, bf16, steps, threads, reference, pairs, python, profile, byCaller, top, peak, zeroGrad, kernel,
+            checkpointing,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -48,7 +50,7 @@ internal static class BenchPretrainCommand
             var name = parse.GetValue(method)!;
             var isV2 = parse.GetValue(v2) || name == "videomae_v2";
             var config = VideoMAEConfig.ForSize(parse.GetValue(model)!, isV2,
-                e => e with { ImgSize = parse.GetValue(size), NumFrames = parse.GetValue(frames) }) with { MaskRatio = parse.GetValue(ratio) };
+                e => e with { ImgSize = parse.GetValue(size), NumFrames = parse.GetValue(frames), GradCheckpointing = parse.GetValue(checkpointing) }) with { MaskRatio = parse.GetValue(ratio) };
             config.Validate();
             if (parse.GetValue(reference) && !name.StartsWith("videomae", StringComparison.Ordinal))
             {

@@ -231,6 +231,7 @@ internal static class PretrainCommand
             TubeletSize = m.Tubelet,
             PatchSize = m.Patch,
             DropPathRate = m.DropPath,
+            GradCheckpointing = m.GradCheckpointing,
         };
         encoder = encoder with
         {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using VideoSSL.Methods;
 using VideoSSL.Torch;
+using VideoSSL.Torch.NN;
 using VideoSSL.Torch.Optim;
 using static VideoSSL.Torch.Torch;
 
@@ -81,6 +82,7 @@ internal sealed class PretrainStepBench : IDisposable
             using (Profiling.Phase("backward"))
             {
                 loss.Backward();
+                ActivationCheckpoint.Backward();
             }
             using (Profiling.Phase("optimizer"))
             {

@@ -136,6 +136,11 @@ public class DividedViT : VideoEncoder
         using var scope = Torch.NewScope();
         var x = Embed(clip);
         var frames = (int)clip.Size(2);
+        if (Config.GradCheckpointing && lastBlocks == 0 && Torch.IsGradEnabled)
+        {
+            var blocksOut = ActivationCheckpoint.Run(x, Blocks.Count, (i, h) => Blocks[i].Forward(h, frames));
+            return (scope.MoveToOuter(Norm.Forward(blocksOut)), []);
+        }
         var kept = new List<Tensor>(lastBlocks);
         for (var i = 0; i < Blocks.Count; i++)
         {

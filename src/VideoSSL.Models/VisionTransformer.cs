@@ -97,6 +97,9 @@ public sealed record VideoViTConfig
     /// <summary>Stochastic depth at the last block; rates rise linearly from 0 at the first (0 in pretraining).</summary>
     public double DropPathRate { get; init; }
 
+    /// <summary>Recompute each block's activations in backward instead of keeping them (<see cref="ActivationCheckpoint"/>).</summary>
+    public bool GradCheckpointing { get; init; }
+
     public double LayerNormEps { get; init; } = 1e-6;
 
     /// <summary>Classifier only: mean-pool tokens then <c>fc_norm</c> (no final <c>norm</c>), as VideoMAE fine-tuning.</summary>
@@ -623,10 +626,9 @@ public class VideoViTEncoder : VideoEncoder
             }
             x = x + table.To(x.Dtype);
         }
-        foreach (var block in Blocks)
-        {
-            x = block.Forward(x);
-        }
+        x = Config.GradCheckpointing
+            ? ActivationCheckpoint.Run(x, Blocks.Count, (i, h) => Blocks[i].Forward(h))
+            : Blocks.Aggregate(x, (h, block) => block.Forward(h));
         return scope.MoveToOuter(Norm is null ? x : Norm.Forward(x));
     }
 
@@ -654,6 +656,12 @@ public class VideoViTEncoder : VideoEncoder
             throw new ArgumentOutOfRangeException(nameof(lastBlocks), $"asked for the last {lastBlocks} blocks of {Blocks.Count}");
         }
         var x = Embed(clip, visibleIndices);
+        if (Config.GradCheckpointing && lastBlocks == 0 && Torch.IsGradEnabled)
+        {
+            using var scope = Torch.NewScope();
+            var blocksOut = ActivationCheckpoint.Run(x, Blocks.Count, (i, h) => Blocks[i].Forward(h, visibleIndices));
+            return (scope.MoveToOuter(Norm is null ? blocksOut : Norm.Forward(blocksOut)), []);
+        }
         var kept = new List<Tensor>(lastBlocks);
         for (var i = 0; i < Blocks.Count; i++)
         {

@@ -403,9 +403,21 @@ public sealed unsafe class AutocastScope : IDisposable
     private readonly sbyte _previousDtype;
     private bool _disposed;
 
+    // The innermost autocast region of this thread (libtorch's autocast state is thread-local too), so code that
+    // replays a forward later (activation checkpointing) can re-enter it.
+    [ThreadStatic]
+    private static (Device Device, ScalarType Dtype)? t_active;
+
+    private readonly (Device Device, ScalarType Dtype)? _outer;
+
+    /// <summary>The device and dtype of the autocast region this thread is in, or null.</summary>
+    public static (Device Device, ScalarType Dtype)? Active => t_active;
+
     internal AutocastScope(Device device, ScalarType dtype)
     {
         NativeMethods.EnsureLoaded();
+        _outer = t_active;
+        t_active = (device, dtype);
         _deviceType = (sbyte)device.Type;
         int enabled;
         sbyte previous;
@@ -421,6 +433,7 @@ public sealed unsafe class AutocastScope : IDisposable
             return;
         }
         _disposed = true;
+        t_active = _outer;
         NativeMethods.Check(NativeMethods.vs_autocast_exit(_deviceType, _previousEnabled, _previousDtype));
     }
 }

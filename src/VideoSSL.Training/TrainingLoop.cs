@@ -213,10 +213,12 @@ public sealed class TrainingLoop
                     }
                     if (!double.IsFinite(lossValue))
                     {
+                        ActivationCheckpoint.Discard();
                         throw new TrainingDivergedException(
                             $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. {(_run is null ? string.Empty : Checkpoint.LastGood(_run))} Lower train.base_lr or set train.clip_grad.");
                     }
                     (accum == 1 ? loss : loss.Div(accum)).Backward();
+                    ActivationCheckpoint.Backward();  // model.grad_checkpointing: the blocks' share of backward
                 }
                 batchInEpoch++;
                 clipsSeen += ClipsIn(batch) * _dist.WorldSize;

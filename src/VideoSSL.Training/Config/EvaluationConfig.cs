@@ -98,6 +98,8 @@ public sealed record ClassifierSection
     public VideoSSL.Models.RopePairing? Rope { get; init; }
     /// <summary>Stochastic depth (linearly increasing over the blocks); VideoMAE fine-tuning uses 0.1 for ViT-B.</summary>
     public double DropPath { get; init; } = 0.1;
+    /// <summary>Recompute each encoder block in backward instead of keeping its activations (fine-tuning large encoders).</summary>
+    public bool GradCheckpointing { get; init; }
     /// <summary>Classes of the head; 0 = the training split's class count.</summary>
     public int NumClasses { get; init; }
     /// <summary>Head weights start as trunc_normal(0.02) × this (VideoMAE's init_scale).</summary>

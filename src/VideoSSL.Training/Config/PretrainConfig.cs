@@ -42,6 +42,8 @@ public sealed record ModelSection
     public int Tubelet { get; init; } = 2;
     public int Patch { get; init; } = 16;
     public double DropPath { get; init; }
+    /// <summary>Recompute each encoder block in backward instead of keeping its activations (the official ViT-H/g recipes' use_activation_checkpointing).</summary>
+    public bool GradCheckpointing { get; init; }
     /// <summary>Normalised-pixel target (per-patch mean/std), as the published runs; false = raw pixels.</summary>
     public bool NormPixLoss { get; init; } = true;
     /// <summary>sinusoid1d, sincos3d, rope3d or none; null = the method's (VideoMAE sinusoid1d, V-JEPA sincos3d, V-JEPA 2 rope3d).</summary>

@@ -104,6 +104,7 @@ public static class EvalSetup
         TubeletSize = model.Tubelet,
         PatchSize = model.Patch,
         DropPathRate = model.DropPath,
+        GradCheckpointing = model.GradCheckpointing,
         PosEmbed = model.PosEmbed ?? c.PosEmbed,
         QkvBias = model.QkvBias ?? c.QkvBias,
         Rope = model.Rope ?? c.Rope,
