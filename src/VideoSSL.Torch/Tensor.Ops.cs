@@ -118,7 +118,6 @@ public sealed partial class Tensor
         public static readonly Op Fill_ = new("aten::fill_", "Scalar");
         public static readonly Op Normal_ = new("aten::normal_");
         public static readonly Op Uniform_ = new("aten::uniform_");
-        public static readonly Op MatMul = new("aten::matmul");
         public static readonly Op Bmm = new("aten::bmm");
         public static readonly Op Softmax = new("aten::softmax", "int");
         public static readonly Op LogSoftmax = new("aten::log_softmax", "int");
@@ -366,7 +365,12 @@ public sealed partial class Tensor
 
     // ------------------------------------------------------------------ linear algebra and activations
 
-    public Tensor MatMul(Tensor other) => A.MatMul.Call(T(this), T(other));
+    public unsafe Tensor MatMul(Tensor other)
+    {
+        IntPtr result;
+        NativeMethods.Check(NativeMethods.vs_matmul(Handle, other.Handle, &result));
+        return new Tensor(result);
+    }
     public Tensor Bmm(Tensor other) => A.Bmm.Call(T(this), T(other));
     public Tensor Softmax(long dim, ScalarType? dtype = null) => A.Softmax.Call(T(this), I(dim), Dtype(dtype));
     public Tensor LogSoftmax(long dim, ScalarType? dtype = null) => A.LogSoftmax.Call(T(this), I(dim), Dtype(dtype));

@@ -26,7 +26,6 @@ public static unsafe partial class Torch
         public static readonly Op Cat = new("aten::cat");
         public static readonly Op Stack = new("aten::stack");
         public static readonly Op Einsum = new("aten::einsum");
-        public static readonly Op Linear = new("aten::linear");
         public static readonly Op LayerNorm = new("aten::layer_norm");
         public static readonly Op BatchNorm = new("aten::batch_norm");
         public static readonly Op Gelu = new("aten::gelu");
@@ -248,7 +247,12 @@ public static unsafe partial class Torch
     // ------------------------------------------------------------------ neural-network functions
 
     /// <summary>x · Wᵀ + b, as torch.nn.functional.linear.</summary>
-    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) => A.Linear.Call(T(input), T(weight), T(bias));
+    public static unsafe Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
+    {
+        IntPtr result;
+        NativeMethods.Check(NativeMethods.vs_linear(input.Handle, weight.Handle, bias?.Handle ?? IntPtr.Zero, &result));
+        return new Tensor(result);
+    }
 
     public static Tensor LayerNorm(Tensor input, long[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5) =>
         A.LayerNorm.Call(T(input), Ints(normalizedShape), T(weight), T(bias), D(eps));

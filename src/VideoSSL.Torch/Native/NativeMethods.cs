@@ -130,6 +130,12 @@ internal static unsafe partial class NativeMethods
     internal static partial int vs_tensor_to_host(IntPtr tensor, void* data, long bytes);
 
     [LibraryImport(Library)]
+    internal static partial int vs_matmul(IntPtr a, IntPtr b, IntPtr* result);
+
+    [LibraryImport(Library)]
+    internal static partial int vs_linear(IntPtr x, IntPtr weight, IntPtr bias, IntPtr* result);
+
+    [LibraryImport(Library)]
     internal static partial int vs_backward(IntPtr loss, IntPtr grad, int retainGraph);
 
     [LibraryImport(Library)]
