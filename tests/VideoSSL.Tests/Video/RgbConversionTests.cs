@@ -21,7 +21,7 @@ public sealed unsafe class RgbConversionTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>Left half black, right half white: the pixels just past a row's end are white, its first ones black.</summary>
-    private string HalfWhite(int width)
+    private string HalfWhite(int width, VideoCodec codec = VideoCodec.H264Mp4)
     {
         var clip = new Clip(Frames, Height, width);
         for (int t = 0; t < Frames; t++)
@@ -32,18 +32,19 @@ public sealed unsafe class RgbConversionTests : IDisposable
                 frame.Slice(((y * width) + (width / 2)) * 3, (width - (width / 2)) * 3).Fill(255);
             }
         }
-        string path = Path.Combine(_dir, $"w{width}.mp4");
-        FfmpegEncoder.Encode(clip, 8, path, VideoCodec.H264Mp4);
+        string path = Path.Combine(_dir, codec == VideoCodec.H264Mp4 ? $"w{width}.mp4" : $"w{width}.webm");
+        FfmpegEncoder.Encode(clip, 8, path, codec);
         return path;
     }
 
     [Theory]
-    [InlineData(40)]
-    [InlineData(56)]
-    [InlineData(100)]
-    public void Read_writes_nothing_past_the_buffer_it_is_given(int width)
+    [InlineData(40, VideoCodec.H264Mp4)]
+    [InlineData(56, VideoCodec.H264Mp4)]
+    [InlineData(100, VideoCodec.H264Mp4)]
+    [InlineData(40, VideoCodec.Vp9Webm)]
+    public void Read_writes_nothing_past_the_buffer_it_is_given(int width, VideoCodec codec)
     {
-        string path = HalfWhite(width);
+        string path = HalfWhite(width, codec);
         VideoReader.Open(path).Dispose();  // resolves libvideossl_av.so as the product does
         nint library = NativeLibrary.Load(LoadedLibraryPath());
         var open = (delegate* unmanaged<byte*, int, nint*, int>)NativeLibrary.GetExport(library, "vav_open");
@@ -101,12 +102,13 @@ public sealed unsafe class RgbConversionTests : IDisposable
     }
 
     [Theory]
-    [InlineData(40)]
-    [InlineData(100)]
-    [InlineData(102)]
-    public void Every_pixel_is_written_whatever_the_buffer_held(int width)
+    [InlineData(40, VideoCodec.H264Mp4)]
+    [InlineData(100, VideoCodec.H264Mp4)]
+    [InlineData(102, VideoCodec.H264Mp4)]
+    [InlineData(100, VideoCodec.Vp9Webm)]
+    public void Every_pixel_is_written_whatever_the_buffer_held(int width, VideoCodec codec)
     {
-        string path = HalfWhite(width);
+        string path = HalfWhite(width, codec);
         using var reader = VideoReader.Open(path);
         var zeros = new Clip(1, Height, width);
         var ones = new Clip(1, Height, width);
