@@ -703,9 +703,10 @@ static int32_t frame_at(vav_reader* r, int64_t want)
     }
 }
 
-/* Bytes sws_scale may write past the end of an output row. Its unscaled yuv420p -> RGB24 path (x86 SSSE3,
-   libswscale/x86/yuv2rgb.c) converts 16 pixels at a time: for widths of 8 mod 16 it writes 8 pixels (24 bytes) past
-   each row, and past the last row of a tightly packed buffer, i.e. into whatever follows the caller's buffer. */
+/* Room left after every output row. sws_scale's unscaled yuv420p -> RGB24 path (x86 SIMD, libswscale/x86/yuv2rgb.c)
+   converts rows in blocks of pixels: in rows packed at exactly w * 3 bytes it writes up to 8 pixels past each row
+   for some widths (40, 56, 426), the last one past the end of the buffer, and for others, where the
+   rounded-up row does not fit the stride, it shortens the row and leaves the last w % 8 pixels unwritten (340, 100). */
 #define SWS_ROW_SLACK 64
 
 static int32_t convert(vav_reader* r, int w, int h, uint8_t* out)
