@@ -703,7 +703,7 @@ static int32_t frame_at(vav_reader* r, int64_t want)
     }
 }
 
-/* Room left after every output row. sws_scale's unscaled yuv420p -> RGB24 path (x86 SIMD, libswscale/x86/yuv2rgb.c)
+/* Room left after every output row. sws_scale's unscaled yuv420p/422p -> RGB24 path (x86 SIMD, libswscale/x86/yuv2rgb.c)
    converts rows in blocks of pixels: in rows packed at exactly w * 3 bytes it writes up to 8 pixels past each row
    for some widths (40, 56, 426), the last one past the end of the buffer, and for others, where the
    rounded-up row does not fit the stride, it shortens the row and leaves the last w % 8 pixels unwritten (340, 100). */
