@@ -20,6 +20,8 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/macros.h>
+#include <libavutil/mem.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
@@ -40,8 +42,9 @@ struct vav_reader
     AVFrame* cur;   /* the last decoded frame (valid when have_cur) */
     AVFrame* tmp;
     struct SwsContext* sws;
-    int sws_colorspace;
-    int sws_range;
+    int sws_key[7];      /* what sws was set up for: source w, h, format, output w, h, colorspace, range */
+    uint8_t* rgb;        /* sws_scale's output, padded (see convert) */
+    size_t rgb_size;
 
     AVRational fps;
     AVRational time_base;
@@ -356,6 +359,7 @@ VAV_API void vav_close(vav_reader* r)
         return;
     }
     sws_freeContext(r->sws);
+    av_freep(&r->rgb);
     av_frame_free(&r->cur);
     av_frame_free(&r->tmp);
     av_packet_free(&r->pkt);
@@ -699,30 +703,60 @@ static int32_t frame_at(vav_reader* r, int64_t want)
     }
 }
 
+/* Room left after every output row. sws_scale's unscaled yuv420p/422p -> RGB24 path (x86 SIMD, libswscale/x86/yuv2rgb.c)
+   converts rows in blocks of pixels: in rows packed at exactly w * 3 bytes it writes up to 8 pixels past each row
+   for some widths (40, 56, 426), the last one past the end of the buffer, and for others, where the
+   rounded-up row does not fit the stride, it shortens the row and leaves the last w % 8 pixels unwritten (340, 100). */
+#define SWS_ROW_SLACK 64
+
 static int32_t convert(vav_reader* r, int w, int h, uint8_t* out)
 {
     const AVFrame* f = r->cur;
-    struct SwsContext* sws = sws_getCachedContext(r->sws, f->width, f->height, (enum AVPixelFormat)f->format,
-                                                  w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
-    if (sws == NULL)
-    {
-        return fail(VAV_E_DECODE, "cannot convert %dx%d %s frames to %dx%d RGB24", f->width, f->height,
-                    av_get_pix_fmt_name((enum AVPixelFormat)f->format), w, h);
-    }
     int colorspace = f->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT;
     int range = f->color_range == AVCOL_RANGE_JPEG;
-    if (sws != r->sws || colorspace != r->sws_colorspace || range != r->sws_range)
+    int key[7] = { f->width, f->height, f->format, w, h, colorspace, range };
+    if (r->sws == NULL || memcmp(key, r->sws_key, sizeof key) != 0)
     {
-        r->sws = sws;
-        r->sws_colorspace = colorspace;
-        r->sws_range = range;
+        /* Not sws_getCachedContext: when it cannot make the new context it has already freed the old one (which
+           r->sws would still point to), and a new context may reuse the old address, so a pointer comparison
+           cannot tell that the colour details below must be set again. */
+        sws_freeContext(r->sws);
+        memset(r->sws_key, 0, sizeof r->sws_key);
+        r->sws = sws_getContext(f->width, f->height, (enum AVPixelFormat)f->format, w, h, AV_PIX_FMT_RGB24,
+                                SWS_BILINEAR, NULL, NULL, NULL);
+        if (r->sws == NULL)
+        {
+            return fail(VAV_E_DECODE, "cannot convert %dx%d %s frames to %dx%d RGB24", f->width, f->height,
+                        av_get_pix_fmt_name((enum AVPixelFormat)f->format), w, h);
+        }
         /* Honour the stream's matrix and range; the output is full-range RGB. */
-        sws_setColorspaceDetails(sws, sws_getCoefficients(colorspace), range,
+        sws_setColorspaceDetails(r->sws, sws_getCoefficients(colorspace), range,
                                  sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+        memcpy(r->sws_key, key, sizeof key);
     }
-    uint8_t* dst[4] = { out, NULL, NULL, NULL };
-    int dst_stride[4] = { w * 3, 0, 0, 0 };
-    sws_scale(sws, (const uint8_t* const*)f->data, f->linesize, 0, f->height, dst, dst_stride);
+    /* Convert into a padded buffer of our own, then copy the rows out: the caller's frames are packed back to back
+       (a frame written after its neighbour in the buffer would lose that neighbour's first pixels) and its buffer
+       ends right after the last row (managed memory: the overrun corrupted the .NET heap). */
+    int row = w * 3;
+    int stride = FFALIGN(row + SWS_ROW_SLACK, 64);
+    size_t need = (size_t)stride * (size_t)(h + 1);
+    if (r->rgb_size < need)
+    {
+        av_freep(&r->rgb);
+        r->rgb_size = 0;
+        if ((r->rgb = av_malloc(need)) == NULL)
+        {
+            return fail(VAV_E_NO_MEMORY, "out of memory for a %dx%d frame", w, h);
+        }
+        r->rgb_size = need;
+    }
+    uint8_t* dst[4] = { r->rgb, NULL, NULL, NULL };
+    int dst_stride[4] = { stride, 0, 0, 0 };
+    sws_scale(r->sws, (const uint8_t* const*)f->data, f->linesize, 0, f->height, dst, dst_stride);
+    for (int y = 0; y < h; y++)
+    {
+        memcpy(out + (size_t)y * (size_t)row, r->rgb + (size_t)y * (size_t)stride, (size_t)row);
+    }
     return VAV_OK;
 }
 
