@@ -76,6 +76,21 @@ public static class MultiViewPipelines
         {
             throw new ArgumentException($"destination holds {destination.Length} floats, the views need {spec.ItemFloats}", nameof(destination));
         }
+        if (options.Render is { } render)
+        {
+            // A procedural sample is rendered whole, with no fps: the window is Frames x Stride of its frames, and each
+            // view reads its frames straight from the rendered clip.
+            Clip full = render(sample);
+            ViewDraw[] rendered = Draw(full.Frames, options.Frames * options.Stride, full.Width, full.Height, spec, rng);
+            long at = 0;
+            for (int v = 0; v < rendered.Length; v++)
+            {
+                ViewSpec view = spec.Views[v];
+                WriteView(full, rendered[v].Frames, rendered[v], view.Size, destination.Slice((int)at, (int)view.Floats), options.Mean, options.Std);
+                at += view.Floats;
+            }
+            return sample.Label;
+        }
         using VideoReader reader = VideoReader.Open(sample.Path, options.DecoderThreads);
         long count = reader.Info.FrameCount;
         if (count < 1)
