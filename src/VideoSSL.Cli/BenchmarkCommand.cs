@@ -215,7 +215,8 @@ internal static class BenchmarkCommand
             var isPretrained = e == 1;
             var name = isPretrained ? "pretrained" : "random";
             Torch.Torch.ManualSeed((ulong)options.Seed);
-            using var encoder = new VideoViTEncoder(encoderConfig);
+            // A *_divst encoder (SVT) is TimeSformer's divided ViT; the rest the joint ViT.
+            using var encoder = ModelRegistry.CreateBackbone(encoderConfig);
             if (isPretrained)
             {
                 output.WriteLine(EvalSetup.InitEncoder(encoder, checkpoint));
@@ -281,7 +282,7 @@ internal static class BenchmarkCommand
     };
 
     // Each (lr, weight decay) trains a head on train; the best on dev (first on ties) is reported on test.
-    private static Cell Grid(BenchmarkOptions options, string kind, VideoViTEncoder encoder, Dictionary<string, CachedFeatures> features, int numClasses, string dir, Device device)
+    private static Cell Grid(BenchmarkOptions options, string kind, VideoEncoder encoder, Dictionary<string, CachedFeatures> features, int numClasses, string dir, Device device)
     {
         var lrs = kind == "attentive" ? options.AttentiveLr : options.LinearLr;
         var wds = kind == "attentive" ? options.AttentiveWd : options.LinearWd;
@@ -329,7 +330,7 @@ internal static class BenchmarkCommand
     /// The frame-level check: per video, the middle frame alone (repeated over the clip, so no motion is left) through
     /// the encoder and mean-pooled, or with <paramref name="raw"/> its pixels (4×4 block means).
     /// </summary>
-    private static CachedFeatures MiddleFrameFeatures(VideoViTEncoder encoder, VideoSSL.Data.Loading.ClipLoader loader, bool raw)
+    private static CachedFeatures MiddleFrameFeatures(VideoEncoder encoder, VideoSSL.Data.Loading.ClipLoader loader, bool raw)
     {
         var parts = new List<Tensor>();
         var labels = new List<long>();
@@ -351,7 +352,7 @@ internal static class BenchmarkCommand
             }
             else
             {
-                features = encoder.Forward(frame.Expand(-1, -1, t, -1, -1).Contiguous()).Mean(1);
+                features = encoder.Tokens(frame.Expand(-1, -1, t, -1, -1).Contiguous()).Mean(1);
             }
             parts.Add(scope.MoveToOuter(features.Float()).DetachFromScope());
             labels.AddRange(vb.Labels.Select(l => (long)l));

@@ -76,34 +76,37 @@ public static class MultiViewPipelines
         {
             throw new ArgumentException($"destination holds {destination.Length} floats, the views need {spec.ItemFloats}", nameof(destination));
         }
-        Clip decoded;
-        ViewDraw[] draws;
         if (options.Render is { } render)
         {
-            // Procedural clips: the rendered frames are the window's frames (no frame-rate conversion), at their own size.
+            // A procedural sample is rendered whole, with no fps: the window is Frames x Stride of its frames, and each
+            // view reads its frames straight from the rendered clip.
             Clip full = render(sample);
-            draws = Draw(full.Frames, WindowFrames(options, fps: 0), full.Width, full.Height, spec, rng);
-            decoded = VideoPipelines.SelectFrames(full, [.. draws.SelectMany(d => d.Frames)]);
-        }
-        else
-        {
-            using VideoReader reader = VideoReader.Open(sample.Path, options.DecoderThreads);
-            long count = reader.Info.FrameCount;
-            if (count < 1)
+            ViewDraw[] rendered = Draw(full.Frames, options.Frames * options.Stride, full.Width, full.Height, spec, rng);
+            long at = 0;
+            for (int v = 0; v < rendered.Length; v++)
             {
-                throw new InvalidDataException($"{reader.Path}: the container reports no frames");
+                ViewSpec view = spec.Views[v];
+                WriteView(full, rendered[v].Frames, rendered[v], view.Size, destination.Slice((int)at, (int)view.Floats), options.Mean, options.Std);
+                at += view.Floats;
             }
-            FrameResize resize = DecodeResize(reader.Info, options, spec);
-            (int width, int height) = reader.OutputSize(resize);
-            int window = WindowFrames(options, reader.Info.Fps);
-            draws = Draw((int)Math.Min(count, int.MaxValue), window, width, height, spec, rng);
-
-            // One pass over the video for all views: their frames back to back (the reader decodes each frame once and
-            // fills its repeats), so the clip has the same size for every item and the worker's buffer is reused.
-            int[] frames = [.. draws.SelectMany(d => d.Frames)];
-            decoded = reader.Read(frames, resize, t_decoded);
-            t_decoded = decoded;
+            return sample.Label;
         }
+        using VideoReader reader = VideoReader.Open(sample.Path, options.DecoderThreads);
+        long count = reader.Info.FrameCount;
+        if (count < 1)
+        {
+            throw new InvalidDataException($"{reader.Path}: the container reports no frames");
+        }
+        FrameResize resize = DecodeResize(reader.Info, options, spec);
+        (int width, int height) = reader.OutputSize(resize);
+        int window = WindowFrames(options, reader.Info.Fps);
+        ViewDraw[] draws = Draw((int)Math.Min(count, int.MaxValue), window, width, height, spec, rng);
+
+        // One pass over the video for all views: their frames back to back (the reader decodes each frame once and
+        // fills its repeats), so the clip has the same size for every item and the worker's buffer is reused.
+        int[] frames = [.. draws.SelectMany(d => d.Frames)];
+        Clip decoded = reader.Read(frames, resize, t_decoded);
+        t_decoded = decoded;
         long offset = 0;
         int first = 0;
         for (int v = 0; v < draws.Length; v++)

@@ -59,6 +59,30 @@ public sealed class MultiViewPipelineTests(TestVideos videos) : IClassFixture<Te
     }
 
     [Fact]
+    public void Procedural_samples_are_rendered_and_their_views_cut_from_the_rendered_frames()
+    {
+        // SVT on the nuisance-rich pool (experiments/quickstart/svt_nuisance.json): no file to open, the window is
+        // Frames x Stride of the rendered clip's frames.
+        var pool = new ProceduralOptions { Clips = 4, Size = 32, Frames = 16 };
+        var options = new VideoPipelineOptions { Frames = 4, Stride = 4, Render = s => ProceduralDataset.Render(s, pool) };
+        var sample = ProceduralDataset.Create(pool)[1];
+        var item = new float[Spec.ItemFloats];
+        Assert.Equal(sample.Label, MultiViewPipelines.RunInto(sample, new Random(3), options, Spec, item));
+
+        var clip = ProceduralDataset.Render(sample, pool);
+        var draws = MultiViewPipelines.Draw(clip.Frames, 16, clip.Width, clip.Height, Spec, new Random(3));
+        Assert.All(draws, d => Assert.All(d.Frames, f => Assert.InRange(f, 0, 15)));
+        var expected = new float[Spec.ItemFloats];
+        long at = 0;
+        for (int v = 0; v < draws.Length; v++)
+        {
+            MultiViewPipelines.WriteView(clip, draws[v].Frames, draws[v], Spec.Views[v].Size, expected.AsSpan((int)at, (int)Spec.Views[v].Floats), options.Mean, options.Std);
+            at += Spec.Views[v].Floats;
+        }
+        Assert.Equal(expected, item);
+    }
+
+    [Fact]
     public void Views_are_cut_from_one_window_at_the_official_temporal_positions()
     {
         // Whole-frame crops (area fraction 1 fits no aspect but about the frame's own, so mostly the centre fallback)

@@ -64,4 +64,49 @@ public class BenchmarkTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    // SVT's recipe pretrains a divided space-time encoder (vit_micro_divst): its views are cut from rendered procedural
+    // clips, and the probes build that encoder, not the joint ViT, for both the random and the pretrained rows.
+    [Fact]
+    public void Benchmark_probes_the_divided_encoder_of_svt()
+    {
+        var root = Directory.CreateTempSubdirectory("vssl-benchmark-svt-").FullName;
+        try
+        {
+            var options = new BenchmarkOptions
+            {
+                Methods = ["svt"],
+                RunDir = Path.Combine(root, "run"),
+                Minutes = 5,
+                RecipeDir = Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"),
+                Overrides = [.. TinyRealData.ModelKeys, .. TinyRealData.PretrainKeys.Where(k => !k.StartsWith("model.decoder_", StringComparison.Ordinal)),
+                    .. TinyRealData.SvtKeys, "data.procedural.clips=4", "data.procedural.size=32"],
+                DataRoot = Path.Combine(root, "nuisance"),
+                Data = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8 },
+                TransferRoot = Path.Combine(root, "transfer"),
+                Transfer = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8, Stats = NuisanceStats.Transfer, Seed = 5 },
+                LinearEpochs = 1,
+                AttentiveEpochs = 1,
+                LinearLr = [0.5],
+                LinearWd = [0.0],
+                AttentiveLr = [1e-3],
+                KnnK = [1],
+                Workers = 1,
+            };
+            var results = BenchmarkCommand.Run(options, TextWriter.Null);
+
+            var r = Assert.Single(results);
+            Assert.Equal(1, r.Steps);
+            foreach (var cells in new[] { r.Random, r.Pretrained, r.TransferRandom, r.TransferPretrained })
+            {
+                Assert.Equal(["attentive", "knn", "linear"], cells.Keys.Order(StringComparer.Ordinal));
+            }
+            var table = File.ReadAllText(Path.Combine(options.RunDir, "benchmark.md"));
+            Assert.Equal(4, table.Split('\n').Count(l => l.StartsWith("| svt |", StringComparison.Ordinal)));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }

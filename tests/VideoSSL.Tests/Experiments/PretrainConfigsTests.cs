@@ -315,4 +315,24 @@ public class PretrainConfigsTests
         Assert.Equal([0.4, 1.0], svt.GlobalScale);
         Assert.Equal([0.05, 0.4], svt.LocalScale);
     }
+
+    // The README's quick start, which `videossl benchmark` also pretrains: the figures the nuisance recipe search kept
+    // (experiments/README.md, nuisance-rich benchmark), and a schedule whose cosine ends inside the 15-minute budget
+    // (1250 steps: 7-12 min at the 56-81 clips/s measured on the shared 2-core machine) instead of being cut mid-way.
+    [Fact]
+    public void Nuisance_quickstart_keeps_the_searched_recipe()
+    {
+        var config = Load("quickstart/videomae_nuisance.json");
+        Assert.Equal("videomae", config.Method);
+        var model = config.Model;
+        Assert.Equal((96, 4, 3, 64, 1), (model.EmbedDim, model.Depth, model.NumHeads, model.DecoderDim, model.DecoderDepth));
+        Assert.Equal((64, 8, 8, 2), (model.ImgSize, model.Frames, model.Patch, model.Tubelet));
+        Assert.True(model.NormPixLoss);
+        Assert.Equal(0.75, config.Mask.Ratio);
+        Assert.Equal(("procedural", 2), (config.Data.Format, config.Data.SamplingRate));
+        var train = config.Train;
+        var steps = train.MaxSteps > 0 ? train.MaxSteps : (long)train.Epochs * (config.Data.Procedural.Clips / (train.BatchSize * train.AccumSteps));
+        Assert.Equal(1250, steps);
+        Assert.Equal(1.5e-3, train.BaseLr * train.BatchSize * train.AccumSteps / 256, 9);
+    }
 }
