@@ -81,7 +81,7 @@ public static class MultiViewPipelines
             // A procedural sample is rendered whole, with no fps: the window is Frames x Stride of its frames, and each
             // view reads its frames straight from the rendered clip.
             Clip full = render(sample);
-            ViewDraw[] rendered = Draw(full.Frames, options.Frames * options.Stride, full.Width, full.Height, spec, rng);
+            ViewDraw[] rendered = Draw(full.Frames, options.Frames * options.Stride, full.Width, full.Height, spec, rng, options.Flip != false);
             long at = 0;
             for (int v = 0; v < rendered.Length; v++)
             {
@@ -100,7 +100,7 @@ public static class MultiViewPipelines
         FrameResize resize = DecodeResize(reader.Info, options, spec);
         (int width, int height) = reader.OutputSize(resize);
         int window = WindowFrames(options, reader.Info.Fps);
-        ViewDraw[] draws = Draw((int)Math.Min(count, int.MaxValue), window, width, height, spec, rng);
+        ViewDraw[] draws = Draw((int)Math.Min(count, int.MaxValue), window, width, height, spec, rng, options.Flip != false);
 
         // One pass over the video for all views: their frames back to back (the reader decodes each frame once and
         // fills its repeats), so the clip has the same size for every item and the worker's buffer is reused.
@@ -150,7 +150,9 @@ public static class MultiViewPipelines
     /// (decoder.py), then per view its crop, flip, jitter and grayscale (transform.py). <paramref name="width"/> ×
     /// <paramref name="height"/> is the decoded frame size. Frames are absolute indices into the video.
     /// </summary>
-    public static ViewDraw[] Draw(int frameCount, int window, int width, int height, MultiViewSpec spec, Random rng)
+    /// <param name="flips">False (<c>data.flip: false</c>, for data whose labels tell left from right; unset = SVT's own flips): no view is
+    /// flipped; the flip's draw still happens, so every other choice is the same as with flips.</param>
+    public static ViewDraw[] Draw(int frameCount, int window, int width, int height, MultiViewSpec spec, Random rng, bool flips = true)
     {
         // decoder.py: a random window start (uniform in [0, n − clip_size]); PyAV then yields the frames of that window.
         int length = Math.Min(window, frameCount);
@@ -163,7 +165,7 @@ public static class MultiViewPipelines
             CropBox box = SampleCrop(width, height, view.MinScale, view.MaxScale, rng);
             // flip_and_color_jitter: flip p 0.5, jitter p 0.8, grayscale p 0.2. The blur and solarisation draws of
             // global_transform2 / local_transform are left out: both transforms are no-ops in the official code.
-            bool flip = rng.NextDouble() < FlipProbability;
+            bool flip = rng.NextDouble() < FlipProbability && flips;
             JitterStep[]? jitter = rng.NextDouble() < JitterProbability ? DrawJitter(rng) : null;
             bool gray = rng.NextDouble() < GrayscaleProbability;
             draws[v] = new ViewDraw([.. temporal[v].Select(i => start + i)], box, flip, jitter, gray);

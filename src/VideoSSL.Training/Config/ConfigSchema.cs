@@ -195,7 +195,7 @@ public static class ConfigSchema
         Key<DataSection>(nameof(DataSection.NumFrames), "frames per clip (VideoMAE's --num_frames); methods with views (SVT) cut them from a window of num_frames x sampling_rate frames at 30 fps (SVT's DATA.NUM_FRAMES x DATA.SAMPLING_RATE = 8 x 32)", min: 1),
         Key<DataSection>(nameof(DataSection.SamplingRate), "frame stride of dense sampling (--sampling_rate); with views, the window's second factor (see data.num_frames)", min: 1),
         Key<DataSection>(nameof(DataSection.InputSize), "crop side in pixels (--input_size)", min: 1),
-        Key<DataSection>(nameof(DataSection.Flip), "random horizontal flip (never for ssv2)"),
+        Key<DataSection>(nameof(DataSection.Flip), "random horizontal flip (never for ssv2); for svt the per-view flips of the official views (p 0.5 each; the official recipe: true)"),
         Key<DataSection>(nameof(DataSection.MinCropScale), "smallest area share of the random resized crop", min: 0, max: 1, minExclusive: true),
         Key<DataSection>(nameof(DataSection.NumSample), "clips cut from each decoded video (repeated augmentation, VideoMAE V2's --num_sample)", min: 1),
         Key<DataSection>(nameof(DataSection.Workers), "decoding threads", min: 1),

@@ -58,6 +58,29 @@ public sealed class MultiViewPipelineTests(TestVideos videos) : IClassFixture<Te
         }
     }
 
+    /// <summary>
+    /// data.flip: false (labels that tell left from right, as the nuisance set's) turns SVT's per-view flips off and
+    /// changes nothing else of the draw; unset keeps the official flips (p 0.5 per view).
+    /// </summary>
+    [Fact]
+    public void Data_flip_false_turns_the_view_flips_off_and_keeps_every_other_draw()
+    {
+        for (var seed = 0; seed < 20; seed++)
+        {
+            var with = MultiViewPipelines.Draw(64, 32, 48, 40, Spec, new Random(seed));
+            var without = MultiViewPipelines.Draw(64, 32, 48, 40, Spec, new Random(seed), flips: false);
+            Assert.All(without, d => Assert.False(d.Flip));
+            for (var v = 0; v < with.Length; v++)
+            {
+                Assert.Equal(with[v].Frames, without[v].Frames);
+                Assert.Equal(with[v].Box, without[v].Box);
+                Assert.Equal(with[v].Grayscale, without[v].Grayscale);
+            }
+        }
+        var flipped = Enumerable.Range(0, 20).SelectMany(s => MultiViewPipelines.Draw(64, 32, 48, 40, Spec, new Random(s))).Count(d => d.Flip);
+        Assert.InRange(flipped, 1, (20 * Spec.Views.Count) - 1);
+    }
+
     [Fact]
     public void Procedural_samples_are_rendered_and_their_views_cut_from_the_rendered_frames()
     {
