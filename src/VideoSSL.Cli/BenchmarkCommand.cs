@@ -79,9 +79,10 @@ internal static class BenchmarkCommand
         var runDir = new Option<string?>("--run-dir") { Description = "output folder (default runs/benchmark-TIMESTAMP)" };
         var set = new Option<string[]>("--set") { Description = "override a key of every pretraining recipe, e.g. --set train.epochs=1 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var seed = new Option<long>("--seed") { Description = "seed of the probes and of the random encoders", DefaultValueFactory = _ => 0 };
+        var trainPerClass = new Option<int>("--train-per-class") { Description = "labeled training clips per class the probes learn from (the dev and test splits keep their size)", DefaultValueFactory = _ => new NuisanceDatasetOptions().TrainPerClass };
         var command = new Command("benchmark", "Pretrain each method on the nuisance-rich pool, probe pretrained vs random encoders, print one table with 95% CIs")
         {
-            methods, minutes, runDir, set, seed,
+            methods, minutes, runDir, set, seed, trainPerClass,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -93,6 +94,10 @@ internal static class BenchmarkCommand
             {
                 throw new ConfigException($"--minutes {parse.GetValue(minutes)}: must be >= 0");
             }
+            if (parse.GetValue(trainPerClass) < 1)
+            {
+                throw new ConfigException($"--train-per-class {parse.GetValue(trainPerClass)}: must be >= 1");
+            }
             Run(new BenchmarkOptions
             {
                 Methods = names,
@@ -101,6 +106,7 @@ internal static class BenchmarkCommand
                 RecipeDir = recipeDir,
                 Overrides = parse.GetValue(set) ?? [],
                 Seed = parse.GetValue(seed),
+                Data = new NuisanceDatasetOptions { TrainPerClass = parse.GetValue(trainPerClass) },
             }, Console.Out);
             return 0;
         }));
