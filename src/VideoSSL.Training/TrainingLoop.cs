@@ -255,7 +255,7 @@ public sealed class TrainingLoop
                 }
                 var done = step >= totalSteps || step >= stopAtStep || interrupted;
                 var logStep = step % log.EverySteps == 0 || done;
-                var logged = new Dictionary<string, double>(StringComparer.Ordinal);
+                Dictionary<string, double>? logged = null;
                 if (logStep)
                 {
                     // Every rank computes the same metric names (sorted), so their means reduce in one call.
@@ -263,7 +263,7 @@ public sealed class TrainingLoop
                     logged = metricSums.Keys.Zip(means).ToDictionary(kv => kv.First, kv => kv.Second, StringComparer.Ordinal);
                     metricSums.Clear();
                 }
-                if (_run is not null && logStep)
+                if (_run is not null && logged is not null)
                 {
                     var seconds = watch.Elapsed.TotalSeconds;
                     var clipsPerSecond = clipsSeen / Math.Max(seconds, 1e-9);

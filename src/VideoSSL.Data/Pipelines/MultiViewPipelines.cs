@@ -81,7 +81,7 @@ public static class MultiViewPipelines
             // A procedural sample is rendered whole, with no fps: the window is Frames x Stride of its frames, and each
             // view reads its frames straight from the rendered clip.
             Clip full = render(sample);
-            ViewDraw[] rendered = Draw(full.Frames, options.Frames * options.Stride, full.Width, full.Height, spec, rng, options.Flip != false);
+            ViewDraw[] rendered = Draw(full.Frames, WindowFrames(options, fps: 0), full.Width, full.Height, spec, rng, options.Flip != false);
             long at = 0;
             for (int v = 0; v < rendered.Length; v++)
             {
