@@ -71,7 +71,7 @@ internal static class DataCommand
     {
         var output = new Option<string>("--out") { Description = "Folder to write into (kinetics/ and, with --ssv2, ssv2/ below it)", Required = true };
         var ssv2 = new Option<bool>("--ssv2") { Description = "Also write the Something-Something v2 layout (webm + JSON)" };
-        var transfer = new Option<bool>("--transfer") { Description = "Draw the transfer set's nuisance statistics (other palettes, textures, backgrounds; more distractors and shake)" };
+        var transfer = new Option<bool>("--transfer") { Description = "Draw the transfer set's nuisance statistics (other palettes, textures, backgrounds; more distractors and camera jitter)" };
         var defaults = new NuisanceDatasetOptions();
         var classes = new Option<int>("--classes") { Description = $"Number of classes (1..{NuisanceVideo.Classes.Count})", DefaultValueFactory = _ => defaults.Classes };
         var train = new Option<int>("--train-per-class") { DefaultValueFactory = _ => defaults.TrainPerClass };

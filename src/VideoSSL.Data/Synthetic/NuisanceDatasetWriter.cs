@@ -42,7 +42,7 @@ public sealed record NuisanceDatasetOptions
 public static class NuisanceDatasetWriter
 {
     /// <summary>Bumped whenever <see cref="NuisanceVideo"/> draws different pixels for the same seed.</summary>
-    public const int GeneratorVersion = 2;
+    public const int GeneratorVersion = 3;
 
     public const string StampFile = "nuisance.json";
 
