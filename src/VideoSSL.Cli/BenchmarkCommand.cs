@@ -249,7 +249,7 @@ internal static class BenchmarkCommand
         var wall = watch.Elapsed.TotalSeconds;
         var tested = outcome.Tested!;
         var interval = TestResults.Read(Path.Combine(runDir, "test", "predictions.csv"), options.Data.Classes).Bootstrap(1);
-        var chosen = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileNameWithoutExtension(tested)} checkpoint, step {Checkpoint.ReadState(tested).Step}");
+        var chosen = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileNameWithoutExtension(tested)} checkpoint at step {Checkpoint.ReadState(tested).Step}");
         var cell = new Cell(interval.Value, interval.Low, interval.High, outcome.Result.BestAcc1, chosen);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"supervised: test {cell.Top1 * 100:F1}% (dev {cell.DevTop1 * 100:F1}%, {chosen})"));
         return new SupervisedResult(recipe, options.Data.Classes * options.Data.TrainPerClass, outcome.Result.Steps, wall, outcome.Result.Interrupted, cell, tested);
@@ -468,7 +468,7 @@ internal static class BenchmarkCommand
         if (supervised is { } s)
         {
             var t = s.Test;
-            sb.AppendLine(string.Create(inv, $"- supervised from scratch ({Path.GetFileName(s.Recipe)}: the quick-start ViT trained on the {s.TrainClips} labeled training clips, epoch chosen on dev): test top-1 {Pct(t)}; dev {t.DevTop1 * 100:F1}; {t.Chosen}; {s.Steps} steps, {TimeSpan.FromSeconds(s.WallSeconds):mm\\:ss}{(s.Capped ? " (capped)" : string.Empty)}"));
+            sb.AppendLine(string.Create(inv, $"- supervised from scratch ({Path.GetFileName(s.Recipe)}: the quick-start ViT trained on the {s.TrainClips} labeled training clips, epoch chosen on dev): test top-1 {Pct(t)} (dev {t.DevTop1 * 100:F1}; {t.Chosen} of {s.Steps}; {TimeSpan.FromSeconds(s.WallSeconds):mm\\:ss}{(s.Capped ? ", capped" : string.Empty)})"));
         }
         foreach (var r in results)
         {
