@@ -119,6 +119,44 @@ public class BenchmarkTests
         }
     }
 
+    // The ceiling's --minutes cap stops the fine-tune at a step boundary; the benchmark still needs a test figure, so the
+    // weights it has (best on dev if an epoch ended, else the last checkpoint) are tested.
+    [Fact]
+    public void A_capped_ceiling_still_tests_the_weights_it_has()
+    {
+        var root = Directory.CreateTempSubdirectory("vssl-ceiling-cap-").FullName;
+        try
+        {
+            NuisanceDatasetWriter.Ensure(root, new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8 });
+            var kinetics = NuisanceDatasetWriter.KineticsDir(root);
+            var recipe = BenchmarkCommand.Recipe(Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"), BenchmarkCommand.SupervisedRecipe);
+            string[] sets =
+            [
+                .. TinyRealData.ModelKeys, "model.embed_dim=0", "model.depth=0", "model.num_heads=0", "train.epochs=3", "train.batch_size=2",
+                "train.warmup_epochs=0", "test.batch_size=2", "log.every_steps=1",
+                $"data.root={Path.Combine(kinetics, "train")}", $"data.annotations={Path.Combine(kinetics, "train.csv")}",
+                $"select.root={Path.Combine(kinetics, "dev")}", $"select.annotations={Path.Combine(kinetics, "dev.csv")}",
+                $"val.root={Path.Combine(kinetics, "test")}", $"val.annotations={Path.Combine(kinetics, "test.csv")}",
+            ];
+            var run = Path.Combine(root, "run");
+            using var stop = new VideoSSL.Training.StopSignal();
+            stop.RequestAfter(TimeSpan.Zero, "the cap");
+            SpinWait.SpinUntil(() => stop.Requested);
+
+            var outcome = EvaluationCommands.Finetune(recipe, sets, run, resume: false, resumeFrom: null, test: true, stop, testWhenStopped: true);
+
+            Assert.True(outcome.Result.Interrupted);
+            Assert.Equal(1, outcome.Result.Steps);
+            Assert.NotNull(outcome.Test);
+            Assert.Equal(Path.Combine(run, "checkpoints", "last.safetensors"), outcome.Tested);
+            Assert.True(File.Exists(Path.Combine(run, "test", "predictions.csv")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     // SVT's recipe pretrains a divided space-time encoder (vit_micro_divst): its views are cut from rendered procedural
     // clips, and the probes build that encoder, not the joint ViT, for both the random and the pretrained rows.
     [Fact]
