@@ -59,6 +59,15 @@ internal sealed record BenchmarkOptions
     public IReadOnlyList<int> KnnK { get; init; } = KnnProbe.DefaultK;
 
     public int Workers { get; init; } = 2;
+
+    /// <summary>
+    /// Also fine-tune <c>{RecipeDir}/supervised_nuisance.json</c> from scratch on the labeled train split (epoch chosen on dev,
+    /// test reported): how far labels alone take the quick-start encoder, the yardstick for the probes.
+    /// </summary>
+    public bool Ceiling { get; init; }
+
+    /// <summary>--set overrides of the supervised recipe (the pretraining <see cref="Overrides"/> do not reach it).</summary>
+    public IReadOnlyList<string> CeilingOverrides { get; init; } = [];
 }
 
 /// <summary>
@@ -80,9 +89,14 @@ internal static class BenchmarkCommand
         var set = new Option<string[]>("--set") { Description = "override a key of every pretraining recipe, e.g. --set train.epochs=1 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var seed = new Option<long>("--seed") { Description = "seed of the probes and of the random encoders", DefaultValueFactory = _ => 0 };
         var trainPerClass = new Option<int>("--train-per-class") { Description = "labeled training clips per class the probes learn from (the dev and test splits keep their size)", DefaultValueFactory = _ => new NuisanceDatasetOptions().TrainPerClass };
+        var ceiling = new Option<bool>("--ceiling")
+        {
+            Description = $"also train the quick-start encoder from scratch on the labeled train split ({Recipe(Path.Combine("experiments", "quickstart"), SupervisedRecipe)}, "
+                + "epoch chosen on dev, --minutes caps it too) and report its test top-1 with a 95% CI: the supervised yardstick",
+        };
         var command = new Command("benchmark", "Pretrain each method on the nuisance-rich pool, probe pretrained vs random encoders, print one table with 95% CIs")
         {
-            methods, minutes, runDir, set, seed, trainPerClass,
+            methods, minutes, runDir, set, seed, trainPerClass, ceiling,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -107,6 +121,7 @@ internal static class BenchmarkCommand
                 Overrides = parse.GetValue(set) ?? [],
                 Seed = parse.GetValue(seed),
                 Data = new NuisanceDatasetOptions { TrainPerClass = parse.GetValue(trainPerClass) },
+                Ceiling = parse.GetValue(ceiling),
             }, Console.Out);
             return 0;
         }));
@@ -115,12 +130,18 @@ internal static class BenchmarkCommand
 
     public static string Recipe(string dir, string method) => Path.Combine(dir, $"{method}_nuisance.json");
 
+    /// <summary>The fine-tune recipe of the supervised ceiling, <c>supervised_nuisance.json</c> (not a method: no pretraining).</summary>
+    public const string SupervisedRecipe = "supervised";
+
     /// <summary>One probe result on a test split: top-1 with its 95% bootstrap interval, the dev score it was chosen by.</summary>
     internal sealed record Cell(double Top1, double Low, double High, double DevTop1, string Chosen);
 
     internal sealed record MethodResult(string Method, string Recipe, long Steps, double WallSeconds, double FinalLoss, bool Capped, string Checkpoint,
         Dictionary<string, Cell> Random, Dictionary<string, Cell> Pretrained, Dictionary<string, Cell> TransferRandom, Dictionary<string, Cell> TransferPretrained,
         double FrameProbeTop1);
+
+    /// <summary>The supervised ceiling: the recipe's encoder trained from scratch on the labeled train split, tested at its best dev epoch.</summary>
+    internal sealed record SupervisedResult(string Recipe, int TrainClips, long Steps, double WallSeconds, bool Capped, Cell Test, string Checkpoint);
 
     public static IReadOnlyList<MethodResult> Run(BenchmarkOptions options, TextWriter output)
     {
@@ -139,9 +160,14 @@ internal static class BenchmarkCommand
                 throw new ConfigException($"--methods: {method} has no quick-start recipe {Recipe(options.RecipeDir, method)}");
             }
         }
+        if (options.Ceiling && !File.Exists(Recipe(options.RecipeDir, SupervisedRecipe)))
+        {
+            throw new ConfigException($"--ceiling: no supervised recipe {Recipe(options.RecipeDir, SupervisedRecipe)}");
+        }
         Directory.CreateDirectory(options.RunDir);
         NuisanceDatasetWriter.Ensure(options.DataRoot, options.Data, output.WriteLine);
         NuisanceDatasetWriter.Ensure(options.TransferRoot, options.Transfer, output.WriteLine);
+        var supervised = options.Ceiling ? Supervised(options, output) : null;
         var results = new List<MethodResult>();
         double rawFrame = double.NaN;
         foreach (var method in options.Methods)
@@ -174,7 +200,7 @@ internal static class BenchmarkCommand
                 main.Random, main.Pretrained, transfer.Random, transfer.Pretrained, main.FrameProbe));
         }
         var classes = options.Data.Classes;
-        var table = Table(results, classes, rawFrame);
+        var table = Table(results, classes, rawFrame, supervised);
         output.WriteLine();
         output.Write(table);
         VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(options.RunDir, "benchmark.md"), table);
@@ -187,9 +213,46 @@ internal static class BenchmarkCommand
             transfer = new { root = options.TransferRoot, train_per_class = options.Transfer.TrainPerClass, dev_per_class = options.Transfer.DevPerClass, test_per_class = options.Transfer.TestPerClass, seed = options.Transfer.Seed },
             frame_probe_raw_pixels_top1 = rawFrame,
             methods = results,
+            supervised,
         }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         output.WriteLine($"written: {Path.Combine(options.RunDir, "benchmark.md")}, {Path.Combine(options.RunDir, "benchmark.json")}");
         return results;
+    }
+
+    // The ceiling through `videossl finetune`'s own entry point, pointed at the benchmark's labeled splits: train fits,
+    // dev chooses the epoch (the run's best.safetensors), test is reported with the probes' bootstrap interval.
+    private static SupervisedResult Supervised(BenchmarkOptions options, TextWriter output)
+    {
+        var recipe = Recipe(options.RecipeDir, SupervisedRecipe);
+        var kinetics = NuisanceDatasetWriter.KineticsDir(options.DataRoot);
+        string[] sets =
+        [
+            $"seed={options.Seed}",
+            $"data.root={Path.Combine(kinetics, "train")}", $"data.annotations={Path.Combine(kinetics, "train.csv")}",
+            $"select.root={Path.Combine(kinetics, "dev")}", $"select.annotations={Path.Combine(kinetics, "dev.csv")}",
+            $"val.root={Path.Combine(kinetics, "test")}", $"val.annotations={Path.Combine(kinetics, "test.csv")}",
+            $"data.workers={options.Workers}",
+            .. options.CeilingOverrides,
+        ];
+        var runDir = Path.Combine(options.RunDir, "supervised");
+        output.WriteLine($"== supervised ceiling: fine-tuning {recipe} from scratch{(options.Minutes > 0 ? $" (at most {options.Minutes:G4} min)" : string.Empty)}");
+        var watch = Stopwatch.StartNew();
+        EvaluationCommands.FinetuneOutcome outcome;
+        using (var stop = new StopSignal())
+        {
+            if (options.Minutes > 0)
+            {
+                stop.RequestAfter(TimeSpan.FromMinutes(options.Minutes), $"the --minutes {options.Minutes:G4} cap");
+            }
+            outcome = EvaluationCommands.Finetune(recipe, sets, runDir, resume: false, resumeFrom: null, test: true, stop, testWhenStopped: true);
+        }
+        var wall = watch.Elapsed.TotalSeconds;
+        var tested = outcome.Tested!;
+        var interval = TestResults.Read(Path.Combine(runDir, "test", "predictions.csv"), options.Data.Classes).Bootstrap(1);
+        var chosen = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileNameWithoutExtension(tested)} checkpoint at step {Checkpoint.ReadState(tested).Step}");
+        var cell = new Cell(interval.Value, interval.Low, interval.High, outcome.Result.BestAcc1, chosen);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"supervised: test {cell.Top1 * 100:F1}% (dev {cell.DevTop1 * 100:F1}%, {chosen})"));
+        return new SupervisedResult(recipe, options.Data.Classes * options.Data.TrainPerClass, outcome.Result.Steps, wall, outcome.Result.Interrupted, cell, tested);
     }
 
     private sealed record ProbeSet(Dictionary<string, Cell> Random, Dictionary<string, Cell> Pretrained, double FrameProbe, double RawFrame);
@@ -384,7 +447,7 @@ internal static class BenchmarkCommand
 
     private static string Pct(Cell c) => string.Create(CultureInfo.InvariantCulture, $"{c.Top1 * 100:F1} [{c.Low * 100:F1}, {c.High * 100:F1}]");
 
-    internal static string Table(IReadOnlyList<MethodResult> results, int classes, double rawFrame)
+    internal static string Table(IReadOnlyList<MethodResult> results, int classes, double rawFrame, SupervisedResult? supervised = null)
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
@@ -402,6 +465,11 @@ internal static class BenchmarkCommand
             }
         }
         sb.AppendLine();
+        if (supervised is { } s)
+        {
+            var t = s.Test;
+            sb.AppendLine(string.Create(inv, $"- supervised from scratch ({Path.GetFileName(s.Recipe)}: the quick-start ViT trained on the {s.TrainClips} labeled training clips, epoch chosen on dev): test top-1 {Pct(t)} (dev {t.DevTop1 * 100:F1}; {t.Chosen} of {s.Steps}; {TimeSpan.FromSeconds(s.WallSeconds):mm\\:ss}{(s.Capped ? ", capped" : string.Empty)})"));
+        }
         foreach (var r in results)
         {
             sb.AppendLine(string.Create(inv, $"- {r.Method}: attentive gain (pretrained - random) {(r.Pretrained["attentive"].Top1 - r.Random["attentive"].Top1) * 100:+0.0;-0.0} points; frame-level check (ridge on the pretrained encoder's features of the middle frame alone) {r.FrameProbeTop1 * 100:F1}%"));

@@ -40,8 +40,8 @@ internal static class EvaluationCommands
         {
             var resuming = parse.GetResult(resume) is not null;
             using var stop = StopSignal.Listen();
-            var interrupted = Finetune(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume), !parse.GetValue(noTest), stop);
-            return interrupted ? stop.ExitCode : 0;
+            var outcome = Finetune(parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(runDir), resuming, parse.GetValue(resume), !parse.GetValue(noTest), stop);
+            return outcome.Result.Interrupted ? stop.ExitCode : 0;
         }));
         return command;
     }
@@ -117,8 +117,11 @@ internal static class EvaluationCommands
         return (trainSet, valSet);
     }
 
-    /// <returns>True when <paramref name="stop"/> ended the run early (a checkpoint is written; the test is skipped).</returns>
-    internal static bool Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test, StopSignal? stop = null)
+    /// <summary>What a fine-tune run ended with: the loop's result and, when it was tested, the multi-view test of <paramref name="Tested"/>.</summary>
+    internal sealed record FinetuneOutcome(Finetuner.Result Result, EvalResult? Test = null, string? Tested = null);
+
+    /// <param name="testWhenStopped">Test even when <paramref name="stop"/> ended the run early (the benchmark's wall-time cap); otherwise the test is skipped.</param>
+    internal static FinetuneOutcome Finetune(string path, string[] sets, string? runDir, bool resume, string? resumeFrom, bool test, StopSignal? stop = null, bool testWhenStopped = false)
     {
         var config = ConfigLoader.Load<FinetuneConfig>(path, sets);
         EvalSetup.Validate(path, config.Model, config.Protocol, config.Data, config.Test);
@@ -179,24 +182,28 @@ internal static class EvaluationCommands
         }
         if (result.Interrupted)
         {
-            Console.WriteLine($"stopped by {stop?.Signal} at step {result.Steps}; checkpoint: {run?.LastCheckpoint}");
+            Console.WriteLine($"stopped by {stop?.Description} at step {result.Steps}; checkpoint: {run?.LastCheckpoint}");
             if (run is not null)
             {
                 Console.WriteLine($"resume with: {PretrainCommand.ResumeCommand("finetune", path, sets, run.Path)}");
             }
-            return true;
+            if (!testWhenStopped)
+            {
+                return new FinetuneOutcome(result);
+            }
         }
         var final = result.LastEval is { } last ? $"; final single-view val acc1 {last.Metrics.Top1 * 100:F2}%" : string.Empty;
         var selected = selectLoader is not null && double.IsFinite(result.BestAcc1) ? $"; best selection-split acc1 {result.BestAcc1 * 100:F2}%" : string.Empty;
         Console.WriteLine($"fine-tuned {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}{final}{selected}");
         if (!test)
         {
-            return false;
+            return new FinetuneOutcome(result);
         }
         // The final weights are the result; an epoch is chosen only on a selection split, never on the split tested here.
+        string? tested = null;
         if (run is not null)
         {
-            var tested = selectLoader is not null && File.Exists(finetuner.BestCheckpoint) ? finetuner.BestCheckpoint : run.LastCheckpoint;
+            tested = selectLoader is not null && File.Exists(finetuner.BestCheckpoint) ? finetuner.BestCheckpoint : run.LastCheckpoint;
             Checkpoint.Load(tested, model, null);
             Console.WriteLine($"testing {tested} with {config.Test.Clips} clips x {config.Test.Crops} crops");
         }
@@ -208,7 +215,7 @@ internal static class EvaluationCommands
         {
             Report(Path.Combine(run.Path, "test"), eval, trainSet.ClassNames);
         }
-        return false;
+        return new FinetuneOutcome(result, eval, tested);
     }
 
     internal static void Eval(string path, string checkpoint, string[] sets, string? outDir)

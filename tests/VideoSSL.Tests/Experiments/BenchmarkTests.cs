@@ -65,6 +65,98 @@ public class BenchmarkTests
         }
     }
 
+    // --ceiling: the shipped supervised recipe, shrunk to one epoch of the tiny labeled split, runs through `videossl
+    // finetune`'s entry point into RUN/supervised/, and its test top-1 with an interval lands in benchmark.md and .json.
+    [Fact]
+    public void Ceiling_adds_the_supervised_line_to_the_table_and_the_json()
+    {
+        var root = Directory.CreateTempSubdirectory("vssl-benchmark-ceiling-").FullName;
+        try
+        {
+            var options = new BenchmarkOptions
+            {
+                Methods = ["videomae"],
+                RunDir = Path.Combine(root, "run"),
+                Minutes = 5,
+                RecipeDir = Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"),
+                Overrides = [.. TinyRealData.ModelKeys, .. TinyRealData.PretrainKeys, "data.procedural.clips=4", "data.procedural.size=32"],
+                DataRoot = Path.Combine(root, "nuisance"),
+                Data = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 3, DevPerClass = 1, TestPerClass = 2, Size = 32, Frames = 8 },
+                TransferRoot = Path.Combine(root, "transfer"),
+                Transfer = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8, Stats = NuisanceStats.Transfer, Seed = 5 },
+                LinearEpochs = 1,
+                AttentiveEpochs = 1,
+                LinearLr = [0.5],
+                LinearWd = [0.0],
+                AttentiveLr = [1e-3],
+                KnnK = [1],
+                Workers = 1,
+                Ceiling = true,
+                CeilingOverrides = [.. TinyRealData.ModelKeys, "model.embed_dim=0", "model.depth=0", "model.num_heads=0", "train.epochs=1", "train.batch_size=2",
+                    "train.warmup_epochs=0", "test.batch_size=2", "log.every_steps=1"],
+            };
+            var output = new StringWriter();
+            BenchmarkCommand.Run(options, output);
+
+            var table = File.ReadAllText(Path.Combine(options.RunDir, "benchmark.md"));
+            var line = Assert.Single(table.Split('\n'), l => l.StartsWith("- supervised from scratch (supervised_nuisance.json", StringComparison.Ordinal));
+            Assert.Contains("6 labeled training clips", line, StringComparison.Ordinal);
+            Assert.Matches(@"test top-1 \d+\.\d \[\d+\.\d, \d+\.\d\]", line);
+            Assert.Contains(table, output.ToString(), StringComparison.Ordinal);
+            using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(options.RunDir, "benchmark.json")));
+            var supervised = json.RootElement.GetProperty("supervised");
+            Assert.Equal(6, supervised.GetProperty("train_clips").GetInt32());
+            var test = supervised.GetProperty("test");
+            Assert.InRange(test.GetProperty("top1").GetDouble(), test.GetProperty("low").GetDouble(), test.GetProperty("high").GetDouble());
+            Assert.InRange(test.GetProperty("dev_top1").GetDouble(), 0, 1);
+            var run = Path.Combine(options.RunDir, "supervised");
+            Assert.True(File.Exists(Path.Combine(run, "test", "predictions.csv")));
+            Assert.True(File.Exists(Path.Combine(run, "checkpoints", "best.safetensors")), "the dev split chooses the epoch");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    // The ceiling's --minutes cap stops the fine-tune at a step boundary; the benchmark still needs a test figure, so the
+    // weights it has (best on dev if an epoch ended, else the last checkpoint) are tested.
+    [Fact]
+    public void A_capped_ceiling_still_tests_the_weights_it_has()
+    {
+        var root = Directory.CreateTempSubdirectory("vssl-ceiling-cap-").FullName;
+        try
+        {
+            NuisanceDatasetWriter.Ensure(root, new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8 });
+            var kinetics = NuisanceDatasetWriter.KineticsDir(root);
+            var recipe = BenchmarkCommand.Recipe(Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"), BenchmarkCommand.SupervisedRecipe);
+            string[] sets =
+            [
+                .. TinyRealData.ModelKeys, "model.embed_dim=0", "model.depth=0", "model.num_heads=0", "train.epochs=3", "train.batch_size=2",
+                "train.warmup_epochs=0", "test.batch_size=2", "log.every_steps=1",
+                $"data.root={Path.Combine(kinetics, "train")}", $"data.annotations={Path.Combine(kinetics, "train.csv")}",
+                $"select.root={Path.Combine(kinetics, "dev")}", $"select.annotations={Path.Combine(kinetics, "dev.csv")}",
+                $"val.root={Path.Combine(kinetics, "test")}", $"val.annotations={Path.Combine(kinetics, "test.csv")}",
+            ];
+            var run = Path.Combine(root, "run");
+            using var stop = new VideoSSL.Training.StopSignal();
+            stop.RequestAfter(TimeSpan.Zero, "the cap");
+            SpinWait.SpinUntil(() => stop.Requested);
+
+            var outcome = EvaluationCommands.Finetune(recipe, sets, run, resume: false, resumeFrom: null, test: true, stop, testWhenStopped: true);
+
+            Assert.True(outcome.Result.Interrupted);
+            Assert.Equal(1, outcome.Result.Steps);
+            Assert.NotNull(outcome.Test);
+            Assert.Equal(Path.Combine(run, "checkpoints", "last.safetensors"), outcome.Tested);
+            Assert.True(File.Exists(Path.Combine(run, "test", "predictions.csv")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     // SVT's recipe pretrains a divided space-time encoder (vit_micro_divst): its views are cut from rendered procedural
     // clips, and the probes build that encoder, not the joint ViT, for both the random and the pretrained rows.
     [Fact]

@@ -150,6 +150,12 @@ public class RecipeStartTests(TinyRealData data) : IClassFixture<TinyRealData>
         return doc.RootElement.TryGetProperty("model", out var m) && m.TryGetProperty("qkv_bias", out var q) && q.GetString() == "qkv";
     }
 
+    private static bool HasSelect(string file)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        return doc.RootElement.TryGetProperty("select", out _);
+    }
+
     private static int NumClasses(string file)
     {
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
@@ -159,7 +165,7 @@ public class RecipeStartTests(TinyRealData data) : IClassFixture<TinyRealData>
     private static string Verb(string file) => Path.GetFileName(file) switch
     {
         var n when n.StartsWith("probe_", StringComparison.Ordinal) => "probe",
-        var n when n.StartsWith("finetune_", StringComparison.Ordinal) => "finetune",
+        var n when n.StartsWith("finetune_", StringComparison.Ordinal) || ExperimentConfigTests.IsSupervised(n) => "finetune",
         var n when n.StartsWith("eval_", StringComparison.Ordinal) => "eval",
         _ => "pretrain",
     };
@@ -193,9 +199,14 @@ public class RecipeStartTests(TinyRealData data) : IClassFixture<TinyRealData>
                     break;
                 case "finetune":
                 {
-                    string[] keys = [.. TinyRealData.ModelKeys, .. data.DataKeys(format, withVal: true), "train.epochs=1", "train.batch_size=2",
+                    // A recipe that chooses its epoch on a split of its own (the supervised ceiling) chooses on the tiny val split.
+                    var val = data.DataKeys(format, withVal: true).Where(k => k.StartsWith("val.", StringComparison.Ordinal));
+                    string[] select = HasSelect(config) ? [.. val.Select(k => "select." + k["val.".Length..])] : [];
+                    string[] keys = [.. TinyRealData.ModelKeys, .. data.DataKeys(format, withVal: true), .. select, "train.epochs=1", "train.batch_size=2",
                         "train.accum_steps=1", "train.warmup_epochs=0", "train.device=cpu", "test.batch_size=2", "log.every_steps=1"];
-                    EvaluationCommands.Finetune(config, [.. keys, $"init={data.InitCheckpoint}"], run, false, null, test: true);
+                    // A recipe from scratch (the 96-wide supervised ceiling) keeps its random init; the rest start from the tiny checkpoint.
+                    string[] init = ExperimentConfigTests.IsSupervised(Path.GetFileName(config)) ? [] : [$"init={data.InitCheckpoint}"];
+                    EvaluationCommands.Finetune(config, [.. keys, .. init], run, false, null, test: true);
                     Assert.True(File.Exists(Path.Combine(run, "checkpoints", "last.safetensors")));
                     Assert.True(File.Exists(Path.Combine(run, "test", "predictions.csv")));
                     // The same file serves `videossl eval`.
