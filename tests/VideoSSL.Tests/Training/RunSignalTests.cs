@@ -58,7 +58,7 @@ public class RunSignalTests(TinyRealData data) : IClassFixture<TinyRealData>
             {
                 kill.WaitForExit();
             }
-            Assert.True(child.WaitForExit(60_000), "the child did not stop within 60 s of SIGINT");
+            Assert.True(child.WaitForExit(120_000), "the child did not stop within 120 s of SIGINT");
             var output = await stdout;
             Assert.True(child.ExitCode == 130, $"exit code {child.ExitCode}: {output}{await stderr}");
             Assert.Contains($"resume with: videossl pretrain {config}", output, StringComparison.Ordinal);
