@@ -128,6 +128,17 @@ internal static class BenchmarkCommand
         return command;
     }
 
+    // --minutes caps each training run at a step boundary: the run stops as if signalled and keeps what it has.
+    private static StopSignal StopAfter(double minutes)
+    {
+        var stop = new StopSignal();
+        if (minutes > 0)
+        {
+            stop.RequestAfter(TimeSpan.FromMinutes(minutes), $"the --minutes {minutes:G4} cap");
+        }
+        return stop;
+    }
+
     public static string Recipe(string dir, string method) => Path.Combine(dir, $"{method}_nuisance.json");
 
     /// <summary>The fine-tune recipe of the supervised ceiling, <c>supervised_nuisance.json</c> (not a method: no pretraining).</summary>
@@ -177,12 +188,8 @@ internal static class BenchmarkCommand
             output.WriteLine($"== {method}: pretraining {recipe}{(options.Minutes > 0 ? $" (at most {options.Minutes:G4} min)" : string.Empty)}");
             var watch = Stopwatch.StartNew();
             Pretrainer.Result pretrained;
-            using (var stop = new StopSignal())
+            using (var stop = StopAfter(options.Minutes))
             {
-                if (options.Minutes > 0)
-                {
-                    stop.RequestAfter(TimeSpan.FromMinutes(options.Minutes), $"the --minutes {options.Minutes:G4} cap");
-                }
                 pretrained = PretrainCommand.Run(recipe, options.Overrides, pretrainDir, resume: false, resumeCheckpoint: null, stop);
             }
             var wall = watch.Elapsed.TotalSeconds;
@@ -238,12 +245,8 @@ internal static class BenchmarkCommand
         output.WriteLine($"== supervised ceiling: fine-tuning {recipe} from scratch{(options.Minutes > 0 ? $" (at most {options.Minutes:G4} min)" : string.Empty)}");
         var watch = Stopwatch.StartNew();
         EvaluationCommands.FinetuneOutcome outcome;
-        using (var stop = new StopSignal())
+        using (var stop = StopAfter(options.Minutes))
         {
-            if (options.Minutes > 0)
-            {
-                stop.RequestAfter(TimeSpan.FromMinutes(options.Minutes), $"the --minutes {options.Minutes:G4} cap");
-            }
             outcome = EvaluationCommands.Finetune(recipe, sets, runDir, resume: false, resumeFrom: null, test: true, stop, testWhenStopped: true);
         }
         var wall = watch.Elapsed.TotalSeconds;

@@ -12,31 +12,34 @@ namespace VideoSSL.Tests.Experiments;
 [Collection(VideoSSL.Tests.Torch.LiveTensorCollection.Name)]
 public class BenchmarkTests
 {
+    // The tiny scale every benchmark test runs at: micro models at 32 px, a few clips per class, one probe epoch.
+    private static BenchmarkOptions Tiny(string root, string method = "videomae") => new()
+    {
+        Methods = [method],
+        RunDir = Path.Combine(root, "run"),
+        Minutes = 5,
+        RecipeDir = Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"),
+        Overrides = [.. TinyRealData.ModelKeys, .. TinyRealData.PretrainKeys, "data.procedural.clips=4", "data.procedural.size=32"],
+        DataRoot = Path.Combine(root, "nuisance"),
+        Data = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 3, DevPerClass = 1, TestPerClass = 2, Size = 32, Frames = 8 },
+        TransferRoot = Path.Combine(root, "transfer"),
+        Transfer = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8, Stats = NuisanceStats.Transfer, Seed = 5 },
+        LinearEpochs = 1,
+        AttentiveEpochs = 1,
+        LinearLr = [0.5],
+        LinearWd = [0.0],
+        AttentiveLr = [1e-3],
+        KnnK = [1],
+        Workers = 1,
+    };
+
     [Fact]
     public void Benchmark_runs_end_to_end_and_writes_its_table()
     {
         var root = Directory.CreateTempSubdirectory("vssl-benchmark-").FullName;
         try
         {
-            var options = new BenchmarkOptions
-            {
-                Methods = ["videomae"],
-                RunDir = Path.Combine(root, "run"),
-                Minutes = 5,
-                RecipeDir = Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"),
-                Overrides = [.. TinyRealData.ModelKeys, .. TinyRealData.PretrainKeys, "data.procedural.clips=4", "data.procedural.size=32"],
-                DataRoot = Path.Combine(root, "nuisance"),
-                Data = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 3, DevPerClass = 1, TestPerClass = 2, Size = 32, Frames = 8 },
-                TransferRoot = Path.Combine(root, "transfer"),
-                Transfer = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8, Stats = NuisanceStats.Transfer, Seed = 5 },
-                LinearEpochs = 1,
-                AttentiveEpochs = 1,
-                LinearLr = [0.5],
-                LinearWd = [0.0, 0.05],
-                AttentiveLr = [1e-3],
-                KnnK = [1, 200],
-                Workers = 1,
-            };
+            var options = Tiny(root) with { LinearWd = [0.0, 0.05], KnnK = [1, 200] };
             var output = new StringWriter();
             var results = BenchmarkCommand.Run(options, output);
 
@@ -73,24 +76,8 @@ public class BenchmarkTests
         var root = Directory.CreateTempSubdirectory("vssl-benchmark-ceiling-").FullName;
         try
         {
-            var options = new BenchmarkOptions
+            var options = Tiny(root) with
             {
-                Methods = ["videomae"],
-                RunDir = Path.Combine(root, "run"),
-                Minutes = 5,
-                RecipeDir = Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"),
-                Overrides = [.. TinyRealData.ModelKeys, .. TinyRealData.PretrainKeys, "data.procedural.clips=4", "data.procedural.size=32"],
-                DataRoot = Path.Combine(root, "nuisance"),
-                Data = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 3, DevPerClass = 1, TestPerClass = 2, Size = 32, Frames = 8 },
-                TransferRoot = Path.Combine(root, "transfer"),
-                Transfer = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8, Stats = NuisanceStats.Transfer, Seed = 5 },
-                LinearEpochs = 1,
-                AttentiveEpochs = 1,
-                LinearLr = [0.5],
-                LinearWd = [0.0],
-                AttentiveLr = [1e-3],
-                KnnK = [1],
-                Workers = 1,
                 Ceiling = true,
                 CeilingOverrides = [.. TinyRealData.ModelKeys, "model.embed_dim=0", "model.depth=0", "model.num_heads=0", "train.epochs=1", "train.batch_size=2",
                     "train.warmup_epochs=0", "test.batch_size=2", "log.every_steps=1"],
@@ -165,25 +152,11 @@ public class BenchmarkTests
         var root = Directory.CreateTempSubdirectory("vssl-benchmark-svt-").FullName;
         try
         {
-            var options = new BenchmarkOptions
+            var options = Tiny(root, "svt") with
             {
-                Methods = ["svt"],
-                RunDir = Path.Combine(root, "run"),
-                Minutes = 5,
-                RecipeDir = Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"),
                 Overrides = [.. TinyRealData.ModelKeys, .. TinyRealData.PretrainKeys.Where(k => !k.StartsWith("model.decoder_", StringComparison.Ordinal)),
                     .. TinyRealData.SvtKeys, "data.procedural.clips=4", "data.procedural.size=32"],
-                DataRoot = Path.Combine(root, "nuisance"),
                 Data = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8 },
-                TransferRoot = Path.Combine(root, "transfer"),
-                Transfer = new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8, Stats = NuisanceStats.Transfer, Seed = 5 },
-                LinearEpochs = 1,
-                AttentiveEpochs = 1,
-                LinearLr = [0.5],
-                LinearWd = [0.0],
-                AttentiveLr = [1e-3],
-                KnnK = [1],
-                Workers = 1,
             };
             var results = BenchmarkCommand.Run(options, TextWriter.Null);
 
