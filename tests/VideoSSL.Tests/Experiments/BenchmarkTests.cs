@@ -2,6 +2,7 @@ using System.Text.Json;
 using VideoSSL.Cli;
 using VideoSSL.Data.Synthetic;
 using VideoSSL.Tests.EvaluationRuns;
+using VideoSSL.Training.Config;
 
 namespace VideoSSL.Tests.Experiments;
 
@@ -61,6 +62,19 @@ public class BenchmarkTests
             Assert.True(method.GetProperty("pretrained").GetProperty("attentive").TryGetProperty("top1", out _));
             Assert.True(File.Exists(Path.Combine(options.RunDir, "videomae", "test", "pretrained", "knn", "predictions.csv")));
             Assert.True(File.Exists(Path.Combine(options.RunDir, "videomae", "pretrain", "checkpoints", "last.safetensors")));
+
+            // --reuse probes the same checkpoint again with another grid: no second pretraining (the run folder's lock
+            // would refuse one), the pretraining figures carried over from pretraining.json.
+            var metrics = File.ReadAllText(Path.Combine(options.RunDir, "videomae", "pretrain", "metrics.jsonl"));
+            var again = new StringWriter();
+            var reused = Assert.Single(BenchmarkCommand.Run(options with { Reuse = true, AttentiveLr = [3e-3] }, again));
+            Assert.Contains("reusing", again.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("== videomae: pretraining", again.ToString(), StringComparison.Ordinal);
+            Assert.Equal((r.Steps, r.FinalLoss, r.WallSeconds), (reused.Steps, reused.FinalLoss, reused.WallSeconds));
+            Assert.Equal("lr 0.003, wd 0.01", reused.Pretrained["attentive"].Chosen);
+            Assert.Equal(metrics, File.ReadAllText(Path.Combine(options.RunDir, "videomae", "pretrain", "metrics.jsonl")));
+            var missing = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { Reuse = true, RunDir = Path.Combine(root, "none") }, TextWriter.Null));
+            Assert.Contains("pretraining.json", missing.Message, StringComparison.Ordinal);
         }
         finally
         {
