@@ -179,7 +179,8 @@ internal static class BenchmarkCommand
     public const string SupervisedRecipe = "supervised";
 
     /// <summary>One probe result on a test split: top-1 with its 95% bootstrap interval, the dev score it was chosen by.</summary>
-    internal sealed record PretrainingSummary(long Steps, double WallSeconds, double FinalLoss, bool Capped);
+    /// <summary>What a method's pretraining left for --reuse: its figures and the --set overrides its encoder was built with.</summary>
+    internal sealed record PretrainingSummary(long Steps, double WallSeconds, double FinalLoss, bool Capped, IReadOnlyList<string> Overrides);
 
     internal sealed record Cell(double Top1, double Low, double High, double DevTop1, string Chosen);
 
@@ -231,7 +232,13 @@ internal static class BenchmarkCommand
                     throw new ConfigException($"--reuse: {summaryPath} or {checkpoint} is missing: run the benchmark into {options.RunDir} without --reuse first");
                 }
                 summary = JsonSerializer.Deserialize<PretrainingSummary>(File.ReadAllText(summaryPath))!;
-                output.WriteLine($"== {method}: reusing {checkpoint} ({summary.Steps} steps)");
+                // The encoder is rebuilt from the recipe and the overrides it was pretrained with (a --set such as
+                // model.pos_embed changes its shape or tables): none given means those, others are refused.
+                if (options.Overrides.Count > 0 && !options.Overrides.SequenceEqual(summary.Overrides ?? []))
+                {
+                    throw new ConfigException($"--reuse: {method} in {options.RunDir} was pretrained with --set {string.Join(" --set ", summary.Overrides ?? [])}; give those or no --set");
+                }
+                output.WriteLine($"== {method}: reusing {checkpoint} ({summary.Steps} steps{(summary.Overrides is { Count: > 0 } o ? $", --set {string.Join(" --set ", o)}" : string.Empty)})");
             }
             else
             {
@@ -242,10 +249,10 @@ internal static class BenchmarkCommand
                 {
                     pretrained = PretrainCommand.Run(recipe, options.Overrides, pretrainDir, resume: false, resumeCheckpoint: null, stop);
                 }
-                summary = new PretrainingSummary(pretrained.Steps, watch.Elapsed.TotalSeconds, pretrained.FinalLoss, pretrained.Interrupted);
+                summary = new PretrainingSummary(pretrained.Steps, watch.Elapsed.TotalSeconds, pretrained.FinalLoss, pretrained.Interrupted, options.Overrides);
                 VideoSSL.Data.AtomicFile.WriteAllText(summaryPath, JsonSerializer.Serialize(summary));
             }
-            var config = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(recipe, options.Overrides));
+            var config = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(recipe, summary.Overrides ?? options.Overrides));
             var encoderConfig = PretrainCommand.EncoderConfig(config, MethodRegistry.Get(config.Method)) with { DropPathRate = 0 };
             var probeRoot = Path.Combine(options.RunDir, method);
             var main = Probes(options, config, encoderConfig, checkpoint, options.DataRoot, Path.Combine(probeRoot, "test"), output);

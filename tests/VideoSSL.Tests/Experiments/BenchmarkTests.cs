@@ -73,6 +73,8 @@ public class BenchmarkTests
             Assert.Equal((r.Steps, r.FinalLoss, r.WallSeconds), (reused.Steps, reused.FinalLoss, reused.WallSeconds));
             Assert.Equal("lr 0.003, wd 0.01", reused.Pretrained["attentive"].Chosen);
             Assert.Equal(metrics, File.ReadAllText(Path.Combine(options.RunDir, "videomae", "pretrain", "metrics.jsonl")));
+            var other = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { Reuse = true, Overrides = ["model.patch=4"] }, TextWriter.Null));
+            Assert.Contains("was pretrained with --set", other.Message, StringComparison.Ordinal);
             var missing = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { Reuse = true, RunDir = Path.Combine(root, "none") }, TextWriter.Null));
             Assert.Contains("pretraining.json", missing.Message, StringComparison.Ordinal);
         }
