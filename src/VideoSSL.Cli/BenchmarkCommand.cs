@@ -128,12 +128,9 @@ internal static class BenchmarkCommand
             {
                 throw new ConfigException("--reuse needs --run-dir: the folder of the benchmark whose checkpoints to probe again");
             }
-            var defaults = new BenchmarkOptions { Methods = [], RunDir = string.Empty };
-            IReadOnlyList<double> lrGrid = parse.GetValue(attentiveLr) is { } grid ? ParseGrid("--attentive-lr", grid) : defaults.AttentiveLr;
-            Run(new BenchmarkOptions
+            var options = new BenchmarkOptions
             {
                 Reuse = parse.GetValue(reuse),
-                AttentiveLr = lrGrid,
                 Methods = names,
                 Minutes = parse.GetValue(minutes),
                 RunDir = parse.GetValue(runDir) ?? Path.Combine("runs", $"benchmark-{DateTime.Now:yyyyMMdd-HHmmss}"),
@@ -142,7 +139,12 @@ internal static class BenchmarkCommand
                 Seed = parse.GetValue(seed),
                 Data = new NuisanceDatasetOptions { TrainPerClass = parse.GetValue(trainPerClass) },
                 Ceiling = parse.GetValue(ceiling),
-            }, Console.Out);
+            };
+            if (parse.GetValue(attentiveLr) is { } grid)
+            {
+                options = options with { AttentiveLr = ParseGrid("--attentive-lr", grid) };
+            }
+            Run(options, Console.Out);
             return 0;
         }));
         return command;
@@ -173,15 +175,19 @@ internal static class BenchmarkCommand
         return grid.Length > 0 ? grid : throw new ConfigException($"{option}: empty grid");
     }
 
+    private static string CheckpointPath(BenchmarkOptions options, string method) => Path.Combine(options.RunDir, method, "pretrain", "checkpoints", "last.safetensors");
+
+    private static string SummaryPath(BenchmarkOptions options, string method) => Path.Combine(options.RunDir, method, "pretraining.json");
+
     public static string Recipe(string dir, string method) => Path.Combine(dir, $"{method}_nuisance.json");
 
     /// <summary>The fine-tune recipe of the supervised ceiling, <c>supervised_nuisance.json</c> (not a method: no pretraining).</summary>
     public const string SupervisedRecipe = "supervised";
 
-    /// <summary>One probe result on a test split: top-1 with its 95% bootstrap interval, the dev score it was chosen by.</summary>
     /// <summary>What a method's pretraining left for --reuse: its figures and the --set overrides its encoder was built with.</summary>
     internal sealed record PretrainingSummary(long Steps, double WallSeconds, double FinalLoss, bool Capped, IReadOnlyList<string> Overrides);
 
+    /// <summary>One probe result on a test split: top-1 with its 95% bootstrap interval, the dev score it was chosen by.</summary>
     internal sealed record Cell(double Top1, double Low, double High, double DevTop1, string Chosen);
 
     internal sealed record MethodResult(string Method, string Recipe, long Steps, double WallSeconds, double FinalLoss, bool Capped, string Checkpoint,
@@ -207,6 +213,11 @@ internal static class BenchmarkCommand
             {
                 throw new ConfigException($"--methods: {method} has no quick-start recipe {Recipe(options.RecipeDir, method)}");
             }
+            // Checked before any data is written, so a mistyped --run-dir fails at once.
+            if (options.Reuse && (!File.Exists(SummaryPath(options, method)) || !File.Exists(CheckpointPath(options, method))))
+            {
+                throw new ConfigException($"--reuse: {SummaryPath(options, method)} or {CheckpointPath(options, method)} is missing: run the benchmark into {options.RunDir} without --reuse first");
+            }
         }
         if (options.Ceiling && !File.Exists(Recipe(options.RecipeDir, SupervisedRecipe)))
         {
@@ -222,21 +233,19 @@ internal static class BenchmarkCommand
         {
             var recipe = Recipe(options.RecipeDir, method);
             var pretrainDir = Path.Combine(options.RunDir, method, "pretrain");
-            var checkpoint = Path.Combine(pretrainDir, "checkpoints", "last.safetensors");
-            var summaryPath = Path.Combine(options.RunDir, method, "pretraining.json");
+            var checkpoint = CheckpointPath(options, method);
+            var summaryPath = SummaryPath(options, method);
             PretrainingSummary summary;
             if (options.Reuse)
             {
-                if (!File.Exists(summaryPath) || !File.Exists(checkpoint))
-                {
-                    throw new ConfigException($"--reuse: {summaryPath} or {checkpoint} is missing: run the benchmark into {options.RunDir} without --reuse first");
-                }
                 summary = JsonSerializer.Deserialize<PretrainingSummary>(File.ReadAllText(summaryPath))!;
                 // The encoder is rebuilt from the recipe and the overrides it was pretrained with (a --set such as
                 // model.pos_embed changes its shape or tables): none given means those, others are refused.
                 if (options.Overrides.Count > 0 && !options.Overrides.SequenceEqual(summary.Overrides ?? []))
                 {
-                    throw new ConfigException($"--reuse: {method} in {options.RunDir} was pretrained with --set {string.Join(" --set ", summary.Overrides ?? [])}; give those or no --set");
+                    throw new ConfigException(summary.Overrides is { Count: > 0 } used
+                        ? $"--reuse: {method} in {options.RunDir} was pretrained with --set {string.Join(" --set ", used)}; give those or no --set"
+                        : $"--reuse: {method} in {options.RunDir} was pretrained without --set; give none");
                 }
                 output.WriteLine($"== {method}: reusing {checkpoint} ({summary.Steps} steps{(summary.Overrides is { Count: > 0 } o ? $", --set {string.Join(" --set ", o)}" : string.Empty)})");
             }
