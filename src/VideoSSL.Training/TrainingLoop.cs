@@ -297,7 +297,10 @@ public sealed class TrainingLoop
                 {
                     _objective.EndOfEpoch(new EpochEnd(epoch, step, step >= totalSteps, epochLossSum / Math.Max(1, epochSteps), position));
                 }
-                if (_run is not null && (step % log.CheckpointEverySteps == 0 || done || (epochDone && _options.CheckpointEachEpoch)))
+                // A kept step writes even off the checkpoint_every_steps grid: otherwise keep_every_steps 250 with checkpoints
+                // every 200 keeps only step 1000.
+                var kept = log.KeepEverySteps > 0 && step % log.KeepEverySteps == 0;
+                if (_run is not null && (step % log.CheckpointEverySteps == 0 || kept || done || (epochDone && _options.CheckpointEachEpoch)))
                 {
                     Checkpoint.SaveProgress(_run, model, optimizer, position, log.KeepEverySteps);
                     _options.OnCheckpoint?.Invoke(_run);

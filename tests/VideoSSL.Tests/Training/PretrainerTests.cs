@@ -323,6 +323,18 @@ public class PretrainerTests
     }
 
     [Fact]
+    public void Kept_checkpoints_follow_keep_every_steps_off_the_checkpoint_grid()
+    {
+        // Checkpoints every 3 steps, kept every 4: steps 4, 8, 12, 16 are kept although only 12 is on the grid.
+        var config = Config(epochs: 3) with { Log = Config(3).Log with { KeepEverySteps = 4 } };
+        var dir = Train(config, null, false);
+        var kept = Directory.GetFiles(Path.Combine(dir, "checkpoints"), "checkpoint-*.safetensors").Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(["checkpoint-0000004.safetensors", "checkpoint-0000008.safetensors", "checkpoint-0000012.safetensors", "checkpoint-0000016.safetensors"], kept);
+        using var model = new ToyModel();
+        Assert.Equal(8, Checkpoint.Load(Path.Combine(dir, "checkpoints", "checkpoint-0000008.safetensors"), model, null).Step);
+    }
+
+    [Fact]
     public void A_run_killed_before_its_first_checkpoint_starts_over_fresh_or_resumed()
     {
         var config = Config(epochs: 1);
