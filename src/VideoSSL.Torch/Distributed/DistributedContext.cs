@@ -377,6 +377,9 @@ public sealed class GradientSync : IDisposable
         }
     }
 
+    /// <summary>The overlapping reducer's counters (see <see cref="GradientReducer.Stats"/>); null without overlap.</summary>
+    public (long Buckets, long Steps, long StartedInBackward, long ReducedAgain)? Stats => _reducer?.Stats;
+
     /// <summary>For the run's log: how the gradients were reduced; null in one process.</summary>
     public string? Describe()
     {
