@@ -346,6 +346,8 @@ public sealed class GradientSync : IDisposable
     private readonly List<Tensor> _parameters;
     private readonly GradientReducer? _reducer;
     private bool _prepared;
+    private long _averages;
+    private TimeSpan _waited;  // the part of the all-reduce that backward did not hide
 
     internal GradientSync(DistributedContext context, List<Tensor> parameters, GradientReducer? reducer)
     {
@@ -365,6 +367,14 @@ public sealed class GradientSync : IDisposable
 
     /// <summary>Every rank's gradients averaged in place (the overlapped buckets finished, or all reduced now).</summary>
     public void Average()
+    {
+        var watch = Stopwatch.StartNew();
+        Reduce();
+        _waited += watch.Elapsed;
+        _averages++;
+    }
+
+    private void Reduce()
     {
         if (_reducer is not null && _prepared)
         {
@@ -387,14 +397,15 @@ public sealed class GradientSync : IDisposable
         {
             return null;
         }
+        var wait = $"{_waited.TotalMilliseconds / Math.Max(1, _averages):F1} ms per step spent in it after backward";
         if (_reducer is null)
         {
-            return $"gradient all-reduce after backward ({_context.BucketBytes / 1048576.0:G3} MiB buckets; VIDEOSSL_DIST_OVERLAP=0)";
+            return $"gradient all-reduce after backward ({_context.BucketBytes / 1048576.0:G3} MiB buckets; VIDEOSSL_DIST_OVERLAP=0): {wait}";
         }
         var (buckets, steps, started, again) = _reducer.Stats;
         return $"gradient all-reduce overlapped with backward: {buckets} buckets of <= {_context.BucketBytes / 1048576.0:G3} MiB, "
             + $"{started} of {buckets * steps} bucket all-reduces started during backward over {steps} steps"
-            + (again > 0 ? $", {again} reduced again (a gradient came after its bucket started)" : string.Empty);
+            + (again > 0 ? $", {again} reduced again (a gradient came after its bucket started)" : string.Empty) + $"; {wait}";
     }
 
     public void Dispose() => _reducer?.Dispose();
