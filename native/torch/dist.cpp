@@ -309,7 +309,7 @@ VS_EXPORT int vs_dist_barrier(void* group) {
 // ---------------------------------------------------------------------------------------------------------
 namespace {
 
-struct Reducer : std::enable_shared_from_this<Reducer> {
+struct Reducer {
   struct Bucket {
     std::vector<size_t> members;   // parameter indices
     std::vector<int64_t> offsets;  // element offsets in flat
