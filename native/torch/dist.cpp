@@ -29,6 +29,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -510,7 +511,8 @@ VS_EXPORT int vs_dist_reducer_finalize(void* reducer, double scale) {
   return guarded([&] { static_cast<ReducerHandle*>(reducer)->reducer->finalize(scale); });
 }
 
-// [buckets, finalized steps, buckets started during backward, buckets reduced again (stale)]
+// [buckets, finalized steps, buckets started during backward, buckets reduced again (stale),
+//  the most backward calls that reached one parameter in a step]
 VS_EXPORT int vs_dist_reducer_stats(void* reducer, int64_t* stats) {
   return guarded([&] {
     auto& r = *static_cast<ReducerHandle*>(reducer)->reducer;
@@ -519,6 +521,7 @@ VS_EXPORT int vs_dist_reducer_stats(void* reducer, int64_t* stats) {
     stats[1] = r.steps;
     stats[2] = r.started_in_backward;
     stats[3] = r.rereduced;
+    stats[4] = r.expected.empty() ? 0 : *std::max_element(r.expected.begin(), r.expected.end());
   });
 }
 

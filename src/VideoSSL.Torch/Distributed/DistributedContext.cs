@@ -388,7 +388,7 @@ public sealed class GradientSync : IDisposable
     }
 
     /// <summary>The overlapping reducer's counters (see <see cref="GradientReducer.Stats"/>); null without overlap.</summary>
-    public (long Buckets, long Steps, long StartedInBackward, long ReducedAgain)? Stats => _reducer?.Stats;
+    public (long Buckets, long Steps, long StartedInBackward, long ReducedAgain, long MostCalls)? Stats => _reducer?.Stats;
 
     /// <summary>For the run's log: how the gradients were reduced; null in one process.</summary>
     public string? Describe()
@@ -402,9 +402,10 @@ public sealed class GradientSync : IDisposable
         {
             return $"gradient all-reduce after backward ({_context.BucketBytes / 1048576.0:G3} MiB buckets; VIDEOSSL_DIST_OVERLAP=0): {wait}";
         }
-        var (buckets, steps, started, again) = _reducer.Stats;
+        var (buckets, steps, started, again, calls) = _reducer.Stats;
         return $"gradient all-reduce overlapped with backward: {buckets} buckets of <= {_context.BucketBytes / 1048576.0:G3} MiB, "
             + $"{started} of {buckets * steps} bucket all-reduces started during backward over {steps} steps"
+            + (calls > 1 ? $" (a parameter's gradient came in up to {calls} backward calls per step)" : string.Empty)
             + (again > 0 ? $", {again} reduced again (a gradient came after its bucket started)" : string.Empty) + $"; {wait}";
     }
 

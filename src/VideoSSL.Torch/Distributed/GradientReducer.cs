@@ -22,14 +22,18 @@ public sealed unsafe class GradientReducer : IDisposable
     /// <summary>Waits for the buckets started during backward, reduces the others, and writes sum × <paramref name="scale"/> into each gradient.</summary>
     public void Finish(double scale) => DistNative.Check(DistNative.vs_dist_reducer_finalize(Handle, scale));
 
-    /// <summary>Buckets, finished steps, bucket all-reduces started during backward, and buckets reduced again because a gradient came late.</summary>
-    public (long Buckets, long Steps, long StartedInBackward, long ReducedAgain) Stats
+    /// <summary>
+    /// Buckets, finished steps, bucket all-reduces started during backward, buckets reduced again because a gradient came
+    /// late, and the most backward calls that reached one parameter in a step (2 and more with activation checkpointing
+    /// when a block runs in several segments, e.g. SVT's views of each size).
+    /// </summary>
+    public (long Buckets, long Steps, long StartedInBackward, long ReducedAgain, long MostCalls) Stats
     {
         get
         {
-            var s = stackalloc long[4];
+            var s = stackalloc long[5];
             DistNative.Check(DistNative.vs_dist_reducer_stats(Handle, s));
-            return (s[0], s[1], s[2], s[3]);
+            return (s[0], s[1], s[2], s[3], s[4]);
         }
     }
 

@@ -82,7 +82,7 @@ public class GradientReducerTests
         Loss();
         sync.Average();
         AssertGrad(wa, a);
-        Assert.Equal((2L, 1L, 0L, 0L), sync.Stats);
+        Assert.Equal((2L, 1L, 0L, 0L, 1L), sync.Stats);
 
         // Step 2: both buckets start inside the first backward call; the second call makes {a} stale.
         ZeroGrads();
@@ -94,7 +94,7 @@ public class GradientReducerTests
         AssertGrad(Plus(wa, 2), a);
         AssertGrad(wb, b);
         AssertGrad(wc, c);
-        Assert.Equal((2L, 2L, 2L, 1L), sync.Stats);
+        Assert.Equal((2L, 2L, 2L, 1L, 2L), sync.Stats);
 
         // Step 3, two micro-steps: `a` is expected twice now, so its bucket waits for the late call.
         ZeroGrads();
@@ -108,7 +108,7 @@ public class GradientReducerTests
         sync.Average();
         AssertGrad(Plus(wa, 2, 2), a);
         AssertGrad(Plus(wb, 0, 2), b);
-        Assert.Equal((2L, 3L, 4L, 1L), sync.Stats);
+        Assert.Equal((2L, 3L, 4L, 1L, 2L), sync.Stats);
         Assert.Null(f.Grad);
     }
 }

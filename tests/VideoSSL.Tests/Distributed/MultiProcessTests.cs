@@ -435,6 +435,32 @@ public class MultiProcessTests
         Assert.True(worst <= 1e-6, $"centre differs by {worst}");
     }
 
+    /// <summary>
+    /// SVT with activation checkpointing: the student runs on each size of global view and on the local views, one
+    /// checkpointed segment each, so each block's gradient arrives in several backward calls per step. The overlapped reducer waits for both (it learns
+    /// that in the first step) and the weights are bit-identical to the all-reduce after backward.
+    /// </summary>
+    [Fact]
+    public void Overlapped_gradient_all_reduce_waits_for_a_block_used_in_several_checkpointed_segments()
+    {
+        using var dir = new TempDir();
+        var (on, off) = (Path.Combine(dir.Path, "on"), Path.Combine(dir.Path, "off"));
+        using (var p = new CliProcess(TinyBuckets, ["launch", "--nproc", "2", "--timeout", "60", "--", .. TinySvt(2, 3), "--set", "model.grad_checkpointing=true", "--run-dir", on]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+            var (started, total) = Overlap(p.Out);
+            Assert.Equal(total * 2 / 3, started);
+            // Global views of 4 and 2 frames and the local views: three segments here.
+            var calls = System.Text.RegularExpressions.Regex.Match(p.Out, @"a parameter's gradient came in up to (\d+) backward calls per step");
+            Assert.True(calls.Success && int.Parse(calls.Groups[1].Value, CultureInfo.InvariantCulture) >= 2, p.Out);
+        }
+        using (var p = new CliProcess(new Dictionary<string, string>(TinyBuckets) { ["VIDEOSSL_DIST_OVERLAP"] = "0" }, ["launch", "--nproc", "2", "--timeout", "60", "--", .. TinySvt(2, 3), "--set", "model.grad_checkpointing=true", "--run-dir", off]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+        }
+        AssertSameWeights(Path.Combine(off, "checkpoints", "last.safetensors"), Path.Combine(on, "checkpoints", "last.safetensors"), 0);
+    }
+
     // 3 classes: 12 training videos, 3 validation videos (2 ranks: one padding duplicate); 32 px, 4 frames, one thread per rank.
     private static string[] TinyEvalRun(string verb, string config, string dataRoot, string runDir, params string[] keys) =>
     [
