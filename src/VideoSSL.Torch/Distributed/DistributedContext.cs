@@ -24,8 +24,8 @@ public sealed class DistributedException : Exception
 /// What a training loop needs from data parallelism, in one object: which rank this is, whether it writes the
 /// run folder (<see cref="IsMain"/>), and the few collectives of DistributedDataParallel: broadcast the initial
 /// parameters and buffers from rank 0, all-reduce and average gradients before the optimizer step (overlapped
-/// with backward: <see cref="SyncGradients"/>), average logged metrics, gather evaluation outputs. <see cref="Single"/> (one process) makes every call a no-op, so
-/// the loop reads the same either way.
+/// with backward: <see cref="SyncGradients"/>), average logged metrics, gather evaluation outputs.
+/// <see cref="Single"/> (one process) makes every call a no-op, so the loop reads the same either way.
 ///
 /// A background thread bumps a per-rank counter in the store; when a collective fails, the counters that
 /// stopped moving name the lost ranks (Gloo itself only names a peer's address).
