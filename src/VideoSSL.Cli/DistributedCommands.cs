@@ -29,7 +29,7 @@ internal static class DistributedCommands
         {
             Console.SetOut(TextWriter.Null);
         }
-        log($"distributed: rank {context.Rank} of {context.WorldSize} (local rank {context.LocalRank}, {launch.Source}, {(context.Device.IsCuda ? "NCCL" : "Gloo")}, store {launch.MasterAddr}:{launch.MasterPort}, timeout {launch.Timeout.TotalSeconds:G4} s)");
+        log($"distributed: rank {context.Rank} of {context.WorldSize} (local rank {context.LocalRank}, {launch.Source}, {(context.Device.IsCuda ? "NCCL" : "Gloo")}, store {launch.MasterAddr}:{launch.MasterPort}, timeout {launch.Timeout.TotalSeconds:G4} s, gradient buckets of {launch.BucketBytes / 1048576.0:G3} MiB all-reduced {(launch.OverlapGradients ? "during" : "after")} backward)");
         return context;
     }
 

@@ -163,6 +163,8 @@ public sealed class TrainingLoop
         }
         // As DDP's constructor: every rank starts from rank 0's weights (EMA teachers included, being in the model).
         _dist.Broadcast(model.Parameters().Select(p => p.Value).Concat(model.NamedBuffers().Select(b => b.Value)));
+        // After the broadcast and any checkpoint load: the overlap hooks sit on these parameters' gradient accumulators.
+        using var gradients = _dist.SyncGradients(model.Parameters().Select(p => p.Value));
 
         var progress = new Progress(_out, totalSteps, state.Step);
         var watch = Stopwatch.StartNew();
@@ -217,6 +219,10 @@ public sealed class TrainingLoop
                         throw new TrainingDivergedException(
                             $"loss is {lossValue} at step {step} (epoch {epoch}, batch {batchInEpoch}); stopping. {(_run is null ? string.Empty : Checkpoint.LastGood(_run))} Lower train.base_lr or set train.clip_grad.");
                     }
+                    if (micro == accum - 1)
+                    {
+                        gradients.BeforeBackward();  // the step's last micro-batch: its backward starts the all-reduce
+                    }
                     (accum == 1 ? loss : loss.Div(accum)).Backward();
                     ActivationCheckpoint.Backward();  // model.grad_checkpointing: the blocks' share of backward
                 }
@@ -228,7 +234,7 @@ public sealed class TrainingLoop
                 {
                     continue;
                 }
-                _dist.AverageGradients(model.Parameters().Select(p => p.Value));
+                gradients.Average();
                 // Without clipping the norm is still measured (an infinite threshold scales nothing), so curves always have it.
                 var gradNorm = GradClip.ClipGradNorm(model.Parameters(), train.ClipGrad > 0 ? train.ClipGrad : double.PositiveInfinity);
                 var stepContext = new OptimizerStepContext(step, schedules.Plan, scalars);
@@ -320,6 +326,7 @@ public sealed class TrainingLoop
         {
             var same = _dist.SameOnAllRanks(model.Parameters().Select(p => p.Value).Concat(model.NamedBuffers().Select(b => b.Value)));
             _out.WriteLine(same ? $"parameters and buffers identical on all {_dist.WorldSize} ranks" : $"warning: parameters differ between the {_dist.WorldSize} ranks");
+            _out.WriteLine(gradients.Describe());
         }
         var elapsed = watch.Elapsed;
         return new Result(step, lastLoss, clipsSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed, interrupted);

@@ -59,6 +59,21 @@ internal static unsafe partial class DistNative
     [LibraryImport(NativeMethods.Library)]
     internal static partial int vs_dist_barrier(IntPtr group);
 
+    [LibraryImport(NativeMethods.Library)]
+    internal static partial int vs_dist_reducer_new(IntPtr group, IntPtr* parameters, int n, long bucketBytes, long firstBucketBytes, IntPtr* reducer);
+
+    [LibraryImport(NativeMethods.Library)]
+    internal static partial int vs_dist_reducer_prepare(IntPtr reducer);
+
+    [LibraryImport(NativeMethods.Library)]
+    internal static partial int vs_dist_reducer_finalize(IntPtr reducer, double scale);
+
+    [LibraryImport(NativeMethods.Library)]
+    internal static partial int vs_dist_reducer_stats(IntPtr reducer, long* stats);
+
+    [LibraryImport(NativeMethods.Library)]
+    internal static partial void vs_dist_reducer_free(IntPtr reducer);
+
     internal static void Check(int status)
     {
         if (status != 0)

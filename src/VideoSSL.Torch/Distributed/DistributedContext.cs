@@ -23,9 +23,9 @@ public sealed class DistributedException : Exception
 /// <summary>
 /// What a training loop needs from data parallelism, in one object: which rank this is, whether it writes the
 /// run folder (<see cref="IsMain"/>), and the few collectives of DistributedDataParallel: broadcast the initial
-/// parameters and buffers from rank 0, all-reduce and average gradients before the optimizer step, average
-/// logged metrics, gather evaluation outputs. <see cref="Single"/> (one process) makes every call a no-op, so
-/// the loop reads the same either way.
+/// parameters and buffers from rank 0, all-reduce and average gradients before the optimizer step (overlapped
+/// with backward: <see cref="SyncGradients"/>), average logged metrics, gather evaluation outputs.
+/// <see cref="Single"/> (one process) makes every call a no-op, so the loop reads the same either way.
 ///
 /// A background thread bumps a per-rank counter in the store; when a collective fails, the counters that
 /// stopped moving name the lost ranks (Gloo itself only names a peer's address).
@@ -75,6 +75,22 @@ public sealed class DistributedContext : IDisposable
     /// <summary>Rank 0: the one that writes the run folder, metrics, plots and checkpoints.</summary>
     public bool IsMain => Rank == 0;
 
+    /// <summary>Whether <see cref="SyncGradients"/> overlaps the gradient all-reduce with backward (VIDEOSSL_DIST_OVERLAP, default on).</summary>
+    public bool OverlapGradients { get; set; } = true;
+
+    /// <summary>The gradient bucket cap (VIDEOSSL_DIST_BUCKET_MB; DDP's 25 MiB by default).</summary>
+    public long BucketBytes
+    {
+        get => _group?.BucketBytes ?? 25L << 20;
+        set
+        {
+            if (_group is not null)
+            {
+                _group.BucketBytes = value;
+            }
+        }
+    }
+
     public TimeSpan Timeout => _group?.Timeout ?? LaunchEnvironment.DefaultTimeout;
 
     /// <summary>
@@ -99,7 +115,10 @@ public sealed class DistributedContext : IDisposable
             throw new DistributedException($"rank {launch.Rank}: cannot {(launch.Rank == 0 && !launch.AgentStore ? "host" : "reach")} the rendezvous store at {launch.MasterAddr}:{launch.MasterPort} within {launch.Timeout.TotalSeconds:G4} s: {e.Message}", e);
         }
         var store = launch.StorePrefix is null ? null : baseStore.WithPrefix(launch.StorePrefix);
-        return Initialize(store ?? baseStore, launch.Rank, launch.WorldSize, launch.LocalRank, backend, launch.Timeout, store is null ? null : baseStore, storeOnRank0: !launch.AgentStore);
+        var context = Initialize(store ?? baseStore, launch.Rank, launch.WorldSize, launch.LocalRank, backend, launch.Timeout, store is null ? null : baseStore, storeOnRank0: !launch.AgentStore);
+        context.OverlapGradients = launch.OverlapGradients;
+        context._group!.BucketBytes = launch.BucketBytes;
+        return context;
     }
 
     /// <summary>Builds the process group over an existing store (a <see cref="Store.File"/> in tests).</summary>
@@ -156,6 +175,25 @@ public sealed class DistributedContext : IDisposable
         }
         Guard("all-reduce of gradients", () => _group.AllReduce(grads, 1.0 / WorldSize));
     }
+
+    /// <summary>
+    /// The gradient averaging of a training loop over <paramref name="parameters"/> (those that require grad; frozen ones
+    /// and EMA teachers never get gradients and are left out): with <see cref="OverlapGradients"/>, bucket all-reduces
+    /// start during backward (hooks registered now, so call this after the weights are loaded); otherwise
+    /// <see cref="AverageGradients"/> after it. One process: nothing.
+    /// </summary>
+    public GradientSync SyncGradients(IEnumerable<Tensor> parameters)
+    {
+        var trainable = parameters.Where(p => p.RequiresGrad).ToList();
+        GradientReducer? reducer = null;
+        if (_group is not null && OverlapGradients && trainable.Count > 0)
+        {
+            Guard("registering the gradient hooks", () => reducer = _group.CreateReducer(trainable));
+        }
+        return new GradientSync(this, trainable, reducer);
+    }
+
+    internal void GuardCollective(string what, Action collective) => Guard(what, collective);
 
     /// <summary>In place: the sum over ranks of <paramref name="tensor"/> (dist.all_reduce with its default SUM, e.g. DINO's batch centre).</summary>
     public void SumInPlace(Tensor tensor)
@@ -295,4 +333,81 @@ public sealed class DistributedContext : IDisposable
         _store.Dispose();
         _baseStore?.Dispose();
     }
+}
+
+/// <summary>
+/// One training loop's gradient averaging (<see cref="DistributedContext.SyncGradients"/>): <see cref="BeforeBackward"/>
+/// before the backward calls of a micro-step that ends an optimizer step, <see cref="Average"/> after them, before
+/// clipping and the optimizer step. Micro-steps in between accumulate locally (DDP's no_sync).
+/// </summary>
+public sealed class GradientSync : IDisposable
+{
+    private readonly DistributedContext _context;
+    private readonly List<Tensor> _parameters;
+    private readonly GradientReducer? _reducer;
+    private bool _prepared;
+    private long _averages;
+    private TimeSpan _waited;  // the part of the all-reduce that backward did not hide
+
+    internal GradientSync(DistributedContext context, List<Tensor> parameters, GradientReducer? reducer)
+    {
+        _context = context;
+        _parameters = parameters;
+        _reducer = reducer;
+    }
+
+    public void BeforeBackward()
+    {
+        if (_reducer is not null)
+        {
+            _context.GuardCollective("all-reduce of gradients", _reducer.PrepareForBackward);
+            _prepared = true;
+        }
+    }
+
+    /// <summary>Every rank's gradients averaged in place (the overlapped buckets finished, or all reduced now).</summary>
+    public void Average()
+    {
+        var watch = Stopwatch.StartNew();
+        Reduce();
+        _waited += watch.Elapsed;
+        _averages++;
+    }
+
+    private void Reduce()
+    {
+        if (_reducer is not null && _prepared)
+        {
+            _prepared = false;
+            _context.GuardCollective("all-reduce of gradients", () => _reducer.Finish(1.0 / _context.WorldSize));
+        }
+        else
+        {
+            _context.AverageGradients(_parameters);
+        }
+    }
+
+    /// <summary>The overlapping reducer's counters (see <see cref="GradientReducer.Stats"/>); null without overlap.</summary>
+    public (long Buckets, long Steps, long StartedInBackward, long ReducedAgain, long MostCalls)? Stats => _reducer?.Stats;
+
+    /// <summary>For the run's log: how the gradients were reduced; null in one process.</summary>
+    public string? Describe()
+    {
+        if (!_context.IsDistributed)
+        {
+            return null;
+        }
+        var wait = $"{_waited.TotalMilliseconds / Math.Max(1, _averages):F1} ms per step spent in it after backward";
+        if (_reducer is null)
+        {
+            return $"gradient all-reduce after backward ({_context.BucketBytes / 1048576.0:G3} MiB buckets; VIDEOSSL_DIST_OVERLAP=0): {wait}";
+        }
+        var (buckets, steps, started, again, calls) = _reducer.Stats;
+        return $"gradient all-reduce overlapped with backward: {buckets} buckets of <= {_context.BucketBytes / 1048576.0:G3} MiB, "
+            + $"{started} of {buckets * steps} bucket all-reduces started during backward over {steps} steps"
+            + (calls > 1 ? $" (a parameter's gradient came in up to {calls} backward calls per step)" : string.Empty)
+            + (again > 0 ? $", {again} reduced again (a gradient came after its bucket started)" : string.Empty) + $"; {wait}";
+    }
+
+    public void Dispose() => _reducer?.Dispose();
 }

@@ -32,6 +32,15 @@ public sealed record LaunchEnvironment(int Rank, int WorldSize, int LocalRank, s
     /// <summary>VIDEOSSL_DIST_BACKEND (gloo|nccl), else null: NCCL for CUDA training, Gloo for CPU.</summary>
     public Backend? Backend { get; init; }
 
+    /// <summary>
+    /// VIDEOSSL_DIST_OVERLAP (1|0, default 1): all-reduce gradient buckets while backward runs, as DDP; 0 reduces them
+    /// all after backward (same result; for A/B measurements).
+    /// </summary>
+    public bool OverlapGradients { get; init; } = true;
+
+    /// <summary>VIDEOSSL_DIST_BUCKET_MB: the gradient bucket cap in MiB (DDP's bucket_cap_mb, default 25).</summary>
+    public long BucketBytes { get; init; } = 25L << 20;
+
     public static LaunchEnvironment? Read() => Read(Environment.GetEnvironmentVariables());
 
     public static LaunchEnvironment? Read(IDictionary env)
@@ -90,6 +99,27 @@ public sealed record LaunchEnvironment(int Rank, int WorldSize, int LocalRank, s
                     "nccl" => Distributed.Backend.Nccl,
                     _ => throw new ArgumentException($"VIDEOSSL_DIST_BACKEND='{b}' is not gloo or nccl"),
                 },
+            };
+        }
+        if (Get("VIDEOSSL_DIST_OVERLAP") is { } o)
+        {
+            launch = launch with
+            {
+                OverlapGradients = o switch
+                {
+                    "1" => true,
+                    "0" => false,
+                    _ => throw new ArgumentException($"VIDEOSSL_DIST_OVERLAP='{o}' is not 1 (overlap the gradient all-reduce with backward) or 0 (after it)"),
+                },
+            };
+        }
+        if (Get("VIDEOSSL_DIST_BUCKET_MB") is { } mb)
+        {
+            launch = launch with
+            {
+                BucketBytes = double.TryParse(mb, NumberStyles.Float, CultureInfo.InvariantCulture, out var m) && m > 0 && m < 1e6
+                    ? Math.Max(1, (long)(m * (1 << 20)))
+                    : throw new ArgumentException($"VIDEOSSL_DIST_BUCKET_MB='{mb}' is not a positive number of MiB"),
             };
         }
         return launch;

@@ -36,7 +36,10 @@ public sealed unsafe class ProcessGroup : IDisposable
     public TimeSpan Timeout { get; }
 
     /// <summary>DistributedDataParallel's default bucket_cap_mb = 25 (torch/nn/parallel/distributed.py).</summary>
-    public long BucketBytes { get; init; } = 25L << 20;
+    public long BucketBytes { get; set; } = 25L << 20;
+
+    /// <summary>DDP's first bucket (dist._DEFAULT_FIRST_BUCKET_BYTES = 1 MiB): small, so the first gradient all-reduce starts early in backward.</summary>
+    public long FirstBucketBytes { get; init; } = 1L << 20;
 
     /// <summary>Whether this libtorch has the process group for <paramref name="backend"/>.</summary>
     public static bool IsAvailable(Backend backend) => (DistNative.vs_dist_backends() & (backend == Backend.Gloo ? 1 : 2)) != 0;
@@ -70,6 +73,19 @@ public sealed unsafe class ProcessGroup : IDisposable
     }
 
     public void Barrier() => DistNative.Check(DistNative.vs_dist_barrier(Handle));
+
+    /// <summary>Hooks <paramref name="parameters"/>' gradient accumulators so their all-reduce overlaps backward (see <see cref="GradientReducer"/>).</summary>
+    public GradientReducer CreateReducer(IReadOnlyList<Tensor> parameters)
+    {
+        var handles = parameters.Select(p => p.Handle).ToArray();
+        IntPtr reducer;
+        fixed (IntPtr* p = handles)
+        {
+            DistNative.Check(DistNative.vs_dist_reducer_new(Handle, p, handles.Length, BucketBytes, Math.Min(FirstBucketBytes, BucketBytes), &reducer));
+        }
+        GC.KeepAlive(parameters);
+        return new GradientReducer(reducer);
+    }
 
     private delegate int HandleCall(IntPtr* handles, int count);
 

@@ -57,12 +57,26 @@ public class LaunchEnvironmentTests
         Assert.Equal("torchrun", LaunchEnvironment.Read(env)!.Source);
     }
 
+    [Fact]
+    public void Gradient_overlap_and_bucket_size_come_from_the_environment()
+    {
+        var plain = LaunchEnvironment.Read(Env(("RANK", "0"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "h"), ("MASTER_PORT", "1")))!;
+        Assert.True(plain.OverlapGradients);
+        Assert.Equal(25L << 20, plain.BucketBytes);
+        var set = LaunchEnvironment.Read(Env(("RANK", "0"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "h"), ("MASTER_PORT", "1"),
+            ("VIDEOSSL_DIST_OVERLAP", "0"), ("VIDEOSSL_DIST_BUCKET_MB", "0.5")))!;
+        Assert.False(set.OverlapGradients);
+        Assert.Equal(1L << 19, set.BucketBytes);
+    }
+
     [Theory]
     [InlineData("RANK=2,WORLD_SIZE=2,MASTER_ADDR=h,MASTER_PORT=1", "rank 2 is outside a world of 2")]
     [InlineData("RANK=0,WORLD_SIZE=2,MASTER_PORT=1", "MASTER_ADDR")]
     [InlineData("RANK=x,WORLD_SIZE=2,MASTER_ADDR=h,MASTER_PORT=1", "RANK='x'")]
     [InlineData("RANK=0,WORLD_SIZE=2,MASTER_ADDR=h,MASTER_PORT=1,VIDEOSSL_DIST_BACKEND=mpi", "VIDEOSSL_DIST_BACKEND='mpi'")]
     [InlineData("RANK=0,WORLD_SIZE=2,MASTER_ADDR=h,MASTER_PORT=70000", "MASTER_PORT=70000")]
+    [InlineData("RANK=0,WORLD_SIZE=2,MASTER_ADDR=h,MASTER_PORT=1,VIDEOSSL_DIST_OVERLAP=yes", "VIDEOSSL_DIST_OVERLAP='yes'")]
+    [InlineData("RANK=0,WORLD_SIZE=2,MASTER_ADDR=h,MASTER_PORT=1,VIDEOSSL_DIST_BUCKET_MB=0", "VIDEOSSL_DIST_BUCKET_MB='0'")]
     public void Bad_launch_variables_name_the_variable(string pairs, string expected)
     {
         var env = Env([.. pairs.Split(',').Select(p => (p.Split('=')[0], p.Split('=')[1]))]);

@@ -284,6 +284,82 @@ public class MultiProcessTests
         AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), Path.Combine(two, "checkpoints", "last.safetensors"), 1e-5);
     }
 
+    // Buckets of 10 KiB: the micro models' gradients span some 25 buckets, so most all-reduces can start during backward.
+    private static readonly Dictionary<string, string> TinyBuckets = new() { ["VIDEOSSL_DIST_BUCKET_MB"] = "0.01" };
+
+    // "gradient all-reduce overlapped with backward: B buckets ..., N of M bucket all-reduces started during backward ..."
+    private static (long Started, long Total) Overlap(string output)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(output, @"(\d+) of (\d+) bucket all-reduces started during backward");
+        Assert.True(m.Success, output);
+        Assert.DoesNotContain("reduced again", output);
+        return (long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// The gradient all-reduce overlapped with backward (many small buckets): buckets do start during backward (all of
+    /// them after the first step, which learns how often each gradient arrives), the weights are bit-identical to the
+    /// blocking all-reduce after backward (VIDEOSSL_DIST_OVERLAP=0), and 2 ranks × 2 still train as 1 process × 4.
+    /// </summary>
+    [Fact]
+    public void Overlapped_gradient_all_reduce_starts_during_backward_and_equals_the_blocking_one()
+    {
+        using var dir = new TempDir();
+        var data = Path.Combine(dir.Path, "data");
+        var (one, on, off) = (Path.Combine(dir.Path, "one"), Path.Combine(dir.Path, "on"), Path.Combine(dir.Path, "off"));
+        using (var p = new CliProcess(null, [.. TinyPretrain(data, 4, 4), "--run-dir", one]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Err);
+        }
+        using (var p = new CliProcess(TinyBuckets, ["launch", "--nproc", "2", "--timeout", "60", "--", .. TinyPretrain(data, 2, 4), "--run-dir", on]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+            var (started, total) = Overlap(p.Out);
+            Assert.True(total >= 4 * 10, p.Out);
+            Assert.Equal(total * 3 / 4, started);  // steps 2-4: every bucket
+        }
+        using (var p = new CliProcess(new Dictionary<string, string>(TinyBuckets) { ["VIDEOSSL_DIST_OVERLAP"] = "0" }, ["launch", "--nproc", "2", "--timeout", "60", "--", .. TinyPretrain(data, 2, 4), "--run-dir", off]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+            Assert.Contains("gradient all-reduce after backward", p.Out);
+        }
+        AssertSameWeights(Path.Combine(off, "checkpoints", "last.safetensors"), Path.Combine(on, "checkpoints", "last.safetensors"), 0);
+        AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), Path.Combine(on, "checkpoints", "last.safetensors"), 1e-5);
+    }
+
+    /// <summary>
+    /// The overlap where backward is several calls per step or gradients accumulate: with activation checkpointing the
+    /// blocks' gradients arrive in later backward calls than the loss's (the patch embedding's last); with
+    /// accum_steps=2 only the last micro-batch's backward reduces. Either way 2 ranks × B train as 1 process × 2B.
+    /// </summary>
+    [Theory]
+    [InlineData("model.grad_checkpointing=true", 4)]
+    [InlineData("train.accum_steps=2", 2)]
+    public void Overlapped_gradient_all_reduce_with_checkpointing_or_accumulation_trains_as_one_process(string key, int batch)
+    {
+        using var dir = new TempDir();
+        var data = Path.Combine(dir.Path, "data");
+        var (one, two) = (Path.Combine(dir.Path, "one"), Path.Combine(dir.Path, "two"));
+        using (var p = new CliProcess(null, [.. TinyPretrain(data, batch, 4), "--set", key, "--run-dir", one]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Err);
+        }
+        using (var p = new CliProcess(TinyBuckets, ["launch", "--nproc", "2", "--timeout", "60", "--", .. TinyPretrain(data, batch / 2, 4), "--set", key, "--run-dir", two]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+            Assert.Contains("parameters and buffers identical on all 2 ranks", p.Out);
+            var (started, total) = Overlap(p.Out);
+            Assert.Equal(total * 3 / 4, started);
+        }
+        var (lossOne, lossTwo) = (Losses(one), Losses(two));
+        Assert.Equal(4, lossTwo.Length);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(lossOne[i], lossTwo[i], 5);
+        }
+        AssertSameWeights(Path.Combine(one, "checkpoints", "last.safetensors"), Path.Combine(two, "checkpoints", "last.safetensors"), 1e-5);
+    }
+
     /// <summary>
     /// SIGTERM reaching one rank only (a user's kill, a node's preemption): every rank stops after the same step, rank 0
     /// writes the checkpoint, nobody waits for a collective the stopped rank will never join.
@@ -357,6 +433,32 @@ public class MultiProcessTests
         using var centreTwo = Weights.Load(Path.Combine(two, "checkpoints", "last.safetensors"))["model.dino_loss.center"];
         var worst = centreOne.ToArray<float>().Zip(centreTwo.ToArray<float>(), (a, b) => Math.Abs(a - b)).Max();
         Assert.True(worst <= 1e-6, $"centre differs by {worst}");
+    }
+
+    /// <summary>
+    /// SVT with activation checkpointing: the student runs on each size of global view and on the local views, one
+    /// checkpointed segment each, so each block's gradient arrives in several backward calls per step. The overlapped reducer waits for both (it learns
+    /// that in the first step) and the weights are bit-identical to the all-reduce after backward.
+    /// </summary>
+    [Fact]
+    public void Overlapped_gradient_all_reduce_waits_for_a_block_used_in_several_checkpointed_segments()
+    {
+        using var dir = new TempDir();
+        var (on, off) = (Path.Combine(dir.Path, "on"), Path.Combine(dir.Path, "off"));
+        using (var p = new CliProcess(TinyBuckets, ["launch", "--nproc", "2", "--timeout", "60", "--", .. TinySvt(2, 3), "--set", "model.grad_checkpointing=true", "--run-dir", on]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+            var (started, total) = Overlap(p.Out);
+            Assert.Equal(total * 2 / 3, started);
+            // Global views of 4 and 2 frames and the local views: three segments here.
+            var calls = System.Text.RegularExpressions.Regex.Match(p.Out, @"a parameter's gradient came in up to (\d+) backward calls per step");
+            Assert.True(calls.Success && int.Parse(calls.Groups[1].Value, CultureInfo.InvariantCulture) >= 2, p.Out);
+        }
+        using (var p = new CliProcess(new Dictionary<string, string>(TinyBuckets) { ["VIDEOSSL_DIST_OVERLAP"] = "0" }, ["launch", "--nproc", "2", "--timeout", "60", "--", .. TinySvt(2, 3), "--set", "model.grad_checkpointing=true", "--run-dir", off]))
+        {
+            Assert.True(p.Wait(Limit) == 0, p.Out + p.Err);
+        }
+        AssertSameWeights(Path.Combine(off, "checkpoints", "last.safetensors"), Path.Combine(on, "checkpoints", "last.safetensors"), 0);
     }
 
     // 3 classes: 12 training videos, 3 validation videos (2 ranks: one padding duplicate); 32 px, 4 frames, one thread per rank.
