@@ -107,7 +107,7 @@ public static class ConfigSchema
         Any("Bf16", "bf16 autocast", applies: IsCuda, when: "device is cuda"),
         Any("Threads", "libtorch intra-op threads (0 = its default)", min: 0),
         Any("Epochs", "passes over the training split", min: 1),
-        Any("MaxSteps", "stop after this many optimizer steps (0 = run all epochs): for quick checks", min: 0),
+        Any("MaxSteps", "stop after this many optimizer steps; the schedules span them (0 = run all epochs)", min: 0),
         Any("BatchSize", "videos per forward pass", min: 1),
         Any("AccumSteps", "batches per optimizer step (VideoMAE's --update_freq); lr scales with batch_size x accum_steps", min: 1),
         Any("BaseLr", "lr before scaling: lr = base_lr x batch_size x accum_steps / 256", min: 0, minExclusive: true),
