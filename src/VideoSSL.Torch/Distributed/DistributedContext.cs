@@ -117,7 +117,7 @@ public sealed class DistributedContext : IDisposable
         var store = launch.StorePrefix is null ? null : baseStore.WithPrefix(launch.StorePrefix);
         var context = Initialize(store ?? baseStore, launch.Rank, launch.WorldSize, launch.LocalRank, backend, launch.Timeout, store is null ? null : baseStore, storeOnRank0: !launch.AgentStore);
         context.OverlapGradients = launch.OverlapGradients;
-        context._group!.BucketBytes = launch.BucketBytes;
+        context.BucketBytes = launch.BucketBytes;
         return context;
     }
 
@@ -193,8 +193,6 @@ public sealed class DistributedContext : IDisposable
         return new GradientSync(this, trainable, reducer);
     }
 
-    internal void GuardCollective(string what, Action collective) => Guard(what, collective);
-
     /// <summary>In place: the sum over ranks of <paramref name="tensor"/> (dist.all_reduce with its default SUM, e.g. DINO's batch centre).</summary>
     public void SumInPlace(Tensor tensor)
     {
@@ -265,7 +263,7 @@ public sealed class DistributedContext : IDisposable
         }
     }
 
-    private void Guard(string what, Action collective)
+    internal void Guard(string what, Action collective)
     {
         try
         {
@@ -360,7 +358,7 @@ public sealed class GradientSync : IDisposable
     {
         if (_reducer is not null)
         {
-            _context.GuardCollective("all-reduce of gradients", _reducer.PrepareForBackward);
+            _context.Guard("all-reduce of gradients", _reducer.PrepareForBackward);
             _prepared = true;
         }
     }
@@ -379,7 +377,7 @@ public sealed class GradientSync : IDisposable
         if (_reducer is not null && _prepared)
         {
             _prepared = false;
-            _context.GuardCollective("all-reduce of gradients", () => _reducer.Finish(1.0 / _context.WorldSize));
+            _context.Guard("all-reduce of gradients", () => _reducer.Finish(1.0 / _context.WorldSize));
         }
         else
         {
