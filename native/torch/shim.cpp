@@ -359,8 +359,15 @@ VS_EXPORT int vs_op_call(int32_t op, const vs_arg* args, int32_t nargs, vs_arg* 
 // The few ops a transformer step calls most, through their typed C++ API: no IValue stack to build and
 // unbox (about a third of a small op's cost through vs_op_call). Same dispatcher path otherwise (autograd,
 // autocast, profiler).
+// at::matmul's 2-D case is exactly tensor1.mm(tensor2) (ATen/native/LinearAlgebra.cpp, _matmul_impl, in 1.13
+// and 2.x); calling mm here skips matmul's own dispatcher round trip, about a tenth of a small op.
 VS_EXPORT int vs_matmul(at::Tensor* a, at::Tensor* b, at::Tensor** out) {
-  return guarded([&] { *out = wrap(at::matmul(*a, *b)); });
+  return guarded([&] { *out = wrap(a->dim() == 2 && b->dim() == 2 ? at::mm(*a, *b) : at::matmul(*a, *b)); });
+}
+
+// alpha 1 goes through add's default (an integer Scalar), as aten's schema default does, so integer tensors add.
+VS_EXPORT int vs_add(at::Tensor* a, at::Tensor* b, double alpha, at::Tensor** out) {
+  return guarded([&] { *out = wrap(alpha == 1.0 ? at::add(*a, *b) : at::add(*a, *b, alpha)); });
 }
 
 VS_EXPORT int vs_linear(at::Tensor* x, at::Tensor* weight, at::Tensor* bias, at::Tensor** out) {

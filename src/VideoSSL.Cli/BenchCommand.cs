@@ -42,7 +42,7 @@ internal static class BenchCommand
             {
                 NumThreads = threadCount;
             }
-            Console.WriteLine($"libtorch {Torch.Torch.Version} ({(IsCudaBuild ? "CUDA" : "CPU")} build), device {d}, {NumThreads} threads");
+            Console.WriteLine($"libtorch {Torch.Torch.Version} ({(IsCudaBuild ? "CUDA" : "CPU")} build), device {d}, {NumThreads} threads, GLIBC_TUNABLES {Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "unset"} (both sides)");
             var addUs = PerOpMicroseconds(a => a.Add(a));
             var matmulUs = PerOpMicroseconds(a => a.MatMul(a));
             var blockMs = OpsBenchmark.BlockStepMilliseconds(parse.GetValue(dim), parse.GetValue(heads), parse.GetValue(tokens), parse.GetValue(batch), parse.GetValue(iterations), d, parse.GetValue(bf16));

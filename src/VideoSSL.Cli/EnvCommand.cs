@@ -18,6 +18,8 @@ internal static class EnvCommand
             var cuda = Torch.Torch.CudaDeviceCount;
             Console.WriteLine($"devices       cpu{(cuda > 0 ? ", " + string.Join(", ", Enumerable.Range(0, cuda).Select(i => $"cuda:{i}")) : string.Empty)}");
             Console.WriteLine($"threads       {Torch.Torch.NumThreads} (of {Environment.ProcessorCount} cores)");
+            var tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
+            Console.WriteLine($"malloc        heap thresholds {(Profiling.AllocatorConfigured ? "fixed by the shim" : "glibc's defaults (VIDEOSSL_MALLOPT=0)")}, GLIBC_TUNABLES {(string.IsNullOrEmpty(tunables) ? "unset" : tunables)}");
             Console.WriteLine($"attention     {(Torch.Torch.HasNativeAttention ? "aten::scaled_dot_product_attention" : "matmul + softmax fallback (libtorch < 2.0)")}");
             var config = Torch.Torch.BuildConfig;
             var blas = System.Text.RegularExpressions.Regex.Match(config, @"BLAS_INFO=(\w+)") is { Success: true } m ? m.Groups[1].Value : null;

@@ -6,6 +6,7 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
+        MallocTcache.ReexecIfNeeded();
         var root = new RootCommand("VideoSSL: self-supervised video pretraining and evaluation on libtorch")
         {
             EnvCommand.Create(),

@@ -9,7 +9,6 @@ public sealed partial class Tensor
 {
     private static class A
     {
-        public static readonly Op Add = new("aten::add", "Tensor");
         public static readonly Op AddScalar = new("aten::add", "Scalar");
         public static readonly Op Add_ = new("aten::add_", "Tensor");
         public static readonly Op AddScalar_ = new("aten::add_", "Scalar");
@@ -127,7 +126,12 @@ public sealed partial class Tensor
 
     // ------------------------------------------------------------------ arithmetic
 
-    public Tensor Add(Tensor other, double alpha = 1) => A.Add.Call(T(this), T(other), D(alpha));
+    public unsafe Tensor Add(Tensor other, double alpha = 1)
+    {
+        IntPtr result;
+        NativeMethods.Check(NativeMethods.vs_add(Handle, other.Handle, alpha, &result));
+        return new Tensor(result);
+    }
     public Tensor Add(double value) => A.AddScalar.Call(T(this), D(value));
     public Tensor Add(long value) => A.AddScalar.Call(T(this), I(value));
     public Tensor Sub(Tensor other, double alpha = 1) => A.Sub.Call(T(this), T(other), D(alpha));

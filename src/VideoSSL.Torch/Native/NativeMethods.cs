@@ -133,6 +133,9 @@ internal static unsafe partial class NativeMethods
     internal static partial int vs_matmul(IntPtr a, IntPtr b, IntPtr* result);
 
     [LibraryImport(Library)]
+    internal static partial int vs_add(IntPtr a, IntPtr b, double alpha, IntPtr* result);
+
+    [LibraryImport(Library)]
     internal static partial int vs_linear(IntPtr x, IntPtr weight, IntPtr bias, IntPtr* result);
 
     [LibraryImport(Library)]

@@ -107,7 +107,9 @@ public class SpeedPathTests
         // Stopped means stopped: nothing is recorded afterwards, and it can start again.
         x.MatMul(w);
         Profiling.StartOps(byCaller: true);
-        x.MatMul(w);
+        // A 3-D operand: a 2-D MatMul calls aten::mm directly (shim.cpp, vs_matmul), a batched one goes through
+        // aten::matmul, which folds the batch and calls mm.
+        Randn([2, 3, 4]).MatMul(w);
         var byCaller = Profiling.StopOps();
         Assert.Contains(byCaller, r => r.Name == "aten::matmul > aten::mm");
     }

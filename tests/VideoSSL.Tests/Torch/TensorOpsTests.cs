@@ -45,6 +45,28 @@ public class TensorOpsTests
         Assert.Equal(new long[] { 2, 3, 4 }, x.Add(1L).ToArray<long>());
     }
 
+    // Add and 2-D MatMul take the shim's unboxed calls (vs_add, vs_matmul's mm case): the results, dtypes and
+    // gradients must be those of the boxed aten::add and aten::matmul.
+    [Fact]
+    public void Unboxed_add_and_matmul_keep_alpha_integer_dtypes_and_gradients()
+    {
+        using var scope = NewScope();
+        var i = Tensor([1L, 2L, 3L]);
+        Assert.Equal(ScalarType.Int64, i.Add(i).Dtype);
+        Assert.Equal(new long[] { 2, 4, 6 }, i.Add(i).ToArray<long>());
+        var a = Tensor([1f, 2f, 3f, 4f], 2, 2).RequiresGrad_();
+        var b = Tensor([10f, 20f, 30f, 40f], 2, 2).RequiresGrad_();
+        AssertClose([-19, -38, -57, -76], a.Add(b, alpha: -2).ToArray<float>());
+        a.MatMul(b).Add(a, alpha: 3).Sum().Backward();
+        // d/da sum(a@b) = 1·bᵀ row sums: [30, 70] per row; plus 3 from the add. d/db = column sums of a: [4, 6].
+        AssertClose([33, 73, 33, 73], a.Grad!.ToArray<float>());
+        AssertClose([4, 4, 6, 6], b.Grad!.ToArray<float>());
+        // Batched and vector operands still go through aten::matmul's broadcasting.
+        var batch = Ones([3, 2, 2]);
+        Assert.Equal(new long[] { 3, 2, 2 }, batch.MatMul(Tensor([1f, 2f, 3f, 4f], 2, 2)).Shape);
+        AssertClose([5, 11], Tensor([1f, 2f, 3f, 4f], 2, 2).MatMul(Tensor([1f, 2f])).ToArray<float>());
+    }
+
     [Fact]
     public void Shape_ops_and_indexing()
     {
