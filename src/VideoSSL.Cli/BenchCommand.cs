@@ -42,7 +42,7 @@ internal static class BenchCommand
             {
                 NumThreads = threadCount;
             }
-            Console.WriteLine($"libtorch {Torch.Torch.Version} ({(IsCudaBuild ? "CUDA" : "CPU")} build), device {d}, {NumThreads} threads, GLIBC_TUNABLES {Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "unset"} (both sides)");
+            Console.WriteLine($"libtorch {Torch.Torch.Version} ({(IsCudaBuild ? "CUDA" : "CPU")} build), device {d}, {NumThreads} threads, {MallocTcache.Describe()}");
             var addUs = PerOpMicroseconds(a => a.Add(a));
             var matmulUs = PerOpMicroseconds(a => a.MatMul(a));
             var blockMs = OpsBenchmark.BlockStepMilliseconds(parse.GetValue(dim), parse.GetValue(heads), parse.GetValue(tokens), parse.GetValue(batch), parse.GetValue(iterations), d, parse.GetValue(bf16));
@@ -114,7 +114,7 @@ internal static class BenchCommand
             $"{script} --dim {parse.GetValue(dim)} --heads {parse.GetValue(heads)} --tokens {parse.GetValue(tokens)} --batch {parse.GetValue(batch)} --iterations {parse.GetValue(iterations)} --device {parse.GetValue(device)} --threads {threads}{(parse.GetValue(bf16) ? " --bf16" : string.Empty)}");
         try
         {
-            using var process = Process.Start(new ProcessStartInfo(python, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            using var process = Process.Start(MallocTcache.AsStarted(new ProcessStartInfo(python, arguments) { RedirectStandardOutput = true, RedirectStandardError = true }))!;
             var output = process.StandardOutput.ReadToEnd();
             var error = process.StandardError.ReadToEnd();
             process.WaitForExit();

@@ -97,7 +97,7 @@ internal static class BenchDataCommand
             }
             var arguments = string.Create(CultureInfo.InvariantCulture,
                 $"{script} --list {parse.GetValue(annotations)} --root {parse.GetValue(root)} --frames {options.Frames} --stride {options.Stride} --size {options.InputSize} --workers {workerCount} --seconds {parse.GetValue(seconds)}");
-            using var process = Process.Start(new ProcessStartInfo(parse.GetValue(python)!, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            using var process = Process.Start(MallocTcache.AsStarted(new ProcessStartInfo(parse.GetValue(python)!, arguments) { RedirectStandardOutput = true, RedirectStandardError = true }))!;
             var output = process.StandardOutput.ReadToEnd();
             var error = process.StandardError.ReadToEnd();
             process.WaitForExit();

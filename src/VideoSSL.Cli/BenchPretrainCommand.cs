@@ -97,7 +97,7 @@ internal static class BenchPretrainCommand
         var e = o.Config.Encoder;
         using var bench = new PretrainStepBench(o.Config, o.Method, o.Batch, o.Device, o.Bf16, o.Kernel, o.SetToNone);
         Console.WriteLine($"{e.Name} {e.NumFrames}x{e.ImgSize}, {e.NumTokens} tokens, {(o.Method.StartsWith("videomae", StringComparison.Ordinal) ? $"mask {o.Config.MaskRatio}{(o.Config.DualMasking ? " + running-cell decoder mask" : string.Empty)}" : o.Method)}, batch {o.Batch}, {o.Device}{(o.Bf16 ? ", bf16" : string.Empty)}, {bench.ParameterCount:N0} parameters");
-        Console.WriteLine($"libtorch {Torch.Torch.Version}, {NumThreads} threads, glibc thresholds {(Profiling.AllocatorConfigured ? "fixed by the shim" : "default (VIDEOSSL_MALLOPT=0)")}, zero_grad {o.SetToNone switch { null => "auto", true => "to none", false => "in place" }}, AdamW {o.Kernel}");
+        Console.WriteLine($"libtorch {Torch.Torch.Version}, {NumThreads} threads, glibc thresholds {(Profiling.AllocatorConfigured ? "fixed by the shim" : "default (VIDEOSSL_MALLOPT=0)")}, {MallocTcache.Describe()}, zero_grad {o.SetToNone switch { null => "auto", true => "to none", false => "in place" }}, AdamW {o.Kernel}");
         using var reference = o.Reference ? ReferenceStepProcess.Start(o.Python, o.Config, o.Batch, o.Device.ToString(), o.Bf16, NumThreads) : null;
         if (reference is not null)
         {

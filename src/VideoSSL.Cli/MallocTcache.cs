@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace VideoSSL.Cli;
@@ -51,12 +52,13 @@ internal static class MallocTcache
         var env = new List<string?>();
         foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
         {
-            if ((string)entry.Key != "GLIBC_TUNABLES")
+            if ((string)entry.Key is not ("GLIBC_TUNABLES" or Before))
             {
                 env.Add($"{entry.Key}={entry.Value}");
             }
         }
         env.Add($"GLIBC_TUNABLES={(string.IsNullOrEmpty(tunables) ? Tunable : tunables + ":" + Tunable)}");
+        env.Add($"{Before}={tunables}");
         env.Add(null);
         var args = new string?[argv.Length];
         Array.Copy(argv, args, argv.Length - 1);
@@ -64,6 +66,42 @@ internal static class MallocTcache
         // returns and the run goes on with glibc's default cache.
         _ = execve("/proc/self/exe", args, env.ToArray());
     }
+
+    /// <summary>
+    /// Gives a reference process (PyTorch in `bench ops`, `bench pretrain --reference`, `bench data`) the
+    /// GLIBC_TUNABLES the user started us with, so it runs as PyTorch ships. Inherited, the larger tcache also
+    /// keeps Python's heap from being trimmed every step (23,000 minor faults per ViT-S step fall to about 200),
+    /// which would hide the allocator difference the comparison is about.
+    /// </summary>
+    public static ProcessStartInfo AsStarted(ProcessStartInfo start) => AsStarted(start, Environment.GetEnvironmentVariable(Before));
+
+    internal static ProcessStartInfo AsStarted(ProcessStartInfo start, string? before)
+    {
+        if (before is not null)
+        {
+            if (before.Length == 0)
+            {
+                start.Environment.Remove("GLIBC_TUNABLES");
+            }
+            else
+            {
+                start.Environment["GLIBC_TUNABLES"] = before;
+            }
+            start.Environment.Remove(Before);
+        }
+        return start;
+    }
+
+    /// <summary>The tunables each side of a side-by-side benchmark runs with, for its header line.</summary>
+    public static string Describe()
+    {
+        var ours = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
+        var theirs = Environment.GetEnvironmentVariable(Before) is { } before ? before : ours;
+        return $"GLIBC_TUNABLES {(string.IsNullOrEmpty(ours) ? "unset" : ours)} here, {(string.IsNullOrEmpty(theirs) ? "unset" : theirs)} for PyTorch";
+    }
+
+    // The user's GLIBC_TUNABLES (empty: unset) from before the exec.
+    private const string Before = "VIDEOSSL_GLIBC_TUNABLES_BEFORE";
 
     [DllImport("libc", SetLastError = true)]
     private static extern int execve(string path, string?[] argv, string?[] envp);

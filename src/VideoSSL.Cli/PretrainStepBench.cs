@@ -233,7 +233,7 @@ internal sealed class ReferenceStepProcess : IDisposable
         Process process;
         try
         {
-            process = Process.Start(new ProcessStartInfo(python, arguments) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false })!;
+            process = Process.Start(MallocTcache.AsStarted(new ProcessStartInfo(python, arguments) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false }))!;
         }
         catch (System.ComponentModel.Win32Exception e2)
         {

@@ -52,4 +52,24 @@ public class MallocTcacheTests
         Assert.Contains("glibc's defaults (VIDEOSSL_MALLOPT=0)", off, StringComparison.Ordinal);
         Assert.EndsWith("GLIBC_TUNABLES unset", off, StringComparison.Ordinal);
     }
+
+    // The reference side of `bench ops` / `bench pretrain --reference` / `bench data` runs with the tunables the
+    // user gave us, not the ones we added: unset stays unset, a user's value comes back without our addition.
+    [Fact]
+    public void Reference_processes_get_the_users_tunables_back()
+    {
+        static ProcessStartInfo Start()
+        {
+            var start = new ProcessStartInfo("python3");
+            start.Environment["GLIBC_TUNABLES"] = "glibc.malloc.mxfast=64:" + VideoSSL.Cli.MallocTcache.Tunable;
+            start.Environment["VIDEOSSL_GLIBC_TUNABLES_BEFORE"] = "x";
+            return start;
+        }
+        var unset = VideoSSL.Cli.MallocTcache.AsStarted(Start(), before: string.Empty);
+        Assert.False(unset.Environment.ContainsKey("GLIBC_TUNABLES"));
+        Assert.False(unset.Environment.ContainsKey("VIDEOSSL_GLIBC_TUNABLES_BEFORE"));
+        Assert.Equal("glibc.malloc.mxfast=64", VideoSSL.Cli.MallocTcache.AsStarted(Start(), before: "glibc.malloc.mxfast=64").Environment["GLIBC_TUNABLES"]);
+        // Not started through the exec (VIDEOSSL_MALLOPT=0, or a user tcache_count): the environment passes as is.
+        Assert.Equal("glibc.malloc.mxfast=64:" + VideoSSL.Cli.MallocTcache.Tunable, VideoSSL.Cli.MallocTcache.AsStarted(Start(), before: null).Environment["GLIBC_TUNABLES"]);
+    }
 }
