@@ -22,7 +22,9 @@ internal static class MallocTcache
 
     public static void ReexecIfNeeded()
     {
-        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("VIDEOSSL_MALLOPT") == "0")
+        // Only where this CLI is the program: a test host calling Main must not be replaced by a new image.
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("VIDEOSSL_MALLOPT") == "0"
+            || System.Reflection.Assembly.GetEntryAssembly() != typeof(MallocTcache).Assembly)
         {
             return;
         }
