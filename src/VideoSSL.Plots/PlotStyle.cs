@@ -50,8 +50,32 @@ public static class PlotStyle
         var png = Path.Combine(directory, name + ".png");
         var svg = Path.Combine(directory, name + ".svg");
         AtomicFile.WriteAllBytes(png, Png(plot, width, height));
-        AtomicFile.WriteAllText(svg, plot.GetSvgXml(width, height));
+        AtomicFile.WriteAllText(svg, SvgXml(plot, width, height));
         return [png, svg];
+    }
+
+    // Skia's SVG device has no path effects: it draws a dashed or dotted line solid and prints "Unsupported path
+    // effect in addPaint." on the process's stderr for each one, tens of lines per fine-tuning run. The SVG is
+    // drawn with those lines solid (the same file Skia writes) and the patterns put back for the PNG.
+    private static string SvgXml(Plot plot, int width, int height)
+    {
+        var patterned = plot.GetPlottables().OfType<IHasLine>().Where(p => !p.LinePattern.Equals(LinePattern.Solid))
+            .Select(p => (Plottable: p, p.LinePattern)).ToList();
+        foreach (var (plottable, _) in patterned)
+        {
+            plottable.LinePattern = LinePattern.Solid;
+        }
+        try
+        {
+            return plot.GetSvgXml(width, height);
+        }
+        finally
+        {
+            foreach (var (plottable, pattern) in patterned)
+            {
+                plottable.LinePattern = pattern;
+            }
+        }
     }
 
     /// <summary>Encodes 8-bit RGB pixels [height, width, 3] as PNG.</summary>

@@ -10,6 +10,22 @@ public sealed class RunPlotsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    // Skia's SVG device cannot draw dashes: for every dashed or dotted marker and line (train/ and mean-class curves
+    // of a fine-tuning run) it printed "Unsupported path effect in addPaint." on stderr, 93 times for one 30-epoch run.
+    [Fact]
+    public void Plotting_a_fine_tuning_run_prints_no_skia_complaint_and_keeps_both_formats()
+    {
+        File.WriteAllLines(Path.Combine(_dir, "metrics.jsonl"), Enumerable.Range(0, 3).SelectMany(e => new[]
+        {
+            $$"""{"step":{{(e + 1) * 10}},"epoch":{{e}},"train/loss":2.3,"opt/lr":0.001,"time":{{e}}}""",
+            $$"""{"step":{{(e + 1) * 10}},"epoch":{{e}},"val/loss":2.2,"val/acc1":0.{{e + 1}},"val/mean_class_acc":0.{{e + 1}},"train/acc1":0.{{e + 2}}}""",
+        }));
+        using var cli = new VideoSSL.Tests.Distributed.CliProcess(null, "plot", _dir);
+        Assert.Equal(0, cli.Wait(TimeSpan.FromSeconds(60)));
+        Assert.DoesNotContain("Unsupported", cli.Out + cli.Err, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(_dir, "plots", "val_top1.svg")) && File.Exists(Path.Combine(_dir, "plots", "val_top1.png")));
+    }
+
     [Fact]
     public void Regenerate_skips_a_truncated_last_line_and_writes_loss_and_lr()
     {
