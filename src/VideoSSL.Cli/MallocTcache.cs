@@ -66,7 +66,14 @@ internal static class MallocTcache
         Array.Copy(argv, args, argv.Length - 1);
         // The same process (pid, signals, open standard streams) continues as the new image; on failure, execve
         // returns and the run goes on with glibc's default cache.
-        _ = execve("/proc/self/exe", args, env.ToArray());
+        try
+        {
+            _ = execve("/proc/self/exe", args, env.ToArray());
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Not glibc (the tunable is glibc's anyway): run on as we are.
+        }
     }
 
     /// <summary>
@@ -105,6 +112,7 @@ internal static class MallocTcache
     // The user's GLIBC_TUNABLES (empty: unset) from before the exec.
     private const string Before = "VIDEOSSL_GLIBC_TUNABLES_BEFORE";
 
-    [DllImport("libc", SetLastError = true)]
+    // glibc's soname: "libc" alone first probes libc.so, which is a linker script where libc6-dev is installed.
+    [DllImport("libc.so.6", SetLastError = true)]
     private static extern int execve(string path, string?[] argv, string?[] envp);
 }
