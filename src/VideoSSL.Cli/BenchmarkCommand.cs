@@ -31,6 +31,10 @@ internal sealed record BenchmarkOptions
     /// <summary>--set overrides applied to every pretraining recipe.</summary>
     public IReadOnlyList<string> Overrides { get; init; } = [];
 
+    /// <summary>
+    /// One seed for the pretraining (it replaces the recipe's <c>seed</c>), the random encoder and every probe, so the
+    /// two encoders compared differ only by the pretraining.
+    /// </summary>
     public long Seed { get; init; }
 
     public string DataRoot { get; init; } = Path.Combine("data", "nuisance");
@@ -97,7 +101,7 @@ internal static class BenchmarkCommand
         var minutes = new Option<double>("--minutes") { Description = "cap on each method's pretraining wall time, minutes (0 = the recipe's full schedule)", DefaultValueFactory = _ => 15 };
         var runDir = new Option<string?>("--run-dir") { Description = "output folder (default runs/benchmark-TIMESTAMP)" };
         var set = new Option<string[]>("--set") { Description = "override a key of every pretraining recipe, e.g. --set train.epochs=1 (repeatable)", AllowMultipleArgumentsPerToken = false };
-        var seed = new Option<long>("--seed") { Description = "seed of the probes and of the random encoders", DefaultValueFactory = _ => 0 };
+        var seeds = new Option<string>("--seed", "--seeds") { Description = "seed of the pretraining, the random encoder and the probes; several (--seeds 0,1,2) run the whole benchmark once per seed into RUN/seed-N and add a table of the mean gain with its 95% t-interval over seeds", DefaultValueFactory = _ => "0" };
         var trainPerClass = new Option<int>("--train-per-class") { Description = "labeled training clips per class the probes learn from (the dev and test splits keep their size)", DefaultValueFactory = _ => new NuisanceDatasetOptions().TrainPerClass };
         var ceiling = new Option<bool>("--ceiling")
         {
@@ -108,7 +112,7 @@ internal static class BenchmarkCommand
         var attentiveLr = new Option<string?>("--attentive-lr") { Description = "comma-separated lr grid of the attentive probe, chosen on dev (default 3e-4,1e-3,3e-3,1e-2,3e-2)" };
         var command = new Command("benchmark", "Pretrain each method on the nuisance-rich pool, probe pretrained vs random encoders, print one table with 95% CIs")
         {
-            methods, minutes, runDir, set, seed, trainPerClass, ceiling, reuse, attentiveLr,
+            methods, minutes, runDir, set, seeds, trainPerClass, ceiling, reuse, attentiveLr,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -136,7 +140,6 @@ internal static class BenchmarkCommand
                 RunDir = parse.GetValue(runDir) ?? Path.Combine("runs", $"benchmark-{DateTime.Now:yyyyMMdd-HHmmss}"),
                 RecipeDir = recipeDir,
                 Overrides = parse.GetValue(set) ?? [],
-                Seed = parse.GetValue(seed),
                 Data = new NuisanceDatasetOptions { TrainPerClass = parse.GetValue(trainPerClass) },
                 Ceiling = parse.GetValue(ceiling),
             };
@@ -144,7 +147,15 @@ internal static class BenchmarkCommand
             {
                 options = options with { AttentiveLr = ParseGrid("--attentive-lr", grid) };
             }
-            Run(options, Console.Out);
+            var seedList = ParseSeeds(parse.GetValue(seeds)!);
+            if (seedList.Count == 1)
+            {
+                Run(options with { Seed = seedList[0] }, Console.Out);
+            }
+            else
+            {
+                RunSeeds(options, seedList, Console.Out);
+            }
             return 0;
         }));
         return command;
@@ -175,6 +186,24 @@ internal static class BenchmarkCommand
         return grid.Length > 0 ? grid : throw new ConfigException($"{option}: empty grid");
     }
 
+    private static List<long> ParseSeeds(string text)
+    {
+        var seeds = new List<long>();
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!long.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) || seed < 0)
+            {
+                throw new ConfigException($"--seeds {text}: '{item}' is not a non-negative integer");
+            }
+            if (seeds.Contains(seed))
+            {
+                throw new ConfigException($"--seeds {text}: seed {seed} is given twice");
+            }
+            seeds.Add(seed);
+        }
+        return seeds.Count > 0 ? seeds : throw new ConfigException("--seeds: no seed given");
+    }
+
     private static string CheckpointPath(BenchmarkOptions options, string method) => Path.Combine(options.RunDir, method, "pretrain", "checkpoints", "last.safetensors");
 
     private static string SummaryPath(BenchmarkOptions options, string method) => Path.Combine(options.RunDir, method, "pretraining.json");
@@ -185,7 +214,7 @@ internal static class BenchmarkCommand
     public const string SupervisedRecipe = "supervised";
 
     /// <summary>What a method's pretraining left for --reuse: its figures and the --set overrides its encoder was built with.</summary>
-    internal sealed record PretrainingSummary(long Steps, double WallSeconds, double FinalLoss, bool Capped, IReadOnlyList<string> Overrides);
+    internal sealed record PretrainingSummary(long Steps, double WallSeconds, double FinalLoss, bool Capped, IReadOnlyList<string> Overrides, long? Seed = null);
 
     /// <summary>One probe result on a test split: top-1 with its 95% bootstrap interval, the dev score it was chosen by.</summary>
     internal sealed record Cell(double Top1, double Low, double High, double DevTop1, string Chosen);
@@ -223,6 +252,12 @@ internal static class BenchmarkCommand
         {
             throw new ConfigException($"--ceiling: no supervised recipe {Recipe(options.RecipeDir, SupervisedRecipe)}");
         }
+        // The benchmark's --seed is the pretraining's seed too; a second one from --set would break the pairing with the
+        // random encoder.
+        if (options.Overrides.FirstOrDefault(o => o.Split('=', 2)[0].Trim() == "seed") is { } seedOverride)
+        {
+            throw new ConfigException($"--set {seedOverride}: the benchmark's --seed sets the pretraining seed (and the random encoder's and the probes')");
+        }
         Directory.CreateDirectory(options.RunDir);
         NuisanceDatasetWriter.Ensure(options.DataRoot, options.Data, output.WriteLine);
         NuisanceDatasetWriter.Ensure(options.TransferRoot, options.Transfer, output.WriteLine);
@@ -247,6 +282,10 @@ internal static class BenchmarkCommand
                         ? $"--reuse: {method} in {options.RunDir} was pretrained with --set {string.Join(" --set ", used)}; give those or no --set"
                         : $"--reuse: {method} in {options.RunDir} was pretrained without --set; give none");
                 }
+                if (summary.Seed is { } pretrainedSeed && pretrainedSeed != options.Seed)
+                {
+                    throw new ConfigException($"--reuse: {method} in {options.RunDir} was pretrained with seed {pretrainedSeed}; give --seed {pretrainedSeed} so the random encoder and the probes share it");
+                }
                 output.WriteLine($"== {method}: reusing {checkpoint} ({summary.Steps} steps{(summary.Overrides is { Count: > 0 } o ? $", --set {string.Join(" --set ", o)}" : string.Empty)})");
             }
             else
@@ -256,9 +295,9 @@ internal static class BenchmarkCommand
                 Pretrainer.Result pretrained;
                 using (var stop = StopAfter(options.Minutes))
                 {
-                    pretrained = PretrainCommand.Run(recipe, options.Overrides, pretrainDir, resume: false, resumeCheckpoint: null, stop);
+                    pretrained = PretrainCommand.Run(recipe, [string.Create(CultureInfo.InvariantCulture, $"seed={options.Seed}"), .. options.Overrides], pretrainDir, resume: false, resumeCheckpoint: null, stop);
                 }
-                summary = new PretrainingSummary(pretrained.Steps, watch.Elapsed.TotalSeconds, pretrained.FinalLoss, pretrained.Interrupted, options.Overrides);
+                summary = new PretrainingSummary(pretrained.Steps, watch.Elapsed.TotalSeconds, pretrained.FinalLoss, pretrained.Interrupted, options.Overrides, options.Seed);
                 VideoSSL.Data.AtomicFile.WriteAllText(summaryPath, JsonSerializer.Serialize(summary));
             }
             var config = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(recipe, summary.Overrides ?? options.Overrides));
@@ -291,6 +330,96 @@ internal static class BenchmarkCommand
         }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         output.WriteLine($"written: {Path.Combine(options.RunDir, "benchmark.md")}, {Path.Combine(options.RunDir, "benchmark.json")}");
         return results;
+    }
+
+    /// <summary>
+    /// The whole benchmark once per seed (RUN/seed-N, each a complete benchmark folder that --reuse can probe again), then
+    /// the mean over seeds of each probe's test top-1, random and pretrained, and of their gain, with 95% t-intervals:
+    /// one pretraining seed moves the attentive probe by more than the probe's own bootstrap interval on this data
+    /// (experiments/README.md, fifth round), so one seed cannot tell a recipe's gain.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<MethodResult>> RunSeeds(BenchmarkOptions options, IReadOnlyList<long> seeds, TextWriter output)
+    {
+        var perSeed = new List<IReadOnlyList<MethodResult>>();
+        foreach (var seed in seeds)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"==== seed {seed}"));
+            perSeed.Add(Run(options with { Seed = seed, RunDir = SeedDir(options.RunDir, seed) }, output));
+        }
+        var table = SeedTable(seeds, perSeed, options.Data.Classes);
+        output.WriteLine();
+        output.Write(table);
+        VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(options.RunDir, "benchmark.md"), table);
+        var methods = perSeed[0].Select(r => r.Method).ToList();
+        VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(options.RunDir, "benchmark.json"), JsonSerializer.Serialize(new
+        {
+            seeds,
+            runs = seeds.Select(s => SeedDir(options.RunDir, s)),
+            methods = methods.Select((m, i) => new
+            {
+                method = m,
+                sets = SeedSets.Select(set => new
+                {
+                    set = set.Name,
+                    probes = s_probes.Select(p => new
+                    {
+                        probe = p,
+                        random = SeedMean.Of([.. perSeed.Select(r => set.Random(r[i])[p].Top1)]),
+                        pretrained = SeedMean.Of([.. perSeed.Select(r => set.Pretrained(r[i])[p].Top1)]),
+                        gain = SeedMean.Of([.. perSeed.Select(r => set.Pretrained(r[i])[p].Top1 - set.Random(r[i])[p].Top1)]),
+                    }),
+                }),
+                wall_seconds = perSeed.Select(r => r[i].WallSeconds),
+            }),
+        }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, IncludeFields = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        output.WriteLine($"written: {Path.Combine(options.RunDir, "benchmark.md")}, {Path.Combine(options.RunDir, "benchmark.json")}");
+        return perSeed;
+    }
+
+    internal static string SeedDir(string runDir, long seed) => Path.Combine(runDir, string.Create(CultureInfo.InvariantCulture, $"seed-{seed}"));
+
+    private static readonly (string Name, Func<MethodResult, Dictionary<string, Cell>> Random, Func<MethodResult, Dictionary<string, Cell>> Pretrained)[] SeedSets =
+    [
+        ("nuisance", r => r.Random, r => r.Pretrained),
+        ("transfer", r => r.TransferRandom, r => r.TransferPretrained),
+    ];
+
+    internal static string SeedTable(IReadOnlyList<long> seeds, IReadOnlyList<IReadOnlyList<MethodResult>> perSeed, int classes)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        static string Points(SeedMean m, bool signed)
+        {
+            var f = signed ? "+0.0;-0.0" : "F1";
+            var inv = CultureInfo.InvariantCulture;
+            var mean = (m.Mean * 100).ToString(f, inv);
+            return double.IsNaN(m.Low) ? mean : $"{mean} [{(m.Low * 100).ToString(f, inv)}, {(m.High * 100).ToString(f, inv)}]";
+        }
+        var sb = new StringBuilder();
+        sb.AppendLine(string.Create(inv, $"Top-1 % on the test split, mean over seeds {string.Join(", ", seeds)} [95% t-interval over seeds]; each seed is the pretraining's, the random encoder's and the probes'; chance {100.0 / classes:F1}%"));
+        sb.AppendLine();
+        sb.AppendLine("| method | set | probe | random | pretrained | gain (points) | gain per seed | sd of gain |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|");
+        for (var i = 0; i < perSeed[0].Count; i++)
+        {
+            foreach (var (name, random, pretrained) in SeedSets)
+            {
+                foreach (var p in s_probes)
+                {
+                    var r = SeedMean.Of([.. perSeed.Select(x => random(x[i])[p].Top1)]);
+                    var t = SeedMean.Of([.. perSeed.Select(x => pretrained(x[i])[p].Top1)]);
+                    var gains = perSeed.Select(x => pretrained(x[i])[p].Top1 - random(x[i])[p].Top1).ToList();
+                    var g = SeedMean.Of(gains);
+                    sb.AppendLine(string.Create(inv, $"| {perSeed[0][i].Method} | {name} | {p} | {Points(r, false)} | {Points(t, false)} | {Points(g, true)} | {string.Join(", ", gains.Select(x => (x * 100).ToString("+0.0;-0.0", inv)))} | {(double.IsNaN(g.StdDev) ? "" : (g.StdDev * 100).ToString("F1", inv))} |"));
+                }
+            }
+        }
+        sb.AppendLine();
+        foreach (var i in Enumerable.Range(0, perSeed[0].Count))
+        {
+            var walls = perSeed.Select(x => x[i].WallSeconds).ToList();
+            sb.AppendLine(string.Create(inv, $"- {perSeed[0][i].Method}: pretraining {string.Join(", ", perSeed.Select(x => x[i].Steps))} steps in {string.Join(", ", walls.Select(w => TimeSpan.FromSeconds(w).ToString(@"mm\:ss", inv)))} (per seed; each seed's own table is in seed-N/benchmark.md)"));
+        }
+        return sb.ToString();
     }
 
     // The ceiling through `videossl finetune`'s own entry point, pointed at the benchmark's labeled splits: train fits,
@@ -349,7 +478,22 @@ internal static class BenchmarkCommand
         var tokenConfig = ProbeConfig("attentive", options, 0, 0);
         var results = new Dictionary<string, Cell>[2];
         double frameProbe = double.NaN, rawFrame = double.NaN;
-        for (var e = 0; e < 2; e++)
+        // The random encoder's probes depend only on its shape, the seed, the labeled set and the probe grids: a second
+        // run with the same ones (another recipe, same seeds) reads them from the cache instead of probing for minutes.
+        var cache = RandomProbeCache(options, encoderConfig, root);
+        if (RandomProbeCached(cache) is { } cached)
+        {
+            output.WriteLine($"{Path.GetFileName(outDir)} random: from {cache} (the same encoder shape, seed, labeled set and probe grids)");
+            foreach (var kind in s_probes)
+            {
+                var dir = Path.Combine(outDir, "random", kind);
+                Directory.CreateDirectory(dir);
+                File.Copy(Path.Combine(cache, kind, "predictions.csv"), Path.Combine(dir, "predictions.csv"), overwrite: true);
+            }
+            results[0] = cached.Cells;
+            rawFrame = cached.RawFrame;
+        }
+        for (var e = results[0] is null ? 0 : 1; e < 2; e++)
         {
             var isPretrained = e == 1;
             var name = isPretrained ? "pretrained" : "random";
@@ -397,6 +541,10 @@ internal static class BenchmarkCommand
                 {
                     rawFrame = RidgeTop1(rawTrain, frames["raw-test"], numClasses);
                 }
+                if (!isPretrained)
+                {
+                    SaveRandomProbes(cache, dir, cells, rawFrame);
+                }
             }
             finally
             {
@@ -408,6 +556,53 @@ internal static class BenchmarkCommand
         }
         return new ProbeSet(results[0], results[1], frameProbe, rawFrame);
     }
+
+    internal sealed record CachedRandomProbes(Dictionary<string, Cell> Cells, double RawFrame);
+
+    // {labeled set root}/random-probes/{hash}: the key holds everything the random encoder's results depend on.
+    private static string RandomProbeCache(BenchmarkOptions options, VideoViTConfig encoderConfig, string root)
+    {
+        var stamp = Path.Combine(root, NuisanceDatasetWriter.StampFile);
+        var key = JsonSerializer.Serialize(new
+        {
+            encoder = encoderConfig,
+            options.Seed,
+            stamp = File.Exists(stamp) ? File.ReadAllText(stamp) : string.Empty,
+            options.LinearEpochs, options.AttentiveEpochs, options.LinearLr, options.LinearWd, options.AttentiveLr, options.AttentiveWd, options.KnnK,
+        });
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16];
+        return Path.Combine(root, "random-probes", hash);
+    }
+
+    private static CachedRandomProbes? RandomProbeCached(string cache)
+    {
+        var path = Path.Combine(cache, "probes.json");
+        if (!File.Exists(path) || s_probes.Any(k => !File.Exists(Path.Combine(cache, k, "predictions.csv"))))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonSerializer.Deserialize<CachedRandomProbes>(File.ReadAllText(path), s_cacheJson);
+        }
+        catch (JsonException)
+        {
+            return null;  // a damaged cache entry is probed again and rewritten
+        }
+    }
+
+    // predictions.csv first, probes.json (atomically) last: an entry without probes.json is never read.
+    private static void SaveRandomProbes(string cache, string probeDir, Dictionary<string, Cell> cells, double rawFrame)
+    {
+        foreach (var kind in s_probes)
+        {
+            Directory.CreateDirectory(Path.Combine(cache, kind));
+            File.Copy(Path.Combine(probeDir, kind, "predictions.csv"), Path.Combine(cache, kind, "predictions.csv"), overwrite: true);
+        }
+        VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(cache, "probes.json"), JsonSerializer.Serialize(new CachedRandomProbes(cells, rawFrame), s_cacheJson));
+    }
+
+    private static readonly JsonSerializerOptions s_cacheJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     // Batches of 32 (linear) and 16 (attentive) clips, fewer when the training split is smaller.
     private static ProbeConfig ProbeConfig(string kind, BenchmarkOptions options, double lr, double wd, int trainCount = int.MaxValue) => new()

@@ -253,8 +253,15 @@ public sealed class Rope3d
     public int GridWidth { get; }
     public RopePairing Pairing { get; }
 
-    /// <summary>(cos, sin) per axis for positions [B, N], each [B, 1, N, AxisDim], in <paramref name="dtype"/>.</summary>
-    public (Tensor Cos, Tensor Sin)[] Angles(Tensor positions, ScalarType dtype)
+    // The rotated width: the whole head when it is even (the unrotated rest gets cos 1, sin 0, which leaves it exactly as
+    // it is), else the three axis parts only, the odd rest concatenated back after the rotation.
+    private int Rotated => HeadDim % 2 == 0 ? HeadDim : 3 * AxisDim;
+
+    /// <summary>
+    /// cos and sin for positions [B, N], each [B, 1, N, w] in <paramref name="dtype"/>: [t | h | w | rest] along the
+    /// last dim, w the whole head dim when it is even (rest: cos 1, sin 0).
+    /// </summary>
+    public (Tensor Cos, Tensor Sin) Angles(Tensor positions, ScalarType dtype)
     {
         using var scope = Torch.NewScope();
         var perFrame = (long)GridHeight * GridWidth;
@@ -268,37 +275,49 @@ public sealed class Rope3d
         // omega = 1 / 10000^(i / (d/2)) in the activations' dtype, as the official code builds it from x.dtype.
         var omega = Torch.Arange(0, half, 1, ScalarType.Float32, ids.Device).To(dtype).Div(half / 1.0);
         omega = Torch.Full([half], 10000.0, dtype, ids.Device).Pow(omega).Reciprocal();
-        var result = new (Tensor, Tensor)[3];
-        var axes = new[] { t, h, w };
-        for (var a = 0; a < 3; a++)
+        var cosParts = new List<Tensor>(7);
+        var sinParts = new List<Tensor>(7);
+        foreach (var axis in new[] { t, h, w })
         {
-            var freq = axes[a].To(dtype).Unsqueeze(-1) * omega; // [B, N, d/2]
+            var freq = axis.To(dtype).Unsqueeze(-1) * omega; // [B, N, d/2]
             var (sin, cos) = (freq.Sin(), freq.Cos());
-            (sin, cos) = Pairing == RopePairing.Official
-                ? (Torch.Cat([sin, sin], -1), Torch.Cat([cos, cos], -1))
-                : (sin.RepeatInterleave(2, -1), cos.RepeatInterleave(2, -1));
-            result[a] = (scope.MoveToOuter(cos.Unsqueeze(1)), scope.MoveToOuter(sin.Unsqueeze(1)));
+            if (Pairing == RopePairing.Official)
+            {
+                cosParts.AddRange([cos, cos]);
+                sinParts.AddRange([sin, sin]);
+            }
+            else
+            {
+                cosParts.Add(cos.RepeatInterleave(2, -1));
+                sinParts.Add(sin.RepeatInterleave(2, -1));
+            }
         }
-        return result;
+        if (Rotated > 3 * AxisDim)
+        {
+            var shape = new long[] { positions.Size(0), positions.Size(1), Rotated - (3L * AxisDim) };
+            cosParts.Add(Torch.Ones(shape, dtype, ids.Device));
+            sinParts.Add(Torch.Zeros(shape, dtype, ids.Device));
+        }
+        return (scope.MoveToOuter(Torch.Cat(cosParts, -1).Unsqueeze(1)), scope.MoveToOuter(Torch.Cat(sinParts, -1).Unsqueeze(1)));
     }
 
-    /// <summary>Rotates the t, h, w parts of q or k [B, H, N, hd]: x·cos + rot(x)·sin with rot pairing adjacent elements (−x1, x0).</summary>
-    public Tensor Apply(Tensor x, (Tensor Cos, Tensor Sin)[] angles)
+    /// <summary>
+    /// Rotates the t, h, w parts of q or k [B, H, N, hd]: x·cos + rot(x)·sin with rot pairing adjacent elements
+    /// (−x1, x0), as vjepa2's rotate_queries_or_keys does per axis; the pairs never straddle two axes (each part is even),
+    /// so one rotation over the concatenated tables gives the same elementwise products.
+    /// </summary>
+    public Tensor Apply(Tensor x, (Tensor Cos, Tensor Sin) angles)
     {
         using var scope = Torch.NewScope();
-        var parts = new List<Tensor>(4);
-        for (var a = 0; a < 3; a++)
+        var part = Rotated == HeadDim ? x : x.Narrow(-1, 0, Rotated);
+        var pairs = part.Reshape([.. part.Shape[..^1], Rotated / 2, 2]);
+        var rotated = Torch.Stack([pairs.Select(-1, 1).Neg(), pairs.Select(-1, 0)], -1).Flatten(-2);
+        var y = part * angles.Cos + rotated * angles.Sin;
+        if (Rotated < HeadDim)
         {
-            var part = x.Narrow(-1, (long)a * AxisDim, AxisDim);
-            var pairs = part.Reshape([.. part.Shape[..^1], AxisDim / 2, 2]);
-            var rotated = Torch.Stack([pairs.Select(-1, 1).Neg(), pairs.Select(-1, 0)], -1).Flatten(-2);
-            parts.Add(part * angles[a].Cos + rotated * angles[a].Sin);
+            y = Torch.Cat([y, x.Narrow(-1, Rotated, HeadDim - Rotated)], -1);
         }
-        if (3 * AxisDim < HeadDim)
-        {
-            parts.Add(x.Narrow(-1, 3L * AxisDim, HeadDim - (3L * AxisDim)));
-        }
-        return scope.MoveToOuter(Torch.Cat(parts, -1));
+        return scope.MoveToOuter(y);
     }
 }
 

@@ -12,6 +12,30 @@ public readonly record struct Interval(double Value, double Low, double High)
 }
 
 /// <summary>
+/// A mean over independent runs (e.g. pretraining seeds) with its 95% Student-t interval: what a figure that varies by
+/// several points from seed to seed needs before two recipes are compared. One value gives no interval (NaN bounds).
+/// </summary>
+public readonly record struct SeedMean(double Mean, double StdDev, double Low, double High, int Count)
+{
+    public static SeedMean Of(IReadOnlyList<double> values)
+    {
+        var n = values.Count;
+        if (n == 0)
+        {
+            return new SeedMean(double.NaN, double.NaN, double.NaN, double.NaN, 0);
+        }
+        var mean = values.Average();
+        if (n == 1)
+        {
+            return new SeedMean(mean, double.NaN, double.NaN, double.NaN, 1);
+        }
+        var sd = Statistics.StandardDeviation(values);  // n - 1 in the denominator
+        var half = MathNet.Numerics.Distributions.StudentT.InvCDF(0, 1, n - 1, 0.975) * sd / Math.Sqrt(n);
+        return new SeedMean(mean, sd, mean - half, mean + half, n);
+    }
+}
+
+/// <summary>
 /// A classifier's test results read back from predictions.csv (<c>video,label,pred_1,score_1,...</c>, one row per
 /// video, views already averaged): top-1 / top-5, per-class accuracy, the confusion matrix and bootstrap confidence
 /// intervals over the test videos.

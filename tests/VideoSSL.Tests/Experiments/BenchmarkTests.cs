@@ -84,6 +84,87 @@ public class BenchmarkTests
         }
     }
 
+    // --seeds 0,1: the whole benchmark once per seed into RUN/seed-N, each seed the pretraining's (replacing the recipe's)
+    // as well as the random encoder's and the probes'; RUN/benchmark.md holds the mean gain over seeds.
+    [Fact]
+    public void Several_seeds_pretrain_with_their_own_seed_and_report_the_mean_gain()
+    {
+        var root = Directory.CreateTempSubdirectory("vssl-benchmark-seeds-").FullName;
+        try
+        {
+            var options = Tiny(root);
+            var output = new StringWriter();
+            var perSeed = BenchmarkCommand.RunSeeds(options, [0, 1], output);
+
+            Assert.Equal(2, perSeed.Count);
+            foreach (var seed in new long[] { 0, 1 })
+            {
+                var dir = BenchmarkCommand.SeedDir(options.RunDir, seed);
+                Assert.True(File.Exists(Path.Combine(dir, "benchmark.md")));
+                using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "videomae", "pretrain", "config.json")));
+                Assert.Equal(seed, config.RootElement.GetProperty("seed").GetInt64());
+                using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "videomae", "pretraining.json")));
+                Assert.Equal(seed, summary.RootElement.GetProperty("Seed").GetInt64());
+            }
+            Assert.NotEqual(File.ReadAllBytes(Path.Combine(BenchmarkCommand.SeedDir(options.RunDir, 0), "videomae", "pretrain", "checkpoints", "last.safetensors")),
+                File.ReadAllBytes(Path.Combine(BenchmarkCommand.SeedDir(options.RunDir, 1), "videomae", "pretrain", "checkpoints", "last.safetensors")));
+
+            var table = File.ReadAllText(Path.Combine(options.RunDir, "benchmark.md"));
+            Assert.Contains("mean over seeds 0, 1", table, StringComparison.Ordinal);
+            var rows = table.Split('\n').Where(l => l.StartsWith("| videomae |", StringComparison.Ordinal)).ToList();
+            Assert.Equal(6, rows.Count);
+            var attentive = Assert.Single(rows, l => l.StartsWith("| videomae | nuisance | attentive |", StringComparison.Ordinal));
+            var gains = perSeed.Select(r => r[0].Pretrained["attentive"].Top1 - r[0].Random["attentive"].Top1).ToList();
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            Assert.Contains($"| {(gains.Average() * 100).ToString("+0.0;-0.0", inv)} [", attentive, StringComparison.Ordinal);
+            Assert.Contains(string.Join(", ", gains.Select(g => (g * 100).ToString("+0.0;-0.0", inv))), attentive, StringComparison.Ordinal);
+            using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(options.RunDir, "benchmark.json")));
+            var gain = json.RootElement.GetProperty("methods")[0].GetProperty("sets")[0].GetProperty("probes")[1].GetProperty("gain");
+            Assert.Equal(gains.Average(), gain.GetProperty("mean").GetDouble(), 12);
+            Assert.Equal(2, gain.GetProperty("count").GetInt32());
+
+            // A second benchmark with the same encoder shape, seed, labeled set and grids reads the random encoder's
+            // probes from the cache: the same figures, no second probing.
+            var cachedOutput = new StringWriter();
+            var second = Assert.Single(BenchmarkCommand.Run(options with { Seed = 1, RunDir = Path.Combine(root, "again") }, cachedOutput));
+            Assert.Contains("test random: from ", cachedOutput.ToString(), StringComparison.Ordinal);
+            Assert.Contains("transfer random: from ", cachedOutput.ToString(), StringComparison.Ordinal);
+            Assert.Equal(perSeed[1][0].Random, second.Random);
+            Assert.Equal(perSeed[1][0].TransferRandom, second.TransferRandom);
+            Assert.Equal(perSeed[1][0].Pretrained["attentive"], second.Pretrained["attentive"]);
+            Assert.True(File.Exists(Path.Combine(root, "again", "videomae", "test", "random", "attentive", "predictions.csv")));
+            // Another grid is another key: probed again.
+            var otherGrid = new StringWriter();
+            BenchmarkCommand.Run(options with { Seed = 1, Reuse = true, RunDir = Path.Combine(root, "again"), AttentiveLr = [3e-3] }, otherGrid);
+            Assert.DoesNotContain("random: from ", otherGrid.ToString(), StringComparison.Ordinal);
+
+            // A seed from --set would pretrain with another seed than the random encoder's: refused, as is reusing a
+            // seed's checkpoint under another seed.
+            var set = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { Overrides = [.. options.Overrides, "seed=3"], RunDir = Path.Combine(root, "other") }, TextWriter.Null));
+            Assert.Contains("--seed", set.Message, StringComparison.Ordinal);
+            var reuse = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { Reuse = true, Seed = 0, RunDir = BenchmarkCommand.SeedDir(options.RunDir, 1) }, TextWriter.Null));
+            Assert.Contains("pretrained with seed 1", reuse.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_mean_over_seeds_has_a_student_t_interval()
+    {
+        var m = VideoSSL.Plots.SeedMean.Of([1.0, 2.0, 3.0]);
+        Assert.Equal(2.0, m.Mean, 12);
+        Assert.Equal(1.0, m.StdDev, 12);
+        // t(0.975, 2 degrees of freedom) = 4.302653; half-width 4.302653 * 1 / sqrt(3).
+        Assert.Equal(2.0 - 4.302653 / Math.Sqrt(3), m.Low, 5);
+        Assert.Equal(2.0 + 4.302653 / Math.Sqrt(3), m.High, 5);
+        var one = VideoSSL.Plots.SeedMean.Of([0.5]);
+        Assert.Equal(0.5, one.Mean);
+        Assert.True(double.IsNaN(one.Low) && double.IsNaN(one.High));
+    }
+
     // --ceiling: the shipped supervised recipe, shrunk to one epoch of the tiny labeled split, runs through `videossl
     // finetune`'s entry point into RUN/supervised/, and its test top-1 with an interval lands in benchmark.md and .json.
     [Fact]

@@ -271,6 +271,16 @@ public class VJepaTests
                     Assert.Equal(expected, y[(a * 4) + i], 4);
                 }
             }
+            // Head dims 13 and 14 keep the same 4 dims per axis and leave 1 or 2 dims unrotated, bit for bit (the even
+            // rest rides through the rotation with cos 1, sin 0; the odd one is concatenated back).
+            foreach (var headDim in new[] { 13, 14 })
+            {
+                var wide = Enumerable.Range(1, headDim).Select(v => (float)v).ToArray();
+                var rw = new Rope3d(headDim, 3, 4, pairing);
+                var yw = rw.Apply(Tensor.From(wide, 1, 1, 1, headDim), rw.Angles(positions, ScalarType.Float32)).ToArray<float>();
+                Assert.Equal(y, yw[..12]);
+                Assert.Equal(wide[12..], yw[12..]);
+            }
         }
     }
 
