@@ -44,7 +44,7 @@ internal sealed record BenchmarkOptions
     public string TransferRoot { get; init; } = Path.Combine("data", "nuisance_transfer");
 
     /// <summary>The transfer set: the same motions drawn with other nuisance statistics (and another seed) than the pool.</summary>
-    public NuisanceDatasetOptions Transfer { get; init; } = new() { Stats = NuisanceStats.Transfer, Seed = 8765, TrainPerClass = 20, DevPerClass = 5, TestPerClass = 10 };
+    public NuisanceDatasetOptions Transfer { get; init; } = NuisanceDatasetOptions.Transfer;
 
     public int LinearEpochs { get; init; } = 60;
 

@@ -73,13 +73,16 @@ internal static class DataCommand
         var ssv2 = new Option<bool>("--ssv2") { Description = "Also write the Something-Something v2 layout (webm + JSON)" };
         var transfer = new Option<bool>("--transfer") { Description = "Draw the transfer set's nuisance statistics (other palettes, textures, backgrounds; more distractors and camera jitter)" };
         var defaults = new NuisanceDatasetOptions();
+        var transferDefaults = NuisanceDatasetOptions.Transfer;
+        // Counts and seed default to the benchmark's labeled set, or with --transfer to its transfer set.
+        string Default(Func<NuisanceDatasetOptions, int> value) => $"default {value(defaults)}; {value(transferDefaults)} with --transfer";
         var classes = new Option<int>("--classes") { Description = $"Number of classes (1..{NuisanceVideo.Classes.Count})", DefaultValueFactory = _ => defaults.Classes };
-        var train = new Option<int>("--train-per-class") { DefaultValueFactory = _ => defaults.TrainPerClass };
-        var dev = new Option<int>("--dev-per-class") { DefaultValueFactory = _ => defaults.DevPerClass };
-        var test = new Option<int>("--test-per-class") { DefaultValueFactory = _ => defaults.TestPerClass };
+        var train = new Option<int?>("--train-per-class") { Description = Default(o => o.TrainPerClass) };
+        var dev = new Option<int?>("--dev-per-class") { Description = Default(o => o.DevPerClass) };
+        var test = new Option<int?>("--test-per-class") { Description = Default(o => o.TestPerClass) };
         var size = new Option<int>("--size") { Description = "Frame side (even)", DefaultValueFactory = _ => defaults.Size };
         var frames = new Option<int>("--frames") { DefaultValueFactory = _ => defaults.Frames };
-        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => defaults.Seed };
+        var seed = new Option<int?>("--seed") { Description = Default(o => o.Seed) };
         var command = new Command("nuisance", "Write the labeled nuisance-rich motion set (train/dev/test) in the Kinetics and optionally SSv2 layout")
         {
             output, ssv2, transfer, classes, train, dev, test, size, frames, seed,
@@ -90,16 +93,16 @@ internal static class DataCommand
             {
                 throw new ArgumentException($"--size {parse.GetValue(size)}: must be even and at least 8 (yuv420p)");
             }
-            var options = new NuisanceDatasetOptions
+            var basis = parse.GetValue(transfer) ? transferDefaults : defaults;
+            var options = basis with
             {
                 Classes = parse.GetValue(classes),
-                TrainPerClass = parse.GetValue(train),
-                DevPerClass = parse.GetValue(dev),
-                TestPerClass = parse.GetValue(test),
+                TrainPerClass = parse.GetValue(train) ?? basis.TrainPerClass,
+                DevPerClass = parse.GetValue(dev) ?? basis.DevPerClass,
+                TestPerClass = parse.GetValue(test) ?? basis.TestPerClass,
                 Size = parse.GetValue(size),
                 Frames = parse.GetValue(frames),
-                Seed = parse.GetValue(seed),
-                Stats = parse.GetValue(transfer) ? NuisanceStats.Transfer : NuisanceStats.Default,
+                Seed = parse.GetValue(seed) ?? basis.Seed,
                 Ssv2 = parse.GetValue(ssv2),
             };
             string root = parse.GetValue(output)!;

@@ -36,6 +36,12 @@ public sealed record NuisanceDatasetOptions
     public bool Ssv2 { get; init; }
 
     public string Ffmpeg { get; init; } = "ffmpeg";
+
+    /// <summary>
+    /// The benchmark's transfer set: the same motions drawn with other nuisance statistics and another seed than the
+    /// pool and the labeled set, 20 / 5 / 10 clips per class (what `videossl data nuisance --transfer` writes by default).
+    /// </summary>
+    public static NuisanceDatasetOptions Transfer { get; } = new() { Stats = NuisanceStats.Transfer, Seed = 8765, TrainPerClass = 20, DevPerClass = 5, TestPerClass = 10 };
 }
 
 /// <summary>

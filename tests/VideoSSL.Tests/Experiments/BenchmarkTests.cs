@@ -151,6 +151,39 @@ public class BenchmarkTests
         }
     }
 
+    // `videossl data nuisance --transfer` writes the benchmark's transfer set by default: its counts and its seed.
+    [Fact]
+    public void Data_nuisance_transfer_defaults_to_the_benchmarks_transfer_set()
+    {
+        var root = Directory.CreateTempSubdirectory("vssl-nuisance-transfer-").FullName;
+        try
+        {
+            var transfer = Path.Combine(root, "transfer");
+            Assert.Equal(0, DataCommand.Create().Parse(["nuisance", "--out", transfer, "--transfer", "--classes", "1", "--size", "16", "--frames", "4"]).Invoke());
+            var expected = new BenchmarkOptions { Methods = [], RunDir = root }.Transfer;
+            using (var stamp = JsonDocument.Parse(File.ReadAllText(Path.Combine(transfer, NuisanceDatasetWriter.StampFile))))
+            {
+                var options = stamp.RootElement.GetProperty("options");
+                Assert.Equal(expected.TrainPerClass, options.GetProperty("TrainPerClass").GetInt32());
+                Assert.Equal(expected.DevPerClass, options.GetProperty("DevPerClass").GetInt32());
+                Assert.Equal(expected.TestPerClass, options.GetProperty("TestPerClass").GetInt32());
+                Assert.Equal(expected.Seed, options.GetProperty("Seed").GetInt32());
+            }
+            Assert.Equal(expected.TestPerClass, File.ReadAllLines(Path.Combine(NuisanceDatasetWriter.KineticsDir(transfer), "test.csv")).Length - 1);
+
+            // Given counts and seed still win.
+            var plain = Path.Combine(root, "plain");
+            Assert.Equal(0, DataCommand.Create().Parse(["nuisance", "--out", plain, "--transfer", "--classes", "1", "--train-per-class", "1", "--dev-per-class", "1", "--test-per-class", "1", "--seed", "3", "--size", "16", "--frames", "4"]).Invoke());
+            using var given = JsonDocument.Parse(File.ReadAllText(Path.Combine(plain, NuisanceDatasetWriter.StampFile)));
+            Assert.Equal(1, given.RootElement.GetProperty("options").GetProperty("TrainPerClass").GetInt32());
+            Assert.Equal(3, given.RootElement.GetProperty("options").GetProperty("Seed").GetInt32());
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_mean_over_seeds_has_a_student_t_interval()
     {
