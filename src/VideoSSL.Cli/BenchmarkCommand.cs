@@ -327,7 +327,7 @@ internal static class BenchmarkCommand
             frame_probe_raw_pixels_top1 = rawFrame,
             methods = results,
             supervised,
-        }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        }, s_reportJson));
         output.WriteLine($"written: {Path.Combine(options.RunDir, "benchmark.md")}, {Path.Combine(options.RunDir, "benchmark.json")}");
         return results;
     }
@@ -371,7 +371,7 @@ internal static class BenchmarkCommand
                 }),
                 wall_seconds = perSeed.Select(r => r[i].WallSeconds),
             }),
-        }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, IncludeFields = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        }, s_reportJson));
         output.WriteLine($"written: {Path.Combine(options.RunDir, "benchmark.md")}, {Path.Combine(options.RunDir, "benchmark.json")}");
         return perSeed;
     }
@@ -601,6 +601,9 @@ internal static class BenchmarkCommand
         }
         VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(cache, "probes.json"), JsonSerializer.Serialize(new CachedRandomProbes(cells, rawFrame), s_cacheJson));
     }
+
+    // benchmark.json, for one seed and over seeds (NaN where a figure does not exist, e.g. an interval of one seed).
+    private static readonly JsonSerializerOptions s_reportJson = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     private static readonly JsonSerializerOptions s_cacheJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
