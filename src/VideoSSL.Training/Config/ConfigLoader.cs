@@ -129,16 +129,51 @@ public static class ConfigLoader
         }
         catch (InvalidOperationException e)
         {
-            var at = e.Message.IndexOf(" at '", StringComparison.Ordinal);
-            var key = at >= 0 ? e.Message[(at + 5)..e.Message.IndexOf('\'', at + 5)] : null;
+            // The key is in the outer message for a scalar and in the inner one for a list element ("at 'Train:Betas:1'").
+            var key = KeyIn(e.Message) ?? KeyIn(e.InnerException?.Message);
             var origin = key is not null && origins.TryGetValue(key, out var from) ? from : path ?? "config";
             var shown = key is null ? string.Empty : $" '{ToSnake(key)}'";
             var given = key is not null && normalized.TryGetValue(key, out var raw) ? $" '{raw}'" : string.Empty;
-            throw new ConfigException($"{origin}: bad value{given} for config key{shown}: {e.InnerException?.Message ?? e.Message}", e);
+            var type = key is null ? null : PropertyTypeAt(typeof(T), key.Split(':')) ?? ElementTypeAt(typeof(T), key.Split(':'));
+            throw new ConfigException($"{origin}: bad value{given} for config key{shown}: {WhyNot(type, e.InnerException?.Message ?? e.Message)}", e);
         }
         FixAppendedLists(result, normalized);
         ConfigSchema.Validate(result, binderPath => origins.TryGetValue(binderPath, out var from) ? from : null);
         return result;
+    }
+
+    private static string? KeyIn(string? message)
+    {
+        if (message is null)
+            return null;
+        var at = message.IndexOf(" at '", StringComparison.Ordinal);
+        var end = at >= 0 ? message.IndexOf('\'', at + 5) : -1;
+        return end > at ? message[(at + 5)..end] : null;
+    }
+
+    // A list element's path ends in its index: the element type of the list the rest names.
+    private static Type? ElementTypeAt(Type root, string[] parts)
+    {
+        if (parts.Length < 2 || !int.TryParse(parts[^1], out _))
+            return null;
+        var list = PropertyTypeAt(root, parts[..^1]);
+        return list is null ? null : list.IsArray ? list.GetElementType() : list.IsGenericType ? list.GetGenericArguments()[0] : null;
+    }
+
+    // The binder's converter says "abc is not a valid value for Int32. (Parameter 'value')": .NET's type name and an
+    // argument name the user never wrote; say what the key takes instead.
+    private static string WhyNot(Type? target, string converterMessage)
+    {
+        var type = target is null ? null : Nullable.GetUnderlyingType(target) ?? target;
+        if (type == typeof(int) || type == typeof(long))
+            return "expected a whole number";
+        if (type == typeof(double) || type == typeof(float))
+            return "expected a number";
+        if (type == typeof(bool))
+            return "expected true or false";
+        if (type is { IsEnum: true })
+            return "expected one of " + string.Join(", ", Enum.GetNames(type).Select(ToSnake));
+        return System.Text.RegularExpressions.Regex.Replace(converterMessage, @"\s*\(Parameter '[^']*'\)$", string.Empty);
     }
 
     // Configuration's own JSON error names neither line nor column of the file.

@@ -60,8 +60,16 @@ public sealed class ConfigValidationTests : IDisposable
     {
         var path = Write("""{ "train": { "batch_size": 4 } }""");
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load<PretrainConfig>(path, ["train.batch_size=four"]));
-        Assert.StartsWith("--set train.batch_size=four: bad value 'four' for config key 'train.batch_size'", e.Message, StringComparison.Ordinal);
+        Assert.Equal("--set train.batch_size=four: bad value 'four' for config key 'train.batch_size': expected a whole number", e.Message);
         Assert.DoesNotContain(path, e.Message, StringComparison.Ordinal);
+        var lr = Assert.Throws<ConfigException>(() => ConfigLoader.Load<PretrainConfig>(path, ["train.base_lr=1e-3x"]));
+        Assert.Equal("--set train.base_lr=1e-3x: bad value '1e-3x' for config key 'train.base_lr': expected a number", lr.Message);
+        var crop = Assert.Throws<ConfigException>(() => ConfigLoader.Load<PretrainConfig>(path, ["data.crop=foo"]));
+        Assert.StartsWith("--set data.crop=foo: bad value 'foo' for config key 'data.crop': expected one of ", crop.Message, StringComparison.Ordinal);
+        Assert.Contains("random_resized", crop.Message, StringComparison.Ordinal);
+        var betas = Assert.Throws<ConfigException>(() => ConfigLoader.Load<PretrainConfig>(path, ["train.betas=[0.9,x]"]));
+        Assert.Contains("'x' for config key 'train.betas", betas.Message, StringComparison.Ordinal);
+        Assert.EndsWith("expected a number", betas.Message, StringComparison.Ordinal);
     }
 
     [Fact]
