@@ -26,7 +26,7 @@ internal static class BenchPretrainCommand
         var v2 = new Option<bool>("--v2") { Description = "VideoMAE V2 dual masking" };
         var method = new Option<string>("--method") { Description = "videomae, videomae_v2, vjepa or vjepa2 (registry defaults)", DefaultValueFactory = _ => "videomae" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
-        var bf16 = new Option<bool>("--bf16") { Description = "bf16 autocast (CUDA)" };
+        var bf16 = new Option<bool>("--bf16") { Description = "bf16 autocast (CUDA; on CPU as train.cpu_bf16: oneDNN bf16 matmuls)" };
         var steps = new Option<int>("--steps") { Description = "timed steps (per run with --reference)", DefaultValueFactory = _ => 10 };
         var threads = new Option<int>("--threads") { Description = "intra-op threads for both sides (0 = libtorch default)" };
         var reference = new Option<bool>("--reference") { Description = "alternate runs with the official model's step in PyTorch and print the ratio" };

@@ -25,11 +25,26 @@ internal static class EnvCommand
             var blas = System.Text.RegularExpressions.Regex.Match(config, @"BLAS_INFO=(\w+)") is { Success: true } m ? m.Groups[1].Value : null;
             var blasLibrary = ResolveBlas();
             Console.WriteLine($"BLAS          {blas ?? "unknown"}{(blasLibrary is null ? string.Empty : $" -> {blasLibrary}")}");
+            Console.WriteLine($"CPU bf16      {CpuBf16()}");
             Console.WriteLine();
             Console.WriteLine(config.TrimEnd());
             return 0;
         });
         return command;
+    }
+
+    // train.cpu_bf16 pays only where oneDNN has bf16 instructions: 1.5-1.7x the fp32 V-JEPA quick-start step with
+    // AVX512-BF16 (experiments/README.md, ninth round); without them oneDNN emulates bf16 (not measured here).
+    private static string CpuBf16()
+    {
+        const string cpuinfo = "/proc/cpuinfo";
+        if (!File.Exists(cpuinfo))
+        {
+            return "unknown (no /proc/cpuinfo)";
+        }
+        var flags = File.ReadLines(cpuinfo).FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal))?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+        var found = flags.Where(f => f is "avx512_bf16" or "amx_bf16").ToList();
+        return found.Count > 0 ? $"{string.Join(", ", found)}: train.cpu_bf16 speeds up pretraining" : "no avx512_bf16 or amx_bf16: leave train.cpu_bf16 off (bf16 would be emulated, likely slower than fp32)";
     }
 
     // Debian's libtorch links the libblas.so.3 alternative; which library that is decides matmul speed.

@@ -254,8 +254,17 @@ public static unsafe partial class Torch
         return new Tensor(result);
     }
 
-    public static Tensor LayerNorm(Tensor input, long[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5) =>
-        A.LayerNorm.Call(T(input), Ints(normalizedShape), T(weight), T(bias), D(eps));
+    public static Tensor LayerNorm(Tensor input, long[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
+    {
+        // CUDA autocast runs layer_norm in fp32 (its fp32 list); libtorch 1.13's CPU autocast leaves it out and the CPU
+        // kernel refuses a bf16 input with fp32 weights, so a CPU region gets the CUDA behaviour by hand.
+        if (AutocastScope.Active is { Device.IsCuda: false } && input.Dtype is ScalarType.BFloat16 or ScalarType.Float16)
+        {
+            using var single = input.To(ScalarType.Float32);
+            return A.LayerNorm.Call(T(single), Ints(normalizedShape), T(weight), T(bias), D(eps));
+        }
+        return A.LayerNorm.Call(T(input), Ints(normalizedShape), T(weight), T(bias), D(eps));
+    }
 
     /// <summary>torch.nn.functional.batch_norm; updates running statistics in training mode.</summary>
     public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias, bool training, double momentum = 0.1, double eps = 1e-5) =>

@@ -96,7 +96,7 @@ public sealed class Pretrainer
     {
         private readonly IPretrainTask _task = owner._task;
         private readonly Device _device = owner._device;
-        private readonly bool _autocast = owner._device.IsCuda && owner._config.Train.Bf16;
+        private readonly bool _autocast = owner._device.IsCuda ? owner._config.Train.Bf16 : owner._config.Train.CpuBf16;
         private readonly bool _pictures = owner._run is not null && (owner._hooks.OnReconstruction is not null || owner._hooks.OnMasks is not null);
 
         // Reconstruction grids and mask pictures show the same clips at every step (the first of the first batch this process sees).

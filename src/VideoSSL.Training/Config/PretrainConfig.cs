@@ -174,6 +174,11 @@ public sealed record OptimSection
     public string Device { get; init; } = "cpu";
     /// <summary>bf16 autocast on CUDA.</summary>
     public bool Bf16 { get; init; } = true;
+    /// <summary>
+    /// bf16 autocast on CPU (oneDNN's bf16 matmuls): 1.5-1.7x the fp32 step of the V-JEPA quick start on a CPU with
+    /// AVX512-BF16; without those instructions bf16 is emulated (likely slower, not measured), so off unless a recipe asks.
+    /// </summary>
+    public bool CpuBf16 { get; init; }
     /// <summary>libtorch intra-op threads (0 = its default).</summary>
     public int Threads { get; init; }
 }

@@ -97,6 +97,26 @@ public class AutogradTests
     }
 
     [Fact]
+    public void Layer_norm_of_a_bf16_input_runs_in_fp32_under_cpu_autocast_as_under_cuda()
+    {
+        using var scope = NewScope();
+        ManualSeed(3);
+        var x = Randn([4, 6]).To(ScalarType.BFloat16);
+        var w = Randn([6]).RequiresGrad_();
+        var b = Randn([6]);
+        var expected = LayerNorm(x.To(ScalarType.Float32), [6], w, b).ToArray<float>();
+        Tensor y;
+        using (Autocast(VideoSSL.Torch.Device.CPU))
+        {
+            y = LayerNorm(x, [6], w, b);
+        }
+        Assert.Equal(ScalarType.Float32, y.Dtype);
+        Assert.Equal(expected, y.ToArray<float>());
+        y.Sum().Backward();
+        Assert.NotNull(w.Grad);
+    }
+
+    [Fact]
     public void Cpu_autocast_runs_linear_in_bf16_and_restores()
     {
         using var scope = NewScope();
