@@ -99,9 +99,13 @@ public sealed class TestResults
     /// 95% percentile-bootstrap interval of top-k accuracy: <paramref name="resamples"/> resamples of the test videos
     /// with replacement (Mersenne Twister with a fixed seed, so a report is reproducible).
     /// </summary>
-    public Interval Bootstrap(int k, int resamples = 2000, int seed = 0)
+    public Interval Bootstrap(int k, int resamples = 2000, int seed = 0) => Bootstrap(Hits(k), resamples, seed);
+
+    /// <summary>
+    /// The same interval for per-video scores in [0, 1], e.g. the fraction of several probes that got each video right.
+    /// </summary>
+    public static Interval Bootstrap(double[] hits, int resamples = 2000, int seed = 0)
     {
-        var hits = Hits(k);
         if (hits.Length == 0)
         {
             return new Interval(double.NaN, double.NaN, double.NaN);

@@ -22,6 +22,12 @@ public static class Seeds
     /// </summary>
     public static long ForRank(long seed, int rank) => rank == 0 ? seed : Derive(seed, rank, -2);
 
+    /// <summary>
+    /// The seed of the <paramref name="repeat"/>-th repetition of a run seeded <paramref name="seed"/> (a probe trained
+    /// again on the same features); repetition 0 keeps the seed, so one repetition equals the unrepeated run.
+    /// </summary>
+    public static long ForRepeat(long seed, int repeat) => repeat == 0 ? seed : Derive(seed, repeat, -3);
+
     // SplitMix64 finaliser: every input bit affects every output bit.
     private static ulong Mix(ulong z)
     {

@@ -73,6 +73,28 @@ public class BenchmarkTests
             Assert.Equal((r.Steps, r.FinalLoss, r.WallSeconds), (reused.Steps, reused.FinalLoss, reused.WallSeconds));
             Assert.Equal("lr 0.003, wd 0.01", reused.Pretrained["attentive"].Chosen);
             Assert.Equal(metrics, File.ReadAllText(Path.Combine(options.RunDir, "videomae", "pretrain", "metrics.jsonl")));
+
+            // --probe-seeds 3: three heads per grid point; the first keeps the seed (its predictions are the one-head
+            // run's), the figure is the mean of the three, and the one-head cache of the random encoder is not read.
+            var attentiveDir = Path.Combine(options.RunDir, "videomae", "test", "pretrained", "attentive");
+            var oneHead = File.ReadAllText(Path.Combine(attentiveDir, "predictions.csv"));
+            var threeOutput = new StringWriter();
+            var three = Assert.Single(BenchmarkCommand.Run(options with { Reuse = true, AttentiveLr = [3e-3], ProbeSeeds = 3 }, threeOutput));
+            Assert.Equal("lr 0.003, wd 0.01, mean of 3 heads", three.Pretrained["attentive"].Chosen);
+            Assert.Equal(oneHead, File.ReadAllText(Path.Combine(attentiveDir, "predictions.csv")));
+            var heads = new[] { "predictions.csv", "predictions-head-1.csv", "predictions-head-2.csv" }
+                .Select(f => VideoSSL.Plots.TestResults.Read(Path.Combine(attentiveDir, f)).Top1).ToList();
+            Assert.Equal(heads.Average(), three.Pretrained["attentive"].Top1, 12);
+            Assert.InRange(three.Pretrained["attentive"].Top1, three.Pretrained["attentive"].Low, three.Pretrained["attentive"].High);
+            Assert.DoesNotContain("random: from", threeOutput.ToString(), StringComparison.Ordinal);
+            Assert.Contains("mean of 3 heads per grid point", File.ReadAllText(Path.Combine(options.RunDir, "benchmark.md")), StringComparison.Ordinal);
+            using (var threeJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(options.RunDir, "benchmark.json"))))
+            {
+                Assert.Equal(3, threeJson.RootElement.GetProperty("probe_seeds").GetInt32());
+            }
+            Assert.NotEqual(0, VideoSSL.Data.Loading.Seeds.ForRepeat(0, 1));
+            Assert.Equal(7, VideoSSL.Data.Loading.Seeds.ForRepeat(7, 0));
+
             var other = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { Reuse = true, Overrides = ["model.patch=4"] }, TextWriter.Null));
             Assert.Contains("was pretrained with --set", other.Message, StringComparison.Ordinal);
             var missing = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { Reuse = true, RunDir = Path.Combine(root, "none") }, TextWriter.Null));
