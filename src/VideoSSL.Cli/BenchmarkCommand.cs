@@ -503,7 +503,7 @@ internal static class BenchmarkCommand
             {
                 var dir = Path.Combine(outDir, "random", kind);
                 Directory.CreateDirectory(dir);
-                File.Copy(Path.Combine(cache, kind, "predictions.csv"), Path.Combine(dir, "predictions.csv"), overwrite: true);
+                CopyPredictions(Path.Combine(cache, kind), dir);
             }
             results[0] = cached.Cells;
             rawFrame = cached.RawFrame;
@@ -616,7 +616,7 @@ internal static class BenchmarkCommand
         foreach (var kind in s_probes)
         {
             Directory.CreateDirectory(Path.Combine(cache, kind));
-            File.Copy(Path.Combine(probeDir, kind, "predictions.csv"), Path.Combine(cache, kind, "predictions.csv"), overwrite: true);
+            CopyPredictions(Path.Combine(probeDir, kind), Path.Combine(cache, kind));
         }
         VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(cache, "probes.json"), JsonSerializer.Serialize(new CachedRandomProbes(cells, rawFrame), s_cacheJson));
     }
@@ -675,11 +675,31 @@ internal static class BenchmarkCommand
         return Report(Path.Combine(dir, "knn"), [test], best.Dev, $"k {best.K}", numClasses);
     }
 
+    // A probe folder's predictions.csv and the other heads' predictions-head-N.csv, replacing every head file there.
+    private static void CopyPredictions(string from, string to)
+    {
+        DeleteHeadFiles(to);
+        foreach (var file in Directory.EnumerateFiles(from, "predictions*.csv"))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
+        }
+    }
+
+    // Head files of an earlier run with more --probe-seeds would otherwise sit beside this run's predictions.
+    private static void DeleteHeadFiles(string dir)
+    {
+        foreach (var file in Directory.EnumerateFiles(dir, "predictions-head-*.csv"))
+        {
+            File.Delete(file);
+        }
+    }
+
     // predictions.csv of the chosen probe's first head (predictions-head-N.csv of the others), and the top-1 with the 95%
     // bootstrap interval the HTML report uses: of the one head, or over videos of the fraction of heads right on each.
     private static Cell Report(string dir, IReadOnlyList<EvalResult> tests, double dev, string chosen, int numClasses)
     {
         Directory.CreateDirectory(dir);
+        DeleteHeadFiles(dir);
         var hits = new double[tests[0].Predictions.Count];
         for (var h = 0; h < tests.Count; h++)
         {

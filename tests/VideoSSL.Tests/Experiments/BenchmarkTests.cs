@@ -92,6 +92,18 @@ public class BenchmarkTests
             {
                 Assert.Equal(3, threeJson.RootElement.GetProperty("probe_seeds").GetInt32());
             }
+            // Every head's predictions go to and come back from the random encoder's cache; a one-head run leaves no
+            // head files of the three-head run behind.
+            var randomAttentive = Path.Combine(options.RunDir, "videomae", "test", "random", "attentive");
+            var randomHeads = Directory.GetFiles(randomAttentive, "predictions*.csv").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+            Assert.Equal(["predictions-head-1.csv", "predictions-head-2.csv", "predictions.csv"], randomHeads);
+            var cachedOutput = new StringWriter();
+            BenchmarkCommand.Run(options with { Reuse = true, AttentiveLr = [3e-3], ProbeSeeds = 3 }, cachedOutput);
+            Assert.Contains("test random: from", cachedOutput.ToString(), StringComparison.Ordinal);
+            Assert.Equal(randomHeads, Directory.GetFiles(randomAttentive, "predictions*.csv").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList());
+            BenchmarkCommand.Run(options with { Reuse = true, AttentiveLr = [3e-3] }, TextWriter.Null);
+            Assert.Empty(Directory.GetFiles(attentiveDir, "predictions-head-*.csv"));
+            Assert.Empty(Directory.GetFiles(randomAttentive, "predictions-head-*.csv"));
             Assert.NotEqual(0, VideoSSL.Data.Loading.Seeds.ForRepeat(0, 1));
             Assert.Equal(7, VideoSSL.Data.Loading.Seeds.ForRepeat(7, 0));
 
