@@ -39,6 +39,9 @@ case $component in
   *) echo "native/build.sh: unknown component '$component' (torch|av)" >&2; exit 2 ;;
 esac
 
+# tools/gpu/remote.sh builds on a lent CUDA machine that has cmake, a compiler and a pip torch but no network:
+# the Debian packages the dev machine's tests need would be an apt-get that cannot succeed there.
+[[ -n "${VIDEOSSL_SKIP_SYSTEM_PACKAGES:-}" ]] && need=()
 if (( ${#need[@]} )); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     echo "native/build.sh: installing ${need[*]}" >&2

@@ -22,10 +22,10 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
-#ifdef USE_C10D_GLOO
+#ifdef VS_C10D_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+#ifdef VS_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -148,10 +148,10 @@ VS_EXPORT const char* vs_dist_last_error() { return last_error.c_str(); }
 // Bit 0: Gloo compiled in; bit 1: NCCL compiled in.
 VS_EXPORT int vs_dist_backends() {
   int b = 0;
-#ifdef USE_C10D_GLOO
+#ifdef VS_C10D_GLOO
   b |= 1;
 #endif
-#ifdef USE_C10D_NCCL
+#ifdef VS_C10D_NCCL
   b |= 2;
 #endif
   return b;
@@ -211,7 +211,7 @@ VS_EXPORT int vs_dist_store_get(void* store, const char* key, uint8_t* buffer, i
 
 VS_EXPORT int vs_dist_group_gloo(void* store, int32_t rank, int32_t size, int64_t timeout_ms, void** out) {
   return guarded([&] {
-#ifdef USE_C10D_GLOO
+#ifdef VS_C10D_GLOO
     auto opts = c10d::ProcessGroupGloo::Options::create(ms(timeout_ms));
     // As torch.distributed does: GLOO_SOCKET_IFNAME picks the interface, else the hostname's address
     // (or loopback when the hostname does not resolve).
@@ -228,7 +228,7 @@ VS_EXPORT int vs_dist_group_gloo(void* store, int32_t rank, int32_t size, int64_
 
 VS_EXPORT int vs_dist_group_nccl(void* store, int32_t rank, int32_t size, int64_t timeout_ms, void** out) {
   return guarded([&] {
-#ifdef USE_C10D_NCCL
+#ifdef VS_C10D_NCCL
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = ms(timeout_ms);
     auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(static_cast<StoreHandle*>(store)->store, rank, size, opts);

@@ -7,7 +7,7 @@ echo "== toolchain"; command -v c++ cmake nvidia-smi || true; c++ --version | he
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 echo "== torch $(python3 -c 'import torch; print(torch.__version__, torch.version.cuda)') at $prefix"
-export Torch_DIR="$prefix/Torch" VIDEOSSL_NATIVE_BUILD=/tmp/videossl-native
+export Torch_DIR="$prefix/Torch" VIDEOSSL_NATIVE_BUILD=/tmp/videossl-native VIDEOSSL_SKIP_SYSTEM_PACKAGES=1
 bash "$here/native/build.sh" torch >/dev/null
 export VIDEOSSL_TORCH_SHIM=/tmp/videossl-native/torch/libvideossl_torch.so
 # The pip wheel's libtorch needs its own lib folder on the loader path (the shim's RPATH covers it, this is a fallback).
