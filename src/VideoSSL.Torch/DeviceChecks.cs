@@ -29,7 +29,7 @@ public static class DeviceChecks
         Guard("attention: native SDPA vs formula", () => NativeAttention(device)),
         Guard("AdamW kernels agree", () => AdamWKernels(device)),
         Guard("memory statistics", () => MemoryStatistics(device)),
-        new CheckResult("NCCL all-reduce (1 rank)", CheckStatus.Skipped, "distributed training is not part of this build yet"),
+        Guard("NCCL all-reduce (1 rank)", () => NcclAllReduce(device)),
     ];
 
     private static CheckResult Guard(string name, Func<CheckResult> check)
@@ -45,6 +45,44 @@ public static class DeviceChecks
     }
 
     private static CheckResult Result(string name, bool ok, string detail) => new(name, ok ? CheckStatus.Passed : CheckStatus.Failed, detail);
+
+    /// <summary>
+    /// A one-rank NCCL group over a file store sums a CUDA tensor in place: the shim was built with NCCL (a wheel
+    /// keeps nccl.h outside torch's include dir) and the library loads on this device, before a launch waits on it.
+    /// </summary>
+    public static CheckResult NcclAllReduce(Device device)
+    {
+        const string name = "NCCL all-reduce (1 rank)";
+        if (!device.IsCuda)
+        {
+            return new(name, CheckStatus.Skipped, "CUDA only");
+        }
+        if (!Distributed.ProcessGroup.IsAvailable(Distributed.Backend.Nccl))
+        {
+            return new(name, CheckStatus.Failed, "the shim was built without NCCL (no nccl.h found at build time): multi-GPU runs need it");
+        }
+        var path = Path.Combine(Path.GetTempPath(), $"videossl-selftest-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            var timeout = TimeSpan.FromSeconds(30);
+            using var store = Distributed.Store.File(path, 1, timeout);
+            using var context = Distributed.DistributedContext.Initialize(store, 0, 1, Math.Max(device.Index, 0), Distributed.Backend.Nccl, timeout);
+            using var scope = Torch.NewScope();
+            float[] values = [1f, 2f, 3f];
+            var tensor = Tensor.From<float>(values, [values.Length]).To(device);
+            context.SumInPlace(tensor);
+            var back = tensor.ToArray<float>();
+            return Result(name, back.SequenceEqual(values), $"[{string.Join(", ", back)}] after the sum over 1 rank");
+        }
+        catch (Distributed.DistributedException e)
+        {
+            return new(name, CheckStatus.Failed, e.Message.Split('\n')[0]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 
     /// <summary>Host → device → op → host returns the right values.</summary>
     public static CheckResult Transfer(Device device)

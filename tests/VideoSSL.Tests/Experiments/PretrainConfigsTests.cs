@@ -320,7 +320,7 @@ public class PretrainConfigsTests
 
     // The README's quick start, which `videossl benchmark` also pretrains: the figures the nuisance recipe search kept
     // (experiments/README.md, nuisance-rich benchmark, eleventh round), and a schedule whose cosine ends inside the
-    // 15-minute budget (4375 bf16 steps: under 10 min at the 238 clips/s measured alone on 2 cores with AVX512-BF16)
+    // 15-minute budget (4375 bf16 steps: 9:48-11:13 at the 208-238 clips/s measured alone on 2 cores with AVX512-BF16)
     // instead of being cut mid-way.
     [Fact]
     public void Nuisance_quickstart_keeps_the_searched_recipe()
