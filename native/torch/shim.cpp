@@ -280,6 +280,22 @@ VS_EXPORT int vs_set_allow_tf32(int allow) {
   });
 }
 
+// cuDNN's SDPA builds a graph per new (batch, heads, length) and caches it; V-JEPA's context and target lengths
+// change every step, so its steps pay that build again and again (bench pretrain --method vjepa2 on an H200:
+// 96 forward calls, ~1 ms of host time each). Flash attention has no per-shape plan. applied = 0 where this
+// libtorch has no cuDNN attention switch (< 2.3; 1.13 has no SDPA at all).
+VS_EXPORT int vs_set_cudnn_attention(int enable, int* applied) {
+  return guarded([&] {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+    at::globalContext().setSDPUseCuDNN(enable != 0);
+    *applied = 1;
+#else
+    (void)enable;
+    *applied = 0;
+#endif
+  });
+}
+
 // ---------------------------------------------------------------- generic operator calls
 
 // Returns an index for vs_op_call, -1 if this libtorch has no such operator (managed code then falls back),

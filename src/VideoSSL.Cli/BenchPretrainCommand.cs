@@ -20,11 +20,11 @@ internal static class BenchPretrainCommand
     {
         var model = new Option<string>("--model") { DefaultValueFactory = _ => "vit_base" };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32 };
-        var frames = new Option<int>("--frames") { DefaultValueFactory = _ => 16 };
-        var size = new Option<int>("--size") { DefaultValueFactory = _ => 224 };
+        var frames = new Option<int>("--frames") { Description = "clip frames (0 = the model entry's: 16, or 8 for *_divst)" };
+        var size = new Option<int>("--size") { Description = "clip side in pixels (0 = the model entry's, 224); SVT's views keep the method's sizes" };
         var ratio = new Option<double>("--mask-ratio") { DefaultValueFactory = _ => 0.9 };
         var v2 = new Option<bool>("--v2") { Description = "VideoMAE V2 dual masking" };
-        var method = new Option<string>("--method") { Description = "videomae, videomae_v2, vjepa or vjepa2 (registry defaults)", DefaultValueFactory = _ => "videomae" };
+        var method = new Option<string>("--method") { Description = "videomae, videomae_v2, vjepa, vjepa2 or svt (registry defaults; svt: the official view set, 2 global + 8 local views)", DefaultValueFactory = _ => "videomae" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
         var bf16 = new Option<bool>("--bf16") { Description = "bf16 autocast (CUDA; on CPU as train.cpu_bf16: oneDNN bf16 matmuls)" };
         var steps = new Option<int>("--steps") { Description = "timed steps (per run with --reference)", DefaultValueFactory = _ => 10 };
@@ -37,20 +37,30 @@ internal static class BenchPretrainCommand
         var top = new Option<int>("--top") { Description = "op-table rows with --profile", DefaultValueFactory = _ => 25 };
         var peak = new Option<double>("--peak-tflops") { Description = "device peak for MFU (default: bf16 dense peak looked up from the CUDA device name)" };
         var zeroGrad = new Option<string>("--zero-grad") { Description = "auto (in place on CPU, to none on CUDA), zero or none", DefaultValueFactory = _ => "auto" };
+        var cudnnAttention = new Option<string>("--cudnn-attention") { Description = "CUDA: auto (as train.cudnn_attention: off for V-JEPA, whose shapes change every step), on or off", DefaultValueFactory = _ => "auto" };
         var checkpointing = new Option<bool>("--grad-checkpointing") { Description = "activation checkpointing per encoder block (model.grad_checkpointing)" };
         var kernel = new Option<string>("--adamw") { Description = "AdamW implementation: auto, fused, foreach or per-parameter", DefaultValueFactory = _ => "auto" };
-        var command = new Command("pretrain", "VideoMAE pretraining step time, clips/s, MFU and peak memory on random clips, optionally next to the official step")
+        var command = new Command("pretrain", "Pretraining step time, clips/s, peak memory (and MFU for VideoMAE) on random clips, optionally next to the official VideoMAE step")
         {
             model, batch, frames, size, ratio, v2, method, device, bf16, steps, threads, reference, pairs, python, profile, byCaller, top, peak, zeroGrad, kernel,
-            checkpointing,
+            checkpointing, cudnnAttention,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
             var d = Device.Parse(parse.GetValue(device)!);
             var name = parse.GetValue(method)!;
             var isV2 = parse.GetValue(v2) || name == "videomae_v2";
-            var config = VideoMAEConfig.ForSize(parse.GetValue(model)!, isV2,
-                e => e with { ImgSize = parse.GetValue(size), NumFrames = parse.GetValue(frames), GradCheckpointing = parse.GetValue(checkpointing) }) with { MaskRatio = parse.GetValue(ratio) };
+            var videoMae = name.StartsWith("videomae", StringComparison.Ordinal);
+            Func<VideoSSL.Models.VideoViTConfig, VideoSSL.Models.VideoViTConfig> overrides = e => e with
+            {
+                ImgSize = parse.GetValue(size) > 0 ? parse.GetValue(size) : e.ImgSize,
+                NumFrames = parse.GetValue(frames) > 0 ? parse.GetValue(frames) : e.NumFrames,
+                GradCheckpointing = parse.GetValue(checkpointing),
+            };
+            // Only VideoMAE reads the decoder and mask ratio; other methods take the encoder alone (any registry entry, *_divst included).
+            var config = videoMae
+                ? VideoMAEConfig.ForSize(parse.GetValue(model)!, isV2, overrides) with { MaskRatio = parse.GetValue(ratio) }
+                : new VideoMAEConfig { Encoder = VideoSSL.Models.ModelRegistry.Resolve(parse.GetValue(model)!, overrides) };
             config.Validate();
             if (parse.GetValue(reference) && !name.StartsWith("videomae", StringComparison.Ordinal))
             {
@@ -59,7 +69,12 @@ internal static class BenchPretrainCommand
             var options = new Options(config, name, parse.GetValue(batch), d, parse.GetValue(bf16), Math.Max(1, parse.GetValue(steps)), parse.GetValue(threads),
                 parse.GetValue(reference), Math.Max(1, parse.GetValue(pairs)), parse.GetValue(python)!, parse.GetValue(profile), parse.GetValue(byCaller), parse.GetValue(top),
                 parse.GetValue(peak), ParseZeroGrad(parse.GetValue(zeroGrad)!), ParseKernel(parse.GetValue(kernel)!));
-            Run(options);
+            var attention = parse.GetValue(cudnnAttention)!;
+            if (attention is not ("auto" or "on" or "off"))
+            {
+                throw new ArgumentException($"--cudnn-attention: '{attention}' is not one of auto, on, off");
+            }
+            Run(options, attention);
         }));
         return command;
     }
@@ -84,7 +99,7 @@ internal static class BenchPretrainCommand
         _ => throw new ArgumentException($"--adamw: '{value}' is not one of auto, fused, foreach, per-parameter"),
     };
 
-    private static void Run(Options o)
+    private static void Run(Options o, string cudnnAttention = "auto")
     {
         if (o.Threads > 0)
         {
@@ -96,7 +111,14 @@ internal static class BenchPretrainCommand
         }
         var e = o.Config.Encoder;
         using var bench = new PretrainStepBench(o.Config, o.Method, o.Batch, o.Device, o.Bf16, o.Kernel, o.SetToNone);
-        Console.WriteLine($"{e.Name} {e.NumFrames}x{e.ImgSize}, {e.NumTokens} tokens, {(o.Method.StartsWith("videomae", StringComparison.Ordinal) ? $"mask {o.Config.MaskRatio}{(o.Config.DualMasking ? " + running-cell decoder mask" : string.Empty)}" : o.Method)}, batch {o.Batch}, {o.Device}{(o.Bf16 ? ", bf16" : string.Empty)}, {bench.ParameterCount:N0} parameters");
+        if (o.Device.IsCuda)
+        {
+            PretrainCommand.ConfigureCudnnAttention(cudnnAttention, bench.ShapesVaryPerStep, Console.WriteLine);
+        }
+        var input = bench.ViewShapes is { } views
+            ? $"{e.Name}, {o.Method}, views {string.Join(" + ", views.GroupBy(v => (v.Frames, v.Size)).Select(g => $"{g.Count()} x {g.Key.Frames}x{g.Key.Size}"))}"
+            : $"{e.Name} {e.NumFrames}x{e.ImgSize}, {e.NumTokens} tokens, {(o.Method.StartsWith("videomae", StringComparison.Ordinal) ? $"mask {o.Config.MaskRatio}{(o.Config.DualMasking ? " + running-cell decoder mask" : string.Empty)}" : o.Method)}";
+        Console.WriteLine($"{input}, batch {o.Batch}, {o.Device}{(o.Bf16 ? ", bf16" : string.Empty)}, {bench.ParameterCount:N0} parameters");
         Console.WriteLine($"libtorch {Torch.Torch.Version}, {NumThreads} threads, glibc thresholds {(Profiling.AllocatorConfigured ? "fixed by the shim" : "default (VIDEOSSL_MALLOPT=0)")}, {MallocTcache.Describe()}, zero_grad {o.SetToNone switch { null => "auto", true => "to none", false => "in place" }}, AdamW {o.Kernel}");
         using var reference = o.Reference ? ReferenceStepProcess.Start(o.Python, o.Config, o.Batch, o.Device.ToString(), o.Bf16, NumThreads) : null;
         if (reference is not null)
@@ -157,6 +179,14 @@ internal static class BenchPretrainCommand
 
     private static void PrintFlops(Options o, double stepMs)
     {
+        if (!o.Method.StartsWith("videomae", StringComparison.Ordinal))
+        {
+            // TrainingFlops models VideoMAE's encoder-on-visible-tokens plus decoder; V-JEPA (context encoder, target
+            // encoder, predictor over random block masks) and SVT (student over every view, teacher over the globals)
+            // would need their own count, and a VideoMAE figure under their name would be wrong.
+            Console.WriteLine($"model FLOPs: counted for videomae and videomae_v2 only; no MFU for {o.Method}");
+            return;
+        }
         var flops = PretrainStepBench.TrainingFlops(o.Config, o.Batch);
         var achieved = flops / (stepMs / 1e3) / 1e12;
         var peak = o.PeakTflops > 0 ? o.PeakTflops : o.Device.IsCuda ? PeakBf16Tflops(CudaDeviceName(o.Device.Index)) : 0;
@@ -214,11 +244,15 @@ internal static class BenchPretrainCommand
         var theirs = o.ByCaller ? null : reference?.Run(steps, profile: true).Profile;
         Console.WriteLine();
         Console.WriteLine($"{"phase (ms per step, exclusive)",-36}{"VideoSSL",11}{(theirs is null ? string.Empty : $"{"official",11}{"ratio",9}")}");
-        string[] order = ["target", "encoder", "decoder", "loss", "backward", "optimizer", "zero_grad", "scope_dispose", "other"];
+        string[] order = ["masks", "target", "encoder", "decoder", "predictor", "loss", "backward", "optimizer", "zero_grad", "scope_dispose", "other"];
         foreach (var phase in order.Concat(ours.PhasesMs.Keys.Concat(theirs?.PhasesMs.Keys.AsEnumerable() ?? []).Except(order).Distinct()))
         {
             var a = ours.PhasesMs.GetValueOrDefault(phase, double.NaN);
             var b = theirs?.PhasesMs.GetValueOrDefault(phase, double.NaN) ?? double.NaN;
+            if (!double.IsFinite(a) && !double.IsFinite(b))
+            {
+                continue; // VideoMAE's phases; other methods' forward and loss land in "other"
+            }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{phase,-36}{a,11:F2}{(theirs is null ? string.Empty : $"{b,11:F2}{(double.IsFinite(a) && double.IsFinite(b) && b > 0 ? $"{a / b,8:F2}x" : $"{"-",9}")}")}"));
         }

@@ -27,7 +27,7 @@ internal sealed record StepRun(double[] WallMs, double[] CpuMs, double MinorFaul
 internal sealed record StepProfile(Dictionary<string, double> PhasesMs, List<OpProfile> Ops);
 
 /// <summary>
-/// One VideoMAE pretraining step as the training loop runs it (loss, backward, AdamW, zero_grad, scope), on a
+/// One pretraining step of any registered method as the training loop runs it (loss, backward, AdamW, zero_grad, scope), on a
 /// fixed random batch, with the model built once. The reference in tools/reference/bench_videomae_step.py runs
 /// the official model's step the same way.
 /// </summary>
@@ -37,14 +37,15 @@ internal sealed class PretrainStepBench : IDisposable
     private readonly SchedulePlan _plan = new(1000, 100, 0);
     private readonly IReadOnlyDictionary<string, ScalarSchedule> _schedules;
     private readonly AdamW _optimizer;
-    private readonly Tensor _clips;
+    private readonly Dictionary<string, Tensor> _views;
     private readonly Device _device;
     private readonly bool _bf16;
     private readonly bool? _setToNone;
     private long _step;
 
-    /// <param name="method">A registered method; VideoMAE's settings come from <paramref name="config"/>, other methods use their defaults.</param>
-    public PretrainStepBench(VideoMAEConfig config, string method, int batch, Device device, bool bf16, AdamWKernel kernel, bool? setToNone)
+    /// <param name="method">A registered method; VideoMAE's settings come from <paramref name="config"/>, other methods use
+    /// <paramref name="section"/> or, when null, their registry defaults (SVT's: the official view set).</param>
+    public PretrainStepBench(VideoMAEConfig config, string method, int batch, Device device, bool bf16, AdamWKernel kernel, bool? setToNone, object? section = null)
     {
         ManualSeed(0);
         Config = config;
@@ -53,16 +54,25 @@ internal sealed class PretrainStepBench : IDisposable
         _setToNone = setToNone;
         var registered = MethodRegistry.Get(method);
         var encoder = registered.EncoderDefaults(config.Encoder);
-        _task = registered.Create(new MethodInputs(encoder.Name, encoder, 0, t => t == typeof(VideoMAEConfig) ? config with { Encoder = encoder } : registered.DefaultSection));
+        _task = registered.Create(new MethodInputs(encoder.Name, encoder, 0, t => t == typeof(VideoMAEConfig) ? config with { Encoder = encoder } : section ?? registered.DefaultSection));
         _schedules = _task.Schedules(_plan);
         _task.Model.To(device);
         // The official pretraining recipe: weight decay 0.05, betas (0.9, 0.95).
         _optimizer = new AdamW(_task.ParamGroups(0.05), 1e-4, 0.9, 0.95) { Kernel = kernel };
         var e = config.Encoder;
-        _clips = Randn([batch, 3, e.NumFrames, e.ImgSize, e.ImgSize], device: device).DetachFromScope();
+        // A method with views (SVT) gets one random tensor per view at the method's sizes; the others one clip.
+        ViewShapes = _task.Views?.Views.Select(v => (v.Name, v.Frames, v.Size)).ToList();
+        _views = ViewShapes is null
+            ? new() { [PretrainBatch.ClipsView] = Randn([batch, 3, e.NumFrames, e.ImgSize, e.ImgSize], device: device).DetachFromScope() }
+            : ViewShapes.ToDictionary(v => v.Name, v => Randn([batch, 3, v.Frames, v.Size, v.Size], device: device).DetachFromScope(), StringComparer.Ordinal);
     }
 
+    /// <summary>The views of a multi-view method (name, frames, side), or null for one clip of the encoder's shape.</summary>
+    public IReadOnlyList<(string Name, int Frames, int Size)>? ViewShapes { get; }
+
     public VideoMAEConfig Config { get; }
+
+    public bool ShapesVaryPerStep => _task.ShapesVaryPerStep;
 
     public long ParameterCount => _task.Model.ParameterCount(true);
 
@@ -75,7 +85,7 @@ internal sealed class PretrainStepBench : IDisposable
             using (_bf16 ? Autocast(_device) : null)
             {
                 // Mask drawing and the host-to-tensor mask copies land in "other".
-                loss = _task.Loss(PretrainBatch.OfClips(_clips, _step)).Loss;
+                loss = _task.Loss(new PretrainBatch(_views, _step)).Loss;
             }
             var context = new OptimizerStepContext(_step, _plan, _schedules.ToDictionary(kv => kv.Key, kv => kv.Value.At(_step)));
             _step++;
@@ -192,7 +202,10 @@ internal sealed class PretrainStepBench : IDisposable
     {
         _optimizer.Dispose();
         _task.Dispose();
-        _clips.Dispose();
+        foreach (var view in _views.Values)
+        {
+            view.Dispose();
+        }
     }
 }
 

@@ -27,6 +27,12 @@ public interface IPretrainTask : IDisposable
     /// </summary>
     MultiViewSpec? Views => null;
 
+    /// <summary>
+    /// True when the encoder's token counts change from step to step (V-JEPA: context and target sizes follow the
+    /// random masks), so kernels that plan per shape (cuDNN attention) pay their planning on most steps.
+    /// </summary>
+    bool ShapesVaryPerStep => false;
+
     /// <summary>Named per-step scalars the method owns besides lr and weight decay (logged as <c>sched/NAME</c>).</summary>
     IReadOnlyDictionary<string, ScalarSchedule> Schedules(SchedulePlan plan) => new Dictionary<string, ScalarSchedule>();
 

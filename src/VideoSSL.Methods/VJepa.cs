@@ -301,9 +301,10 @@ public sealed class VJepaPredictor : Module
             positions = positions.Gather(1, order);
             x = VideoViTEncoder.GatherTokens(x, order);
         }
+        using var ropeTables = new RopeTables();
         foreach (var block in PredictorBlocks)
         {
-            x = block.Forward(x, positions);
+            x = block.Forward(x, positions, ropeTables);
         }
         x = PredictorNorm.Forward(x);
         if (order is not null)
@@ -379,6 +380,7 @@ public sealed class VJepaModel : Module
         Tensor targetStd;
         Tensor pooledCosine;
         using (Torch.NoGrad())
+        using (Profiling.Phase("target"))
         {
             var raw = TargetEncoder.Forward(clips).Float();
             h = Torch.LayerNorm(raw, [raw.Size(-1)], eps: 1e-5);
@@ -390,8 +392,16 @@ public sealed class VJepaModel : Module
         for (var i = 0; i < masks.Count; i++)
         {
             var (context, target) = masks[i];
-            var z = Encoder.Forward(clips, context);
-            var p = Predictor.Forward(z, context, target, i).Float();
+            Tensor z, p;
+            using (Profiling.Phase("encoder"))
+            {
+                z = Encoder.Forward(clips, context);
+            }
+            using (Profiling.Phase("predictor"))
+            {
+                p = Predictor.Forward(z, context, target, i).Float();
+            }
+            using var lossPhase = Profiling.Phase("loss");
             var hi = VideoViTEncoder.GatherTokens(h, target);
             var diff = (p - hi).Abs();
             var term = Settings.LossExp == 1 ? diff.Mean() : diff.Pow(Settings.LossExp).Mean().Div(Settings.LossExp);
@@ -465,6 +475,9 @@ public sealed class VJepaTask : IPretrainTask
     /// <summary>lr and weight decay as jepa's schedulers give them: stepped before each iteration (app/vjepa/train.py).</summary>
     public bool JepaSchedules => true;
 
+    /// <summary>Context and target counts follow the multiblock masks (truncated to the batch minimum), new on most steps.</summary>
+    public bool ShapesVaryPerStep => true;
+
     public Module Model => _model;
 
     public VJepaModel Network => _model;
@@ -515,7 +528,11 @@ public sealed class VJepaTask : IPretrainTask
     {
         var clips = batch.Clips;
         using var scope = Torch.NewScope();
-        var masks = DrawMasks((int)clips.Size(0), batch.Step, batch.MicroBatch).Select(m => m.ToTensors(clips.Device)).ToList();
+        List<(Tensor Context, Tensor Targets)> masks;
+        using (Profiling.Phase("masks"))
+        {
+            masks = DrawMasks((int)clips.Size(0), batch.Step, batch.MicroBatch).Select(m => m.ToTensors(clips.Device)).ToList();
+        }
         var output = _model.Loss(clips, masks);
         var metrics = new Dictionary<string, Tensor>
         {

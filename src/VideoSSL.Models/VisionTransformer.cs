@@ -204,7 +204,8 @@ public sealed class Attention : Module
     public bool ScaleScores { get; init; }
 
     /// <summary>[B, N, C] → [B, N, C]. <paramref name="positions"/> [B, N] are the tokens' original indices (RoPE only; default 0..N−1).</summary>
-    public Tensor Forward(Tensor x, Tensor? positions = null)
+    /// <param name="ropeTables">The forward's RoPE tables, shared by its blocks (all rotate at the same positions); null = built here.</param>
+    public Tensor Forward(Tensor x, Tensor? positions = null, RopeTables? ropeTables = null)
     {
         using var scope = Torch.NewScope();
         var (b, n, c) = (x.Size(0), x.Size(1), x.Size(2));
@@ -215,7 +216,9 @@ public sealed class Attention : Module
         var (q, k, v) = (qkv.Select(0, 0), qkv.Select(0, 1), qkv.Select(0, 2));
         if (Rope is not null)
         {
-            var table = Rope.Angles(positions ?? Torch.Arange(n, device: x.Device).Unsqueeze(0), q.Dtype);
+            var table = ropeTables is null
+                ? Rope.Angles(positions ?? Torch.Arange(n, device: x.Device).Unsqueeze(0), q.Dtype)
+                : ropeTables.Angles(Rope, positions, n, q.Dtype, x.Device);
             q = Rope.Apply(q, table);
             k = Rope.Apply(k, table);
         }
@@ -321,6 +324,41 @@ public sealed class Rope3d
     }
 }
 
+/// <summary>
+/// The RoPE tables of one forward pass. vjepa2's RoPEAttention builds cos and sin from the positions in every block;
+/// the blocks of one module share positions, head width and dtype, so the tables are built once per forward here
+/// (same values): on CUDA, where V-JEPA 2's step is bound by host-side op dispatch, each block's ~35 table ops cost
+/// host time. Holds the tables until disposed, at the end of the forward; autograd keeps what backward needs.
+/// </summary>
+public sealed class RopeTables : IDisposable
+{
+    private readonly Dictionary<(int HeadDim, int GridHeight, int GridWidth, RopePairing Pairing, ScalarType Dtype), (Tensor Cos, Tensor Sin)> _tables = [];
+
+    /// <summary>The tables for <paramref name="positions"/> (null = 0..<paramref name="tokens"/>−1), which must be the same for every call.</summary>
+    public (Tensor Cos, Tensor Sin) Angles(Rope3d rope, Tensor? positions, long tokens, ScalarType dtype, Device device)
+    {
+        var key = (rope.HeadDim, rope.GridHeight, rope.GridWidth, rope.Pairing, dtype);
+        if (!_tables.TryGetValue(key, out var table))
+        {
+            using var scope = Torch.NewScope();
+            var (cos, sin) = rope.Angles(positions ?? Torch.Arange(tokens, device: device).Unsqueeze(0), dtype);
+            table = (cos.DetachFromScope(), sin.DetachFromScope());
+            _tables[key] = table;
+        }
+        return table;
+    }
+
+    public void Dispose()
+    {
+        foreach (var (cos, sin) in _tables.Values)
+        {
+            cos.Dispose();
+            sin.Dispose();
+        }
+        _tables.Clear();
+    }
+}
+
 /// <summary>fc1 → exact GELU → fc2.</summary>
 public sealed class Mlp : Module
 {
@@ -366,11 +404,12 @@ public sealed class Block : Module
     public Mlp Mlp { get; }
 
     /// <param name="positions">Original token indices [B, N], for attention with RoPE.</param>
-    public Tensor Forward(Tensor x, Tensor? positions = null)
+    /// <param name="ropeTables">RoPE tables shared by the blocks of one forward (see <see cref="RopeTables"/>).</param>
+    public Tensor Forward(Tensor x, Tensor? positions = null, RopeTables? ropeTables = null)
     {
         // A scope per block frees the temporaries autograd does not keep as soon as the block is done.
         using var scope = Torch.NewScope();
-        var h = x + DropPath.Forward(Attn.Forward(Norm1.Forward(x), positions));
+        var h = x + DropPath.Forward(Attn.Forward(Norm1.Forward(x), positions, ropeTables));
         h = h + DropPath.Forward(Mlp.Forward(Norm2.Forward(h)));
         return scope.MoveToOuter(h);
     }
@@ -645,9 +684,10 @@ public class VideoViTEncoder : VideoEncoder
             }
             x = x + table.To(x.Dtype);
         }
+        using var ropeTables = c.PosEmbed == PositionEmbedding.Rope3d && !Config.GradCheckpointing ? new RopeTables() : null;
         x = Config.GradCheckpointing
             ? ActivationCheckpoint.Run(x, Blocks.Count, (i, h) => Blocks[i].Forward(h))
-            : Blocks.Aggregate(x, (h, block) => block.Forward(h));
+            : Blocks.Aggregate(x, (h, block) => block.Forward(h, null, ropeTables));
         return scope.MoveToOuter(Norm is null ? x : Norm.Forward(x));
     }
 
@@ -682,9 +722,10 @@ public class VideoViTEncoder : VideoEncoder
             return (scope.MoveToOuter(Norm is null ? blocksOut : Norm.Forward(blocksOut)), []);
         }
         var kept = new List<Tensor>(lastBlocks);
+        using var ropeTables = Config.PosEmbed == PositionEmbedding.Rope3d ? new RopeTables() : null;
         for (var i = 0; i < Blocks.Count; i++)
         {
-            var next = Blocks[i].Forward(x, visibleIndices);
+            var next = Blocks[i].Forward(x, visibleIndices, ropeTables);
             // Autograd keeps what backward needs; dropping our handle lets eval runs free each activation at once.
             if (!kept.Contains(x))
             {

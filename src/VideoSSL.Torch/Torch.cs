@@ -129,6 +129,18 @@ public static unsafe partial class Torch
         NativeMethods.Check(NativeMethods.vs_set_allow_tf32(allow ? 1 : 0));
     }
 
+    /// <summary>
+    /// Lets scaled_dot_product_attention pick cuDNN's kernel on CUDA (libtorch's default on Hopper) or not; false
+    /// when this libtorch has no such switch (1.13 has no SDPA; before 2.3 there is no cuDNN backend).
+    /// </summary>
+    public static bool SetCudnnAttention(bool enabled)
+    {
+        NativeMethods.EnsureLoaded();
+        int applied;
+        NativeMethods.Check(NativeMethods.vs_set_cudnn_attention(enabled ? 1 : 0, &applied));
+        return applied != 0;
+    }
+
     /// <summary>The state of a device's default generator as a uint8 tensor (for exact resume).</summary>
     public static Tensor GetRngState(Device? device = null)
     {

@@ -91,6 +91,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial int vs_set_allow_tf32(int allow);
 
+    [LibraryImport(Library)]
+    internal static partial int vs_set_cudnn_attention(int enable, int* applied);
+
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int vs_op_find(string name, string overload);
 

@@ -179,6 +179,11 @@ public sealed record OptimSection
     /// AVX512-BF16; without those instructions bf16 is emulated (likely slower, not measured), so off unless a recipe asks.
     /// </summary>
     public bool CpuBf16 { get; init; }
+    /// <summary>
+    /// cuDNN's attention kernel on CUDA: auto = off for methods whose token counts change every step (V-JEPA: cuDNN
+    /// plans each new shape; 32-42% slower steps on an H200), libtorch's default (on) otherwise.
+    /// </summary>
+    public string CudnnAttention { get; init; } = "auto";
     /// <summary>libtorch intra-op threads (0 = its default).</summary>
     public int Threads { get; init; }
 }

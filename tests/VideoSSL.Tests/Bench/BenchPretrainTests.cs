@@ -42,6 +42,41 @@ public class BenchPretrainTests
     }
 
     [Fact]
+    public void Profile_splits_a_vjepa_step_into_its_own_phases()
+    {
+        var config = new VideoMAEConfig { Encoder = VideoSSL.Models.ModelRegistry.Resolve("vit_micro", e => e with { NumFrames = 4, ImgSize = 32, PatchSize = 8 }) };
+        using var bench = new PretrainStepBench(config, "vjepa2", batch: 2, VideoSSL.Torch.Device.CPU, bf16: false, AdamWKernel.Auto, setToNone: null);
+        Assert.True(bench.ShapesVaryPerStep);
+        bench.Run(1);
+        var (run, profile) = bench.Profile(2);
+        foreach (var phase in new[] { "masks", "target", "encoder", "predictor", "loss", "backward", "optimizer" })
+        {
+            Assert.True(profile.PhasesMs.TryGetValue(phase, out var ms) && ms >= 0, $"phase {phase} missing");
+        }
+        Assert.False(profile.PhasesMs.ContainsKey("decoder"));
+        Assert.Equal(run.WallMs.Average(), profile.PhasesMs.Values.Sum(), 3);
+    }
+
+    [Fact]
+    public void A_multi_view_method_steps_on_one_random_tensor_per_view()
+    {
+        var encoder = new VideoMAEConfig { Encoder = VideoSSL.Models.ModelRegistry.Resolve("vit_micro_divst", e => e with { ImgSize = 32, PatchSize = 16 }) };
+        var svt = new SvtSettings
+        {
+            OutDim = 16, HiddenDim = 32, BottleneckDim = 8, GlobalFrames = [4, 8], GlobalSize = 32, LocalFrames = [2, 4], LocalSize = 16,
+        };
+        using var bench = new PretrainStepBench(encoder, "svt", batch: 2, VideoSSL.Torch.Device.CPU, bf16: false, AdamWKernel.Auto, setToNone: null, section: svt);
+        Assert.Equal([("global0", 4, 32), ("global1", 8, 32), ("local0", 2, 16), ("local1", 4, 16)], bench.ViewShapes!);
+        var run = bench.Run(2);
+        Assert.All(run.WallMs, t => Assert.True(t > 0));
+        // The teacher gets no gradients: what the bench trains is the student alone.
+        using var model = new SvtModel(encoder.Encoder, svt);
+        Assert.Equal(model.Student.ParameterCount(true), bench.ParameterCount);
+        using var clip = new PretrainStepBench(Micro, "videomae", batch: 1, VideoSSL.Torch.Device.CPU, bf16: false, AdamWKernel.Auto, setToNone: null);
+        Assert.Null(clip.ViewShapes);
+    }
+
+    [Fact]
     public void Training_flops_count_encoder_on_visible_and_decoder_on_all_tokens()
     {
         // vit_micro at 4x32: 2x2x2 = 8 tokens, 90% tube mask -> 3 of 4 per slice masked: 6 masked, 2 visible.

@@ -285,6 +285,28 @@ public class VJepaTests
     }
 
     [Fact]
+    public void Rope_tables_of_one_forward_are_built_once_with_the_same_values_as_per_block()
+    {
+        using var scope = Torch.NewScope();
+        var positions = Tensor.From<long>([0L, 5L, 21L, 30L], [2, 2]);
+        var r = new Rope3d(12, 3, 4, RopePairing.Official);
+        using var tables = new RopeTables();
+        var first = tables.Angles(r, positions, 2, ScalarType.Float32, VideoSSL.Torch.Device.CPU);
+        var again = tables.Angles(new Rope3d(12, 3, 4, RopePairing.Official), positions, 2, ScalarType.Float32, VideoSSL.Torch.Device.CPU);
+        Assert.Same(first.Cos, again.Cos);
+        var direct = r.Angles(positions, ScalarType.Float32);
+        Assert.Equal(direct.Cos.ToArray<float>(), first.Cos.ToArray<float>());
+        Assert.Equal(direct.Sin.ToArray<float>(), first.Sin.ToArray<float>());
+        // Another head width, pairing or dtype is another table; no positions means 0..N-1.
+        Assert.NotSame(first.Cos, tables.Angles(new Rope3d(12, 3, 4, RopePairing.Textbook), positions, 2, ScalarType.Float32, VideoSSL.Torch.Device.CPU).Cos);
+        var bf16 = tables.Angles(r, positions, 2, ScalarType.BFloat16, VideoSSL.Torch.Device.CPU);
+        Assert.Equal(ScalarType.BFloat16, bf16.Cos.Dtype);
+        using var plain = new RopeTables();
+        var arange = Tensor.From<long>([0L, 1L, 2L], [1, 3]);
+        Assert.Equal(r.Angles(arange, ScalarType.Float32).Sin.ToArray<float>(), plain.Angles(r, null, 3, ScalarType.Float32, VideoSSL.Torch.Device.CPU).Sin.ToArray<float>());
+    }
+
+    [Fact]
     public void Sincos_table_is_sin_then_cos_per_axis_with_uniform_power()
     {
         // d = 12, uniform power: 2·ceil(12/6) = 4 dims per axis: [sin(p), sin(p/100), cos(p), cos(p/100)] for t, h, w.

@@ -35,6 +35,19 @@ public sealed class ConfigValidationTests : IDisposable
         Assert.StartsWith($"{shown} (from --set {set}): {problem}", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Cudnn_attention_takes_auto_on_or_off()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load<PretrainConfig>(null, ["train.device=cuda", "train.cudnn_attention=maybe"]));
+        Assert.StartsWith("train.cudnn_attention = \"maybe\" (from --set train.cudnn_attention=maybe): must be one of auto, on, off", e.Message, StringComparison.Ordinal);
+        Assert.Equal("off", ConfigLoader.Load<PretrainConfig>(null, ["train.device=cuda", "train.cudnn_attention=off"]).Train.CudnnAttention);
+        // auto: cuDNN attention only where a method's shapes stay fixed from step to step.
+        Assert.True(PretrainCommand.CudnnAttentionEnabled("auto", shapesVary: false));
+        Assert.False(PretrainCommand.CudnnAttentionEnabled("auto", shapesVary: true));
+        Assert.True(PretrainCommand.CudnnAttentionEnabled("on", shapesVary: true));
+        Assert.False(PretrainCommand.CudnnAttentionEnabled("off", shapesVary: false));
+    }
+
     [Theory]
     [InlineData("aug.reprob=2", "aug.reprob = 2")]
     [InlineData("train.layer_decay=0", "train.layer_decay = 0")]

@@ -230,6 +230,9 @@ public class PretrainerTests
         {
             Assert.True(vjepa.JepaSchedules);
             Assert.False(((IPretrainTask)videoMae).JepaSchedules);
+            // V-JEPA's masks change its token counts every step (train.cudnn_attention=auto turns cuDNN attention off).
+            Assert.True(((IPretrainTask)vjepa).ShapesVaryPerStep);
+            Assert.False(((IPretrainTask)videoMae).ShapesVaryPerStep);
         }
         var config = ConfigLoader.Load<PretrainConfig>(null,
         [
