@@ -244,7 +244,7 @@ internal static class BenchPretrainCommand
         var theirs = o.ByCaller ? null : reference?.Run(steps, profile: true).Profile;
         Console.WriteLine();
         Console.WriteLine($"{"phase (ms per step, exclusive)",-36}{"VideoSSL",11}{(theirs is null ? string.Empty : $"{"official",11}{"ratio",9}")}");
-        string[] order = ["masks", "target", "encoder", "decoder", "predictor", "loss", "backward", "optimizer", "zero_grad", "scope_dispose", "other"];
+        string[] order = ["masks", "target", "encoder", "decoder", "predictor", "student", "teacher", "loss", "backward", "optimizer", "zero_grad", "scope_dispose", "other"];
         foreach (var phase in order.Concat(ours.PhasesMs.Keys.Concat(theirs?.PhasesMs.Keys.AsEnumerable() ?? []).Except(order).Distinct()))
         {
             var a = ours.PhasesMs.GetValueOrDefault(phase, double.NaN);

@@ -349,12 +349,17 @@ public sealed class SvtModel : Module
     public DinoLossOutput Loss(IReadOnlyList<Tensor> views, int globalViews, double teacherTemp)
     {
         using var scope = Torch.NewScope();
-        var student = Student.Forward(views);
-        Tensor teacher;
+        Tensor student, teacher;
+        using (Profiling.Phase("student"))
+        {
+            student = Student.Forward(views);
+        }
         using (Torch.NoGrad())
+        using (Profiling.Phase("teacher"))
         {
             teacher = Teacher.Forward(views.Take(globalViews).ToList());
         }
+        using var lossPhase = Profiling.Phase("loss");
         var output = DinoLoss.Forward(student, teacher, views.Count, globalViews, teacherTemp);
         return new DinoLossOutput(scope.MoveToOuter(output.Loss), scope.MoveToOuter(output.TeacherEntropy), scope.MoveToOuter(output.KlTeacherCentre));
     }

@@ -67,8 +67,12 @@ public class BenchPretrainTests
         };
         using var bench = new PretrainStepBench(encoder, "svt", batch: 2, VideoSSL.Torch.Device.CPU, bf16: false, AdamWKernel.Auto, setToNone: null, section: svt);
         Assert.Equal([("global0", 4, 32), ("global1", 8, 32), ("local0", 2, 16), ("local1", 4, 16)], bench.ViewShapes!);
-        var run = bench.Run(2);
+        var (run, profile) = bench.Profile(2);
         Assert.All(run.WallMs, t => Assert.True(t > 0));
+        foreach (var phase in new[] { "student", "teacher", "loss", "backward", "optimizer" })
+        {
+            Assert.True(profile.PhasesMs.TryGetValue(phase, out var ms) && ms >= 0, $"phase {phase} missing");
+        }
         // The teacher gets no gradients: what the bench trains is the student alone.
         using var model = new SvtModel(encoder.Encoder, svt);
         Assert.Equal(model.Student.ParameterCount(true), bench.ParameterCount);
