@@ -66,21 +66,21 @@ internal static class BenchPretrainCommand
             {
                 throw new ArgumentException("--reference: the official-step reference is VideoMAE's; leave it out for " + name);
             }
-            var options = new Options(config, name, parse.GetValue(batch), d, parse.GetValue(bf16), Math.Max(1, parse.GetValue(steps)), parse.GetValue(threads),
-                parse.GetValue(reference), Math.Max(1, parse.GetValue(pairs)), parse.GetValue(python)!, parse.GetValue(profile), parse.GetValue(byCaller), parse.GetValue(top),
-                parse.GetValue(peak), ParseZeroGrad(parse.GetValue(zeroGrad)!), ParseKernel(parse.GetValue(kernel)!));
             var attention = parse.GetValue(cudnnAttention)!;
             if (attention is not ("auto" or "on" or "off"))
             {
                 throw new ArgumentException($"--cudnn-attention: '{attention}' is not one of auto, on, off");
             }
-            Run(options, attention);
+            var options = new Options(config, name, parse.GetValue(batch), d, parse.GetValue(bf16), Math.Max(1, parse.GetValue(steps)), parse.GetValue(threads),
+                parse.GetValue(reference), Math.Max(1, parse.GetValue(pairs)), parse.GetValue(python)!, parse.GetValue(profile), parse.GetValue(byCaller), parse.GetValue(top),
+                parse.GetValue(peak), ParseZeroGrad(parse.GetValue(zeroGrad)!), ParseKernel(parse.GetValue(kernel)!), attention);
+            Run(options);
         }));
         return command;
     }
 
     internal sealed record Options(VideoMAEConfig Config, string Method, int Batch, Device Device, bool Bf16, int Steps, int Threads, bool Reference, int Pairs,
-        string Python, bool Profile, bool ByCaller, int Top, double PeakTflops, bool? SetToNone, AdamWKernel Kernel);
+        string Python, bool Profile, bool ByCaller, int Top, double PeakTflops, bool? SetToNone, AdamWKernel Kernel, string CudnnAttention = "auto");
 
     internal static bool? ParseZeroGrad(string value) => value switch
     {
@@ -99,7 +99,7 @@ internal static class BenchPretrainCommand
         _ => throw new ArgumentException($"--adamw: '{value}' is not one of auto, fused, foreach, per-parameter"),
     };
 
-    private static void Run(Options o, string cudnnAttention = "auto")
+    private static void Run(Options o)
     {
         if (o.Threads > 0)
         {
@@ -113,7 +113,7 @@ internal static class BenchPretrainCommand
         using var bench = new PretrainStepBench(o.Config, o.Method, o.Batch, o.Device, o.Bf16, o.Kernel, o.SetToNone);
         if (o.Device.IsCuda)
         {
-            PretrainCommand.ConfigureCudnnAttention(cudnnAttention, bench.ShapesVaryPerStep, Console.WriteLine);
+            PretrainCommand.ConfigureCudnnAttention(o.CudnnAttention, bench.ShapesVaryPerStep, Console.WriteLine);
         }
         var input = bench.ViewShapes is { } views
             ? $"{e.Name}, {o.Method}, views {string.Join(" + ", views.GroupBy(v => (v.Frames, v.Size)).Select(g => $"{g.Count()} x {g.Key.Frames}x{g.Key.Size}"))}"
