@@ -120,6 +120,19 @@ public static class Profiling
             return NativeMethods.vs_allocator_configured() != 0;
         }
     }
+
+    /// <summary>
+    /// Hands the free pages of the host heap back to the OS (glibc malloc_trim); true if any were. With the fixed
+    /// thresholds above, what a checkpoint and its plots allocate leaves holes the steps do not reuse, so the training
+    /// loop calls this after each checkpoint (see vs_malloc_trim in the shim).
+    /// </summary>
+    public static unsafe bool ReleaseFreeHostMemory()
+    {
+        NativeMethods.EnsureLoaded();
+        int released;
+        NativeMethods.Check(NativeMethods.vs_malloc_trim(&released));
+        return released != 0;
+    }
 }
 
 /// <summary>Ends a <see cref="Profiling.Phase"/> region.</summary>

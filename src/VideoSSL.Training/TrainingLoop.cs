@@ -310,6 +310,7 @@ public sealed class TrainingLoop
                 {
                     Checkpoint.SaveProgress(_run, model, optimizer, position, log.KeepEverySteps);
                     _options.OnCheckpoint?.Invoke(_run);
+                    Profiling.ReleaseFreeHostMemory();
                 }
                 if (done)
                 {

@@ -30,10 +30,31 @@ public static class SafeTensors
     /// </summary>
     public static void Write(string path, IEnumerable<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
+        ArgumentNullException.ThrowIfNull(tensors);
+        Write(path, tensors.Select(t => new Entry(t.Name, t.Dtype, t.Shape, t.Data.Length, stream => stream.Write(t.Data.Span))).ToList(), metadata);
+    }
+
+    /// <summary>
+    /// One tensor to write: its header fields, its length in bytes, and a callback that puts exactly that many bytes
+    /// on the stream, so the bytes can be produced one tensor at a time instead of all being held before the write.
+    /// </summary>
+    public sealed record Entry(string Name, ScalarType Dtype, long[] Shape, long ByteLength, Action<Stream> WriteData);
+
+    /// <summary>As <see cref="Write(string, IEnumerable{TensorData}, IReadOnlyDictionary{string, string}?)"/>, with each tensor's bytes written by its entry.</summary>
+    public static void Write(string path, IReadOnlyList<Entry> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensors);
         TensorData.ThrowIfBigEndian();
-        var list = tensors.ToList();
+        var list = tensors;
+        foreach (var t in list)
+        {
+            var expected = TensorData.CountElements(t.Shape, t.Name) * t.Dtype.ElementSize();
+            if (t.ByteLength != expected)
+            {
+                throw new ArgumentException($"tensor '{t.Name}': {t.ByteLength} bytes given but {t.Dtype} [{string.Join(", ", t.Shape)}] needs {expected}");
+            }
+        }
         byte[] header = BuildHeader(list, metadata);
 
         string fullPath = Path.GetFullPath(path);
@@ -49,7 +70,12 @@ public static class SafeTensors
                 stream.Write(header);
                 foreach (var tensor in list)
                 {
-                    stream.Write(tensor.Data.Span);
+                    var start = stream.Position;
+                    tensor.WriteData(stream);
+                    if (stream.Position - start != tensor.ByteLength)
+                    {
+                        throw new InvalidOperationException($"tensor '{tensor.Name}': wrote {stream.Position - start} bytes, the header says {tensor.ByteLength}");
+                    }
                 }
                 stream.Flush(flushToDisk: true);
             }
@@ -99,7 +125,7 @@ public static class SafeTensors
         return false;
     }
 
-    private static byte[] BuildHeader(List<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata)
+    private static byte[] BuildHeader(IReadOnlyList<Entry> tensors, IReadOnlyDictionary<string, string>? metadata)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         var json = new MemoryStream();
@@ -137,7 +163,7 @@ public static class SafeTensors
                 writer.WriteEndArray();
                 writer.WriteStartArray("data_offsets");
                 writer.WriteNumberValue(offset);
-                offset += tensor.Data.Length;
+                offset += tensor.ByteLength;
                 writer.WriteNumberValue(offset);
                 writer.WriteEndArray();
                 writer.WriteEndObject();

@@ -210,6 +210,41 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
+    public void Weights_save_holds_one_tensor_at_a_time_and_reads_back_the_same_bytes()
+    {
+        // Eight 1 MiB tensors: a save that copied the whole state first would allocate 8 MiB of managed arrays.
+        using var scope = VideoSSL.Torch.Torch.NewScope();
+        var tensors = Enumerable.Range(0, 8).Select(i => new KeyValuePair<string, Tensor>($"t{i}", VideoSSL.Torch.Torch.Randn([512, 512]).Add(i))).ToList();
+        string warm = _temp.File("warm.safetensors");
+        Weights.Save(warm, tensors); // first use of the pool and the writer's code paths
+        string path = _temp.File("state.safetensors");
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Weights.Save(path, tensors);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 3L << 20, $"a save of 8 MiB of tensors allocated {allocated} managed bytes");
+        var loaded = Weights.Load(path);
+        foreach (var (name, tensor) in tensors)
+        {
+            Assert.Equal(tensor.ToBytes(), loaded[name].ToBytes());
+            loaded[name].Dispose();
+        }
+        Assert.Equal(File.ReadAllBytes(warm), File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void Write_an_entry_that_writes_the_wrong_length_is_refused_and_leaves_no_file()
+    {
+        string path = _temp.File("short.safetensors");
+        var entry = new SafeTensors.Entry("x", ScalarType.Float32, [2], 8, stream => stream.Write(new byte[4]));
+        var e = Assert.Throws<InvalidOperationException>(() => SafeTensors.Write(path, [entry]));
+        Assert.Contains("tensor 'x': wrote 4 bytes, the header says 8", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(path));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.tmp"));
+        var mismatch = Assert.Throws<ArgumentException>(() => SafeTensors.Write(path, [entry with { ByteLength = 12 }]));
+        Assert.Contains("tensor 'x': 12 bytes given", mismatch.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Write_RejectsDuplicateAndReservedNames()
     {
         var a = TensorData.FromFloats("a", ScalarType.Float32, [1], [1f]);
