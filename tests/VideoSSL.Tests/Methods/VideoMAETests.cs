@@ -257,7 +257,9 @@ torch.save({'videos': videos, 'mask': mask.to(torch.uint8), 'decode_mask': decod
         {
             Assert.True(Math.Abs(a[k] - b[k]) <= 1e-5f * Math.Max(1f, Math.Abs(a[k])), $"prediction {k}: {a[k]} vs {b[k]}");
         }
-        Assert.Equal(v1.Loss.Item(), v2.Loss.Item(), 6);
+        // Rounding both to 6 places failed on 1.0367936 vs 1.0367935: the loss gets the predictions' relative tolerance.
+        var (l1, l2) = (v1.Loss.Item(), v2.Loss.Item());
+        Assert.True(Math.Abs(l1 - l2) <= 1e-5 * Math.Max(1, Math.Abs(l1)), $"loss {l1} vs {l2}");
     }
 
     [Fact]
