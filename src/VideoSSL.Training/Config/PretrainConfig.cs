@@ -181,7 +181,7 @@ public sealed record OptimSection
     public bool CpuBf16 { get; init; }
     /// <summary>
     /// cuDNN's attention kernel on CUDA: auto = off for methods whose token counts change every step (V-JEPA: cuDNN
-    /// plans each new shape; 32-42% slower steps on an H200), libtorch's default (on) otherwise.
+    /// plans each new shape: 32-43% slower steps on an H200), libtorch's default (on) otherwise.
     /// </summary>
     public string CudnnAttention { get; init; } = "auto";
     /// <summary>libtorch intra-op threads (0 = its default).</summary>
