@@ -179,7 +179,6 @@ internal static class PretrainCommand
         };
     }
 
-    /// <summary>The task of the config's method from the method registry, with the encoder the config describes.</summary>
     /// <summary>
     /// train.cudnn_attention: whether SDPA may use cuDNN's kernel (auto: not when the method's shapes change every step).
     /// Measured on an H200 with `bench pretrain --bf16`: V-JEPA ViT-L 299 -> 210 ms per step without cuDNN, V-JEPA 2
@@ -206,6 +205,7 @@ internal static class PretrainCommand
         _ => !shapesVary,
     };
 
+    /// <summary>The task of the config's method from the method registry, with the encoder the config describes.</summary>
     public static IPretrainTask CreateTask(PretrainConfig config)
     {
         var method = Method(config);
