@@ -67,9 +67,9 @@ internal static class BenchPretrainCommand
                 throw new ArgumentException("--reference: the official-step reference is VideoMAE's; leave it out for " + name);
             }
             var attention = parse.GetValue(cudnnAttention)!;
-            if (attention is not ("auto" or "on" or "off"))
+            if (!VideoSSL.Training.Config.OptimSection.CudnnAttentionValues.Contains(attention))
             {
-                throw new ArgumentException($"--cudnn-attention: '{attention}' is not one of auto, on, off");
+                throw new ArgumentException($"--cudnn-attention: '{attention}' is not one of {string.Join(", ", VideoSSL.Training.Config.OptimSection.CudnnAttentionValues)}");
             }
             var options = new Options(config, name, parse.GetValue(batch), d, parse.GetValue(bf16), Math.Max(1, parse.GetValue(steps)), parse.GetValue(threads),
                 parse.GetValue(reference), Math.Max(1, parse.GetValue(pairs)), parse.GetValue(python)!, parse.GetValue(profile), parse.GetValue(byCaller), parse.GetValue(top),

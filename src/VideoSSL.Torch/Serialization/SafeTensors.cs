@@ -46,8 +46,7 @@ public static class SafeTensors
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensors);
         TensorData.ThrowIfBigEndian();
-        var list = tensors;
-        foreach (var t in list)
+        foreach (var t in tensors)
         {
             var expected = TensorData.CountElements(t.Shape, t.Name) * t.Dtype.ElementSize();
             if (t.ByteLength != expected)
@@ -55,7 +54,7 @@ public static class SafeTensors
                 throw new ArgumentException($"tensor '{t.Name}': {t.ByteLength} bytes given but {t.Dtype} [{string.Join(", ", t.Shape)}] needs {expected}");
             }
         }
-        byte[] header = BuildHeader(list, metadata);
+        byte[] header = BuildHeader(tensors, metadata);
 
         string fullPath = Path.GetFullPath(path);
         string directory = Path.GetDirectoryName(fullPath) ?? ".";
@@ -68,7 +67,7 @@ public static class SafeTensors
                 BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
                 stream.Write(length);
                 stream.Write(header);
-                foreach (var tensor in list)
+                foreach (var tensor in tensors)
                 {
                     var start = stream.Position;
                     tensor.WriteData(stream);

@@ -5,9 +5,6 @@ namespace VideoSSL.Torch.Serialization;
 /// <summary>Tensors to and from weight files: safetensors (read and written) and PyTorch .pt/.pth (read).</summary>
 public static class Weights
 {
-    public static TensorData ToData(string name, Tensor tensor) =>
-        new(name, tensor.Dtype, tensor.Shape, tensor.ToBytes());
-
     public static Tensor ToTensor(TensorData data, Device? device = null) =>
         Tensor.FromBytes(data.Data.Span, data.Dtype, data.Shape, device);
 

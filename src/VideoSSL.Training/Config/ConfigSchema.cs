@@ -188,7 +188,7 @@ public static class ConfigSchema
         Key<OptimSection>(nameof(OptimSection.CpuBf16), "bf16 autocast on CPU: oneDNN bf16 matmuls, 1.5-1.7x the fp32 step on CPUs with AVX512-BF16 or AMX (videossl env says); without them bf16 is emulated and likely slower (not measured); layer_norm stays fp32 as under CUDA autocast",
             applies: root => !IsCuda(root), when: "device is cpu"),
         Key<OptimSection>(nameof(OptimSection.CudnnAttention), "cuDNN's attention kernel on CUDA: auto (off for methods whose token counts change every step, V-JEPA's masks, where cuDNN plans each new shape; on otherwise), on or off",
-            oneOf: ["auto", "on", "off"], applies: IsCuda, when: "device is cuda"),
+            oneOf: OptimSection.CudnnAttentionValues, applies: IsCuda, when: "device is cuda"),
         Key<OptimSection>(nameof(OptimSection.ScheduleScale), "schedules span this x the planned steps (jepa ipe_scale, 1.25)", min: 1),
 
         // ---- data -------------------------------------------------------------------------------------------

@@ -184,6 +184,8 @@ public sealed record OptimSection
     /// plans each new shape: 32-43% slower steps on an H200), libtorch's default (on) otherwise.
     /// </summary>
     public string CudnnAttention { get; init; } = "auto";
+    /// <summary>The values <see cref="CudnnAttention"/> takes.</summary>
+    public static readonly string[] CudnnAttentionValues = ["auto", "on", "off"];
     /// <summary>libtorch intra-op threads (0 = its default).</summary>
     public int Threads { get; init; }
 }

@@ -64,7 +64,7 @@ public static class FeatureCache
         meta[VideoIdsKey] = JsonSerializer.Serialize(videoIds);
         using var scope = Torch.NewScope();
         var labelTensor = Tensor.From(labels.ToArray(), labels.Count);
-        // Weights.ToData copies the bytes row-major, so a non-contiguous or device tensor is fine here.
+        // Weights.Save copies each tensor's bytes row-major to the host, so a non-contiguous or device tensor is fine here.
         Weights.Save(path, [new(FeaturesKey, features.Contiguous()), new(LabelsKey, labelTensor)], meta);
     }
 
