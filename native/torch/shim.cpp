@@ -27,6 +27,7 @@
 #include <c10/cuda/CUDAFunctions.h>
 #endif
 
+#include <dlfcn.h>
 #include <malloc.h>
 
 #include <atomic>
@@ -607,6 +608,27 @@ const bool allocator_configured = [] {
 }  // namespace
 
 VS_EXPORT int vs_allocator_configured() { return allocator_configured ? 1 : 0; }
+
+namespace {
+
+// Debian's libtorch calls OpenBLAS (the openblas-pthread alternative) for fp32 matmuls, and OpenBLAS keeps a
+// pool of one spinning thread per core beside libtorch's OpenMP pool. On 2 cores the two pools fight: the V-JEPA
+// quick start in fp32 ran at 32.7 clips/s with 1 libtorch thread and 15.8 with 2; with OpenBLAS at one thread,
+// 40.5 and 38.8 (bf16 matmuls go to oneDNN in the OpenMP pool: 60 -> 88 clips/s from the second thread either
+// way). PyTorch's own builds use MKL on that same OpenMP pool, so they have one pool. Pinned at load unless the
+// user set OPENBLAS_NUM_THREADS (which OpenBLAS itself reads); a no-op where libtorch has no OpenBLAS (MKL, CUDA wheels).
+const int blas_threads_pinned = [] {
+  if (std::getenv("OPENBLAS_NUM_THREADS")) return 0;
+  auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (!set) return 0;
+  set(1);
+  return 1;
+}();
+
+}  // namespace
+
+// 1 when the load pinned OpenBLAS to one thread (above); 0 when there is no OpenBLAS or the user set its threads.
+VS_EXPORT int vs_blas_threads_pinned() { return blas_threads_pinned; }
 
 // With those thresholds, what a checkpoint and the plots redrawn with it allocate (Skia renders through malloc)
 // lands between the step's blocks; once freed, the holes are too small or misplaced for the next step's

@@ -24,7 +24,7 @@ internal static class EnvCommand
             var config = Torch.Torch.BuildConfig;
             var blas = System.Text.RegularExpressions.Regex.Match(config, @"BLAS_INFO=(\w+)") is { Success: true } m ? m.Groups[1].Value : null;
             var blasLibrary = ResolveBlas();
-            Console.WriteLine($"BLAS          {blas ?? "unknown"}{(blasLibrary is null ? string.Empty : $" -> {blasLibrary}")}");
+            Console.WriteLine($"BLAS          {blas ?? "unknown"}{(blasLibrary is null ? string.Empty : $" -> {blasLibrary}")}{(Torch.Torch.BlasThreadsPinned ? ", OpenBLAS pinned to 1 thread" : string.Empty)}");
             Console.WriteLine($"CPU bf16      {CpuBf16()}");
             Console.WriteLine();
             Console.WriteLine(config.TrimEnd());

@@ -108,6 +108,17 @@ public static unsafe partial class Torch
         }
     }
 
+    /// <summary>True when the shim pinned OpenBLAS's own thread pool to one thread at load (Debian's libtorch; see
+    /// vs_blas_threads_pinned): libtorch's threads are then the only ones doing CPU math.</summary>
+    public static bool BlasThreadsPinned
+    {
+        get
+        {
+            NativeMethods.EnsureLoaded();
+            return NativeMethods.vs_blas_threads_pinned() != 0;
+        }
+    }
+
     /// <summary>Seeds the CPU generator and every CUDA generator (torch.manual_seed).</summary>
     public static void ManualSeed(ulong seed)
     {

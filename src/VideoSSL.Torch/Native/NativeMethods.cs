@@ -180,6 +180,9 @@ internal static unsafe partial class NativeMethods
     internal static partial int vs_malloc_trim(int* released);
 
     [LibraryImport(Library)]
+    internal static partial int vs_blas_threads_pinned();
+
+    [LibraryImport(Library)]
     internal static partial int vs_zero_grads(IntPtr* parameters, int n, int setToNone);
 
     [LibraryImport(Library)]

@@ -131,6 +131,35 @@ public class SpeedPathTests
     }
 
     [Fact]
+    public void OpenBLAS_runs_on_one_thread_unless_the_user_chose_its_threads()
+    {
+        // Debian's libtorch brings OpenBLAS; its own per-core thread pool beside libtorch's halved a 2-thread CPU step.
+        _ = NumThreads; // loads the shim, and with it libtorch and its BLAS
+        var loaded = File.ReadAllText("/proc/self/maps").Contains("libopenblas", StringComparison.Ordinal);
+        if (!loaded || Environment.GetEnvironmentVariable("OPENBLAS_NUM_THREADS") is not null)
+        {
+            Assert.False(BlasThreadsPinned); // no OpenBLAS (MKL, CUDA wheels), or the user's setting stands
+            return;
+        }
+        Assert.True(BlasThreadsPinned);
+        Assert.Equal(1, openblas_get_num_threads());
+        // Setting libtorch's own thread count (train.threads) must not undo it.
+        var threads = NumThreads;
+        NumThreads = 2;
+        try
+        {
+            Assert.Equal(1, openblas_get_num_threads());
+        }
+        finally
+        {
+            NumThreads = threads;
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libopenblas.so.0")]
+    private static extern int openblas_get_num_threads();
+
+    [Fact]
     public void Phases_are_counted_exclusively_and_only_while_profiling()
     {
         using (Profiling.Phase("ignored"))
