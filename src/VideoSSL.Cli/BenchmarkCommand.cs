@@ -315,6 +315,12 @@ internal static class BenchmarkCommand
                 VideoSSL.Data.AtomicFile.WriteAllText(summaryPath, JsonSerializer.Serialize(summary));
             }
             var config = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(recipe, summary.Overrides ?? options.Overrides));
+            // Probes run at the recipe's thread count, pretrained here or reused: libtorch's CPU reductions split by
+            // thread, and the attentive probe carries a last-bit difference into another dev choice (twelfth round).
+            if (config.Train.Threads > 0)
+            {
+                Torch.Torch.NumThreads = config.Train.Threads;
+            }
             var encoderConfig = PretrainCommand.EncoderConfig(config, MethodRegistry.Get(config.Method)) with { DropPathRate = 0 };
             var probeRoot = Path.Combine(options.RunDir, method);
             var main = Probes(options, config, encoderConfig, checkpoint, options.DataRoot, Path.Combine(probeRoot, "test"), output);
@@ -574,7 +580,8 @@ internal static class BenchmarkCommand
 
     internal sealed record CachedRandomProbes(Dictionary<string, Cell> Cells, double RawFrame);
 
-    // {labeled set root}/random-probes/{hash}: the key holds everything the random encoder's results depend on.
+    // {labeled set root}/random-probes/{hash}: the key holds everything the random encoder's results depend on,
+    // the thread count included (see the caller).
     private static string RandomProbeCache(BenchmarkOptions options, VideoViTConfig encoderConfig, string root)
     {
         var stamp = Path.Combine(root, NuisanceDatasetWriter.StampFile);
@@ -584,6 +591,7 @@ internal static class BenchmarkCommand
             options.Seed,
             stamp = File.Exists(stamp) ? File.ReadAllText(stamp) : string.Empty,
             options.LinearEpochs, options.AttentiveEpochs, options.LinearLr, options.LinearWd, options.AttentiveLr, options.AttentiveWd, options.KnnK,
+            threads = Torch.Torch.NumThreads,
         });
         if (options.ProbeSeeds > 1)
         {
