@@ -20,7 +20,7 @@ internal static class PretrainCommand
         var set = new Option<string[]>("--set") { Description = "override a config key: --set train.base_lr=1e-4 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var runDir = new Option<string?>("--run-dir") { Description = "run folder (default runs/NAME-TIMESTAMP)" };
         var resume = new Option<string?>("--resume") { Description = "continue a run: from CHECKPOINT, or from --run-dir's last checkpoint", Arity = ArgumentArity.ZeroOrOne };
-        var command = new Command("pretrain", "Self-supervised pretraining (VideoMAE, VideoMAE V2, V-JEPA, V-JEPA 2)") { config, set, runDir, resume };
+        var command = new Command("pretrain", $"Self-supervised pretraining: method {string.Join(", ", MethodRegistry.Names)}") { config, set, runDir, resume };
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var resuming = parse.GetResult(resume) is not null;
