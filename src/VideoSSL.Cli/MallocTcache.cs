@@ -98,6 +98,12 @@ internal static class MallocTcache
             }
             start.Environment.Remove(Before);
         }
+        // The same BLAS threads on both sides: our shim pins OpenBLAS to one thread (vs_blas_threads_pinned), and a
+        // reference left with OpenBLAS's own per-core pool would compare BLAS settings, not the bindings.
+        if (!start.Environment.ContainsKey("OPENBLAS_NUM_THREADS") && VideoSSL.Torch.Torch.BlasThreadsPinned)
+        {
+            start.Environment["OPENBLAS_NUM_THREADS"] = "1";
+        }
         return start;
     }
 
@@ -106,7 +112,7 @@ internal static class MallocTcache
     {
         var ours = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
         var theirs = Environment.GetEnvironmentVariable(Before) is { } before ? before : ours;
-        return $"GLIBC_TUNABLES {(string.IsNullOrEmpty(ours) ? "unset" : ours)} here, {(string.IsNullOrEmpty(theirs) ? "unset" : theirs)} for PyTorch";
+        return $"GLIBC_TUNABLES {(string.IsNullOrEmpty(ours) ? "unset" : ours)} here, {(string.IsNullOrEmpty(theirs) ? "unset" : theirs)} for PyTorch{(VideoSSL.Torch.Torch.BlasThreadsPinned ? "; OpenBLAS on 1 thread on both sides" : string.Empty)}";
     }
 
     // The user's GLIBC_TUNABLES (empty: unset) from before the exec.

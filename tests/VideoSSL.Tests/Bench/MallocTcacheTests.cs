@@ -72,4 +72,24 @@ public class MallocTcacheTests
         // Not started through the exec (VIDEOSSL_MALLOPT=0, or a user tcache_count): the environment passes as is.
         Assert.Equal("glibc.malloc.mxfast=64:" + VideoSSL.Cli.MallocTcache.Tunable, VideoSSL.Cli.MallocTcache.AsStarted(Start(), before: null).Environment["GLIBC_TUNABLES"]);
     }
+
+    // Where our shim pinned OpenBLAS to one thread, the PyTorch reference gets the same setting, unless the user chose one.
+    [Fact]
+    public void Reference_processes_get_the_same_OpenBLAS_threads_as_ours()
+    {
+        var start = new ProcessStartInfo("python3");
+        start.Environment.Remove("OPENBLAS_NUM_THREADS");
+        var started = VideoSSL.Cli.MallocTcache.AsStarted(start, before: null);
+        if (VideoSSL.Torch.Torch.BlasThreadsPinned)
+        {
+            Assert.Equal("1", started.Environment["OPENBLAS_NUM_THREADS"]);
+        }
+        else
+        {
+            Assert.False(started.Environment.ContainsKey("OPENBLAS_NUM_THREADS"));
+        }
+        var chosen = new ProcessStartInfo("python3");
+        chosen.Environment["OPENBLAS_NUM_THREADS"] = "4";
+        Assert.Equal("4", VideoSSL.Cli.MallocTcache.AsStarted(chosen, before: null).Environment["OPENBLAS_NUM_THREADS"]);
+    }
 }
