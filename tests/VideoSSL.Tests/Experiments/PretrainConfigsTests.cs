@@ -337,6 +337,8 @@ public class PretrainConfigsTests
         var steps = train.MaxSteps > 0 ? train.MaxSteps : (long)train.Epochs * (config.Data.Procedural.Clips / (train.BatchSize * train.AccumSteps));
         Assert.Equal(4375, steps);
         Assert.True(train.CpuBf16, "the eleventh round measured this schedule with bf16 matmuls");
+        // Thirteenth round: with OpenBLAS pinned by the shim, a second thread takes the 4375 steps from ~12:30 to 9:32.
+        Assert.Equal(2, train.Threads);
         Assert.Equal(1.5e-3, train.BaseLr * train.BatchSize * train.AccumSteps / 256, 9);
     }
 }
