@@ -343,8 +343,8 @@ public class PretrainConfigsTests
     }
 
     // The V-JEPA recipe `videossl benchmark` pretrains: the figures the nuisance recipe search kept (experiments/README.md,
-    // fourth, sixth, ninth, thirteenth and fourteenth rounds): batch 16, peak lr 5e-4 from 1e-4, a 6-block predictor,
-    // 3400 bf16 steps on 2 threads (13:22-14:25 alone on 2 cores with AVX512-BF16).
+    // fourth, sixth, ninth and thirteenth rounds): batch 16, peak lr 5e-4 from 1e-4, a 4-block predictor, 3400 bf16 steps
+    // on 2 threads (11:16-12:24 alone on 2 cores with AVX512-BF16).
     [Fact]
     public void Vjepa_nuisance_quickstart_keeps_the_searched_recipe()
     {
@@ -354,8 +354,9 @@ public class PretrainConfigsTests
         Assert.Equal((96, 4, 3), (model.EmbedDim, model.Depth, model.NumHeads));
         Assert.Equal((64, 8, 8, 2), (model.ImgSize, model.Frames, model.Patch, model.Tubelet));
         var vjepa = config.Vjepa!;
-        // Fourteenth round: depth 6 against 4, paired over seeds 0-3 (the 2 -> 4 step was the fourth round's largest gain).
-        Assert.Equal((64, 6, 2), (vjepa.PredEmbedDim!.Value, vjepa.PredDepth!.Value, vjepa.PredNumHeads!.Value));
+        // Fourteenth round: 6 blocks read +1.6 per seed with one probe head, -0.5 with three on seed 3, lower on the
+        // transfer set, and take 13:22-14:25, too close to the budget to be worth it.
+        Assert.Equal((64, 4, 2), (vjepa.PredEmbedDim!.Value, vjepa.PredDepth!.Value, vjepa.PredNumHeads!.Value));
         Assert.Equal([0.996, 1.0], vjepa.Ema);
         var train = config.Train;
         Assert.Equal((16, 1, 3400L), (train.BatchSize, train.AccumSteps, train.MaxSteps));
