@@ -317,10 +317,7 @@ internal static class BenchmarkCommand
             var config = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(recipe, summary.Overrides ?? options.Overrides));
             // Probes run at the recipe's thread count, pretrained here or reused: libtorch's CPU reductions split by
             // thread, and the attentive probe carries a last-bit difference into another dev choice (twelfth round).
-            if (config.Train.Threads > 0)
-            {
-                Torch.Torch.NumThreads = config.Train.Threads;
-            }
+            Torch.Torch.UseThreads(config.Train.Threads);
             var encoderConfig = PretrainCommand.EncoderConfig(config, MethodRegistry.Get(config.Method)) with { DropPathRate = 0 };
             var probeRoot = Path.Combine(options.RunDir, method);
             var main = Probes(options, config, encoderConfig, checkpoint, options.DataRoot, Path.Combine(probeRoot, "test"), output);

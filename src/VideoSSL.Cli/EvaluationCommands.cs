@@ -304,10 +304,7 @@ internal static class EvaluationCommands
 
     private static Device Setup(string device, int threads)
     {
-        if (threads > 0)
-        {
-            Torch.Torch.NumThreads = threads;
-        }
+        Torch.Torch.UseThreads(threads);
         var parsed = Device.Parse(device);
         if (parsed.IsCuda && !Torch.Torch.CudaIsAvailable)
         {

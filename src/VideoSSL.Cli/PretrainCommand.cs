@@ -56,10 +56,7 @@ internal static class PretrainCommand
         {
             throw new ConfigException($"train.device={config.Train.Device}, but this libtorch {(Torch.Torch.IsCudaBuild ? "sees no CUDA device" : "is a CPU build")}: use --set train.device=cpu");
         }
-        if (config.Train.Threads > 0)
-        {
-            Torch.Torch.NumThreads = config.Train.Threads;
-        }
+        Torch.Torch.UseThreads(config.Train.Threads);
         Torch.Torch.ManualSeed((ulong)Seeds.ForRank(config.Seed, dist.Rank));
         Torch.Torch.SetDeterministic(!device.IsCuda);
         if (device.IsCuda)

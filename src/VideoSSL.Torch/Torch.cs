@@ -108,6 +108,15 @@ public static unsafe partial class Torch
         }
     }
 
+    /// <summary>Applies a config's `threads` key (libtorch intra-op threads): 0 keeps libtorch's default.</summary>
+    public static void UseThreads(int threads)
+    {
+        if (threads > 0)
+        {
+            NumThreads = threads;
+        }
+    }
+
     /// <summary>True when the shim pinned OpenBLAS's own thread pool to one thread at load (Debian's libtorch; see
     /// vs_blas_threads_pinned): libtorch's threads are then the only ones doing CPU math.</summary>
     public static bool BlasThreadsPinned
