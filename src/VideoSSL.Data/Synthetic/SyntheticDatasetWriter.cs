@@ -51,20 +51,21 @@ public static class SyntheticDatasetWriter
         string stampPath = Path.Combine(outDir, StampFile);
         string stamp = Stamp(options);
         bool complete = File.Exists(Path.Combine(outDir, "train.csv")) && File.Exists(Path.Combine(outDir, "val.csv"));
-        if (complete && File.Exists(stampPath) && File.ReadAllText(stampPath) == stamp)
+        bool stamped = File.Exists(stampPath);
+        if (complete && stamped && File.ReadAllText(stampPath) == stamp)
         {
             return false;
         }
-        if (complete)
+        if (stamped || complete)
         {
             // Sets written before the stamp existed have none; only a set whose classes are all synthetic ones is taken
             // for ours, so a data.root pointed at real data by mistake is never deleted.
-            if (!File.Exists(stampPath) && !KineticsCsv.Read(Path.Combine(outDir, "train.csv"), Path.Combine(outDir, "train")).ClassNames
+            if (!stamped && !KineticsCsv.Read(Path.Combine(outDir, "train.csv"), Path.Combine(outDir, "train")).ClassNames
                     .All(name => SyntheticVideo.Classes.Any(c => c.Name == name)))
             {
                 throw new IOException($"{outDir} holds a dataset VideoSSL did not write (no {StampFile}, classes that are not synthetic): point data.root at another folder for the synthetic set");
             }
-            log?.Invoke($"the synthetic dataset in {outDir} was written by another generator version or other options ({stampPath}): writing it again");
+            log?.Invoke($"the synthetic dataset in {outDir} is incomplete or was written by another generator version or other options ({stampPath}): writing it again");
             foreach (string split in new[] { "train", "val" })
             {
                 File.Delete(Path.Combine(outDir, split + ".csv"));
@@ -74,9 +75,16 @@ public static class SyntheticDatasetWriter
                 }
             }
         }
+        else if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+        {
+            // An SSv2 folder, or Kinetics videos without both CSVs: writing there would mix synthetic clips into them.
+            throw new IOException($"{outDir} is not empty and has no {StampFile}: the synthetic set is written only into an empty folder or one VideoSSL wrote; point data.root at another folder");
+        }
         log?.Invoke($"writing the synthetic motion dataset to {outDir} ({ClassIds(options).Count} classes, {options.TrainPerClass}+{options.ValPerClass} clips per class, {options.Clip.Width}x{options.Clip.Height}, {options.Clip.Frames} frames)");
+        // Marks the folder as ours before anything is written, so a run killed half-way is written again, not refused.
+        Directory.CreateDirectory(outDir);
+        AtomicFile.WriteAllText(stampPath, "{\"incomplete\": true}");
         WriteKinetics(outDir, options, log);
-        // Written last: a run killed while writing leaves no stamp, so the next run writes the set again.
         AtomicFile.WriteAllText(stampPath, stamp);
         return true;
     }

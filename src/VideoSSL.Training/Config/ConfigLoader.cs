@@ -82,6 +82,11 @@ public static class ConfigLoader
             var listType = PropertyTypeAt(typeof(T), key.Split(':'));
             if (listType is not null && IsList(listType))
             {
+                if (!IsLeaf(ElementType(listType)))
+                {
+                    var shown = entry[..equals].Trim();
+                    throw new ConfigException($"--set {entry}: config key '{shown}' is a list of sections; set one key of an element, e.g. --set {shown}.0.<key>=<value>");
+                }
                 foreach (var stale in source.Keys.Where(k => k.StartsWith(key + ":", StringComparison.OrdinalIgnoreCase)).ToList())
                 {
                     source.Remove(stale);
@@ -279,11 +284,22 @@ public static class ConfigLoader
         return string.Join(':', resolved);
     }
 
+    // Walks list indices too: without them `--set vjepa.masks.1.spatial_scale=[0.5,0.5]` found no type, skipped the list
+    // handling, and the binder dropped the value without a word.
     private static Type? PropertyTypeAt(Type type, string[] parts)
     {
         var current = type;
         foreach (var part in parts)
         {
+            if (IsList(current))
+            {
+                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                {
+                    return null;
+                }
+                current = ElementType(current);
+                continue;
+            }
             var match = current.GetProperties(BindingFlags.Public | BindingFlags.Instance)
                 .FirstOrDefault(p => string.Equals(p.Name, ToPascal(part), StringComparison.OrdinalIgnoreCase));
             if (match is null)

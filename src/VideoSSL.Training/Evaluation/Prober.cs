@@ -102,6 +102,8 @@ public sealed class Prober
     /// <summary>
     /// Runs the encoder over every item of a loader: rows = videos × views, in loader order, on the CPU. Data-parallel:
     /// each rank encodes its shard and every rank ends with all rows in one process's order (padding duplicates dropped).
+    /// An unreadable video is skipped and counted: the loader fills its slot with another video of the split, whose
+    /// second copy is dropped here, so no video weighs twice in a probe's training rows or a kNN bank.
     /// </summary>
     public CachedFeatures Extract(ClipLoader loader, string split, IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -109,6 +111,8 @@ public sealed class Prober
         var labels = new List<long>();
         var ids = new List<string>();
         var views = 1;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var repeated = 0;
         var watch = Stopwatch.StartNew();
         var done = 0;
         try
@@ -124,15 +128,28 @@ public sealed class Prober
                     {
                         (features, vb) = Gather(loader, batch, vb, features);
                     }
+                    // Rows of one video are adjacent (row b·V + v): a video is kept or dropped whole.
+                    var keep = Enumerable.Range(0, vb.Rows / views).Where(b => seen.Add(vb.VideoIds[b * views]))
+                        .SelectMany(b => Enumerable.Range(b * views, views)).ToArray();
+                    if (keep.Length < vb.Rows)
+                    {
+                        repeated += (vb.Rows - keep.Length) / views;
+                        features = features.IndexSelect(0, Tensor.From(keep.Select(r => (long)r).ToArray(), keep.Length).To(features.Device));
+                    }
                     parts.Add(scope.MoveToOuter(features.Cpu()).DetachFromScope());
+                    labels.AddRange(keep.Select(r => (long)vb.Labels[r]));
+                    ids.AddRange(keep.Select(r => vb.VideoIds[r]));
                 }
-                labels.AddRange(vb.Labels.Select(l => (long)l));
-                ids.AddRange(vb.VideoIds);
                 done++;
                 if (done % 20 == 0 || done == loader.BatchesPerEpoch)
                 {
                     _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"features ({split}): {done}/{loader.BatchesPerEpoch} batches, {ids.Count / Math.Max(watch.Elapsed.TotalSeconds, 1e-9):F1} clips/s"));
                 }
+            }
+            if (loader.Failures.Count > 0 || repeated > 0)
+            {
+                var first = loader.Failures.Count > 0 ? $" (first: {loader.Failures[0].Sample}: {loader.Failures[0].Error})" : string.Empty;
+                _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"features ({split}): {loader.Failures.Count} unreadable videos skipped{first}; {ids.Count / views} videos kept, {repeated} repeated slots dropped"));
             }
             Tensor all;
             using (var scope = Torch.NewScope())

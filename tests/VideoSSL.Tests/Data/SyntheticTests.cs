@@ -155,6 +155,23 @@ public class SyntheticTests
         Assert.Contains("did not write", refused.Message, StringComparison.Ordinal);
         Assert.True(Directory.Exists(Path.Combine(dir.Path, "train", "moving up")));
         Assert.Contains("abseiling", File.ReadAllText(trainCsv), StringComparison.Ordinal);
+
+        // A folder of real data without the Kinetics CSVs (here SSv2's layout): before, the synthetic clips were written
+        // into it; now it is refused and left as it was.
+        using var ssv2 = new TempDir();
+        Directory.CreateDirectory(Path.Combine(ssv2.Path, "videos"));
+        File.WriteAllText(Path.Combine(ssv2.Path, "something-something-v2-labels.json"), "{}");
+        var notEmpty = Assert.Throws<IOException>(() => SyntheticDatasetWriter.EnsureKinetics(ssv2.Path, options));
+        Assert.Contains("is not empty and has no synthetic.json", notEmpty.Message, StringComparison.Ordinal);
+        Assert.Equal(["something-something-v2-labels.json", "videos"], Directory.EnumerateFileSystemEntries(ssv2.Path).Select(Path.GetFileName).Order());
+
+        // A run killed while writing leaves the incomplete stamp and part of the clips: the next run writes the set again.
+        using var killed = new TempDir();
+        File.WriteAllText(Path.Combine(killed.Path, SyntheticDatasetWriter.StampFile), "{\"incomplete\": true}");
+        Directory.CreateDirectory(Path.Combine(killed.Path, "train", "stale class"));
+        Assert.True(SyntheticDatasetWriter.EnsureKinetics(killed.Path, options));
+        Assert.False(Directory.Exists(Path.Combine(killed.Path, "train", "stale class")));
+        Assert.False(SyntheticDatasetWriter.EnsureKinetics(killed.Path, options));
     }
 
     [Fact]

@@ -79,4 +79,28 @@ public class ProberTests
         Assert.Equal([3, 200], lines.Select(l => l.GetProperty("knn/k").GetInt32()));
         Assert.Equal(lines[0].GetProperty("val/acc1").GetDouble(), knn.Result.FinalAcc1);
     }
+
+    [Fact]
+    public void An_unreadable_video_is_skipped_and_counted_not_featured_twice()
+    {
+        // The loader fills an unreadable video's slot with another video of the split; before, that video's features
+        // went into the probe's training rows twice.
+        var config = TinyClips.Probe("probe.kind=linear");
+        ManualSeed(11);
+        using var encoder = new VideoViTEncoder(EvalSetup.ModelConfig(config.Model));
+        using var run = TinyClips.NewRun(config);
+        var set = TinyClips.Dataset(12, "train");
+        var loader = new VideoSSL.Data.Loading.ClipLoader(set, (sample, _, index, rng) => index == 4
+                ? throw new InvalidDataException($"moov atom not found in {sample.Path}")
+                : VideoSSL.Data.Loading.ClipBatchItem.Create([.. Enumerable.Range(0, 2).SelectMany(_ => TinyClips.Clip(sample, index, rng, augment: false))], [2, 3, 2, 16, 16], sample.Label),
+            new VideoSSL.Data.Loading.ClipLoaderOptions { BatchSize = 5, Workers = 2, Shuffle = false, DropLast = false, MaxFailureFraction = 0.5 });
+        var output = new StringWriter();
+        using var features = new Prober(config, encoder, loader, loader, TinyClips.Classes, run, VideoSSL.Torch.Device.CPU, output).Extract(loader, "train");
+
+        Assert.Equal(11 * 2, features.Count);  // 11 readable videos, 2 views each
+        Assert.Equal(features.Count, (int)features.Features.Size(0));
+        Assert.DoesNotContain("train4", features.VideoIds);
+        Assert.Equal(11, features.VideoIds.Distinct().Count());
+        Assert.Contains("features (train): 1 unreadable videos skipped (first: train4.mp4", output.ToString());
+    }
 }

@@ -35,6 +35,26 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void List_inside_a_list_element_is_overridden_not_dropped()
+    {
+        // The V-JEPA quick start's second mask generator: before, this --set was accepted and silently left 0.7 in place.
+        var path = Write("""
+            { "method": "vjepa", "vjepa": { "masks": [
+              { "spatial_scale": [0.15, 0.15], "temporal_scale": [1, 1], "aspect_ratio": [0.75, 1.5], "num_blocks": 8 },
+              { "spatial_scale": [0.7, 0.7], "temporal_scale": [1, 1], "aspect_ratio": [0.75, 1.5], "num_blocks": 2 } ] } }
+            """);
+        var config = ConfigLoader.Load<PretrainConfig>(path, ["vjepa.masks.1.spatial_scale=[0.5,0.5]", "vjepa.masks.0.num_blocks=3"]);
+        var masks = config.Vjepa!.Masks;
+        Assert.Equal([0.5, 0.5], masks[1].SpatialScale);
+        Assert.Equal([0.15, 0.15], masks[0].SpatialScale);
+        Assert.Equal(3, masks[0].NumBlocks);
+        Assert.Equal(2, masks[1].NumBlocks);
+
+        var whole = Assert.Throws<ConfigException>(() => ConfigLoader.Load<PretrainConfig>(null, ["vjepa.masks=[1,2]"]));
+        Assert.Contains("'vjepa.masks' is a list of sections", whole.Message);
+    }
+
+    [Fact]
     public void Unknown_key_is_rejected_with_its_name_and_a_suggestion()
     {
         var path = Write("""{ "train": { "base_lrr": 0.001 } }""");
