@@ -303,7 +303,7 @@ public sealed class MultiViewPipelineTests(TestVideos videos) : IClassFixture<Te
             }),
         };
         File.WriteAllText(dir.File("cases.json"), JsonSerializer.Serialize(cases));
-        SystemPython.RunWithTorch(File.ReadAllText(Path.Combine(RepoRoot(), "tools", "reference", "svt_views_reference.py")), dir.File("cases.json"), dir.File("out.json"));
+        SystemPython.RunWithTorch(File.ReadAllText(Path.Combine(RepoPaths.Root, "tools", "reference", "svt_views_reference.py")), dir.File("cases.json"), dir.File("out.json"));
         using var reference = JsonDocument.Parse(File.ReadAllText(dir.File("out.json")));
 
         var expectedTemporal = reference.RootElement.GetProperty("temporal").EnumerateArray().ToList();
@@ -332,17 +332,5 @@ public sealed class MultiViewPipelineTests(TestVideos videos) : IClassFixture<Te
             double worst = expected.Zip(view, (e, a) => Math.Abs(e - a)).Max();
             Assert.True(worst < 1e-5, $"view {i}: max |diff| {worst:G3}");
         }
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new DirectoryNotFoundException("no VideoSSL.sln above the test binaries");
     }
 }

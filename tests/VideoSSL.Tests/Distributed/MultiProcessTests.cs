@@ -196,7 +196,7 @@ public class MultiProcessTests
 
     private static string[] TinyPretrain(string dataRoot, int batch, int maxSteps) =>
     [
-        "pretrain", Path.Combine(RepoRoot(), "experiments", "quickstart", "videomae_micro_synth.json"),
+        "pretrain", Path.Combine(RepoPaths.Root, "experiments", "quickstart", "videomae_micro_synth.json"),
         "--set", $"data.root={dataRoot}", "--set", "data.synthetic.classes=2", "--set", "data.synthetic.train_per_class=4",
         "--set", "data.synthetic.val_per_class=1", "--set", "data.synthetic.size=32", "--set", "data.synthetic.frames=8",
         "--set", "data.num_frames=4", "--set", "data.input_size=32", "--set", "model.img_size=32", "--set", "model.frames=4",
@@ -204,16 +204,6 @@ public class MultiProcessTests
         "--set", "log.every_steps=1", "--set", "log.checkpoint_every_steps=2", "--set", "log.keep_every_steps=2",
         "--set", "log.reconstruction_every_steps=1000",
     ];
-
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new DirectoryNotFoundException("VideoSSL.sln above the test binaries");
-    }
 
     private static double[] Losses(string run) =>
         [.. File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("train/loss").GetDouble())];
@@ -391,7 +381,7 @@ public class MultiProcessTests
 
     private static string[] TinySvt(int batch, int maxSteps) =>
     [
-        "pretrain", Path.Combine(RepoRoot(), "experiments", "quickstart", "svt_micro_synth.json"),
+        "pretrain", Path.Combine(RepoPaths.Root, "experiments", "quickstart", "svt_micro_synth.json"),
         "--set", "data.format=procedural", "--set", "data.procedural.clips=8", "--set", "data.procedural.size=32",
         "--set", "data.procedural.frames=16", "--set", "data.procedural.classes=3",
         "--set", "data.input_size=32", "--set", "model.img_size=32", "--set", "model.drop_path=0",
@@ -464,7 +454,7 @@ public class MultiProcessTests
     // 3 classes: 12 training videos, 3 validation videos (2 ranks: one padding duplicate); 32 px, 4 frames, one thread per rank.
     private static string[] TinyEvalRun(string verb, string config, string dataRoot, string runDir, params string[] keys) =>
     [
-        verb, Path.Combine(RepoRoot(), "experiments", "quickstart", config), "--run-dir", runDir,
+        verb, Path.Combine(RepoPaths.Root, "experiments", "quickstart", config), "--run-dir", runDir,
         .. ((string[])
         [
             $"data.root={dataRoot}", "data.synthetic.classes=3", "data.synthetic.train_per_class=4", "data.synthetic.val_per_class=1",
@@ -598,7 +588,7 @@ public class MultiProcessTests
             "data.synthetic.val_per_class=1", "data.synthetic.size=32", "data.synthetic.frames=8",
             "test.clips=2", "test.crops=1", "test.batch_size=1",
         ];
-        var configPath = Path.Combine(RepoRoot(), "experiments", "quickstart", "finetune_micro_synth.json");
+        var configPath = Path.Combine(RepoPaths.Root, "experiments", "quickstart", "finetune_micro_synth.json");
         var config = VideoSSL.Training.Config.ConfigLoader.Load<VideoSSL.Training.Config.FinetuneConfig>(configPath, keys);
         var checkpoint = Path.Combine(dir.Path, "run", "checkpoints", "ft.safetensors");
         VideoSSL.Torch.Torch.ManualSeed(3);

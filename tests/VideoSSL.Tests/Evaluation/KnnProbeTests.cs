@@ -17,7 +17,7 @@ public sealed class KnnProbeTests
     private static readonly Lazy<string> s_fixture = new(() =>
     {
         var path = Path.Combine(Directory.CreateTempSubdirectory("vssl-knn-").FullName, "knn.pth");
-        var script = Path.Combine(RepoRoot(), "tools", "reference", "knn_reference.py");
+        var script = Path.Combine(RepoPaths.Root, "tools", "reference", "knn_reference.py");
         SystemPython.RunWithTorch(File.ReadAllText(script), "fixtures", path);
         return path;
     });
@@ -67,17 +67,5 @@ public sealed class KnnProbeTests
         Assert.Equal(0L, votes.ArgMax(1).ToArray<long>()[0]);
         Assert.Throws<ArgumentException>(() => KnnProbe.Votes(train, [0, 1], train, 1, 2));
         Assert.Throws<ArgumentException>(() => KnnProbe.Votes(train, [0, 1, 5], train, 1, 2));
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"no VideoSSL.sln above {AppContext.BaseDirectory}");
     }
 }

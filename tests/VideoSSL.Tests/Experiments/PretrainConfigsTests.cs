@@ -14,7 +14,7 @@ public class PretrainConfigsTests
     private static readonly string[] s_formats = ["kinetics", "list", "ssv2", "synthetic", "procedural"];
     private static readonly string[] s_kineticsFormats = ["kinetics", "list"];
 
-    private static readonly string s_experiments = Path.Combine(FindRepoRoot(), "experiments");
+    private static readonly string s_experiments = Path.Combine(RepoPaths.Root, "experiments");
 
     /// <summary>Paths relative to experiments/ ('/'-separated) of every JSON file with a top-level "method".</summary>
     public static TheoryData<string> Configs()
@@ -40,18 +40,6 @@ public class PretrainConfigsTests
         }
         files.Sort(StringComparer.Ordinal);
         return files;
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"no VideoSSL.sln above {AppContext.BaseDirectory}");
     }
 
     private static PretrainConfig Load(string file) => ConfigLoader.Load<PretrainConfig>(Path.Combine(s_experiments, file), []);

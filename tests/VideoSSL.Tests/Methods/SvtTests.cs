@@ -16,7 +16,7 @@ using Torch = VideoSSL.Torch.Torch;
 [Collection(VideoSSL.Tests.Torch.LiveTensorCollection.Name)]
 public class SvtTests
 {
-    private static readonly string s_script = Path.Combine(RepoRoot(), "tools", "reference", "svt_reference.py");
+    private static readonly string s_script = Path.Combine(RepoPaths.Root, "tools", "reference", "svt_reference.py");
 
     private static readonly Lazy<string> s_fixtures = new(() =>
     {
@@ -24,18 +24,6 @@ public class SvtTests
         SystemPython.RunWithTorch(File.ReadAllText(s_script), "fixtures", dir);
         return dir;
     });
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"no VideoSSL.sln above {AppContext.BaseDirectory}");
-    }
 
     /// <summary>The fixtures' divided ViT: 64 px, patch 16 (4 × 4 table), 4 frames, dim 64, depth 2, 2 heads, no drop path.</summary>
     internal static VideoViTConfig TinyDivided => ModelRegistry.Get("vit_micro_divst") with { ImgSize = 64, NumFrames = 4, DropPathRate = 0 };

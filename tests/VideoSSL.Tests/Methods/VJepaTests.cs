@@ -17,7 +17,7 @@ using Torch = VideoSSL.Torch.Torch;
 [Collection(VideoSSL.Tests.Torch.LiveTensorCollection.Name)]
 public class VJepaTests
 {
-    private static readonly string s_script = Path.Combine(RepoRoot(), "tools", "reference", "vjepa_reference.py");
+    private static readonly string s_script = Path.Combine(RepoPaths.Root, "tools", "reference", "vjepa_reference.py");
 
     private static readonly Lazy<string> s_fixtures = new(() =>
     {
@@ -25,18 +25,6 @@ public class VJepaTests
         SystemPython.RunWithTorch(File.ReadAllText(s_script), "fixtures", dir);
         return dir;
     });
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"no VideoSSL.sln above {AppContext.BaseDirectory}");
-    }
 
     /// <summary>The fixture's tiny model: 64 × 64 × 4 clips, patch 16, tubelet 2 (2 × 4 × 4 tokens), dim 64, 2 heads, predictor 32 × 2.</summary>
     internal static VideoViTConfig TinyEncoder(bool v2) => MethodRegistry.Get(v2 ? "vjepa2" : "vjepa").EncoderDefaults(VideoViTVariants.Micro) with

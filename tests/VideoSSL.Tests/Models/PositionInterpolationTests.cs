@@ -21,21 +21,9 @@ public class PositionInterpolationTests
     private static readonly Lazy<string> s_fixtures = new(() =>
     {
         var dir = Directory.CreateTempSubdirectory("vssl-pos-").FullName;
-        SystemPython.RunWithTorch(File.ReadAllText(Path.Combine(RepoRoot(), "tools", "reference", "pos_interpolation.py")), dir);
+        SystemPython.RunWithTorch(File.ReadAllText(Path.Combine(RepoPaths.Root, "tools", "reference", "pos_interpolation.py")), dir);
         return Path.Combine(dir, "pos_interp.pth");
     });
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"no VideoSSL.sln above {AppContext.BaseDirectory}");
-    }
 
     // vjepa's micro encoder on 32 px, 4 frames: a 2 × 2 × 2 grid with a 3-D sincos table.
     private static VideoViTConfig Jepa(int size, int frames) =>

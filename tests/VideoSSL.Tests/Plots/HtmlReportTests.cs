@@ -72,7 +72,7 @@ public sealed partial class HtmlReportTests
 
         // The screenshot tool works on the real report.
         var shot = Path.Combine(pretrain.Root, "shot.png");
-        var script = Path.Combine(RepoRoot(), "tools", "report_screenshot.sh");
+        var script = Path.Combine(RepoPaths.Root, "tools", "report_screenshot.sh");
         using var process = Process.Start(new ProcessStartInfo("bash", [script, report, shot, "1200", "1500"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
         var stderr = process.StandardError.ReadToEnd();
         process.WaitForExit();
@@ -128,16 +128,6 @@ public sealed partial class HtmlReportTests
         {
             Directory.Delete(profile, recursive: true);
         }
-    }
-
-    private static string RepoRoot()
-    {
-        var dir = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(dir, "VideoSSL.sln")))
-        {
-            dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("VideoSSL.sln not found above the test binaries");
-        }
-        return dir;
     }
 
     [GeneratedRegex("<img [^>]*src=\"([^\"]+)\"")]

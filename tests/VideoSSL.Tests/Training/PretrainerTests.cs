@@ -240,7 +240,7 @@ public class PretrainerTests
             "train.scale_lr=false", "train.start_lr=0.1", "train.base_lr=0.5", "train.min_lr=0.01", "train.weight_decay=0.04", "train.weight_decay_end=0.4",
             "log.every_steps=1", "log.checkpoint_every_steps=1000", "log.reconstruction_every_steps=1000",
         ]);
-        var script = File.ReadAllText(Path.Combine(RepoRoot(), "tools", "reference", "jepa_schedules.py"));
+        var script = File.ReadAllText(Path.Combine(RepoPaths.Root, "tools", "reference", "jepa_schedules.py"));
         using var official = System.Text.Json.JsonDocument.Parse(VideoSSL.Tests.Serialization.SystemPython.Run(script, "12", "6", "2", "1.25", "0.6", "0.1", "0.5", "0.01", "0.04", "0.4"));
         var lr = official.RootElement.GetProperty("lr").EnumerateArray().Select(e => e.GetDouble()).ToList();
         var wd = official.RootElement.GetProperty("wd").EnumerateArray().Select(e => e.GetDouble()).ToList();
@@ -258,18 +258,6 @@ public class PretrainerTests
             Assert.Equal(lr[i], lines[i].GetProperty("opt/lr").GetDouble(), 1e-12);
             Assert.Equal(wd[i], lines[i].GetProperty("sched/wd").GetDouble(), 1e-12);
         }
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VideoSSL.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"no VideoSSL.sln above {AppContext.BaseDirectory}");
     }
 
     [Fact]
