@@ -31,6 +31,7 @@ public class BenchmarkTests
         LinearWd = [0.0],
         AttentiveLr = [1e-3],
         KnnK = [1],
+        ProbeSeeds = 1,
         Workers = 1,
     };
 
