@@ -17,18 +17,7 @@ public class ExperimentConfigTests
         ["something-something-v2"] = 174,
     };
 
-    public static string ExperimentsDir()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "experiments");
-            if (Directory.Exists(candidate) && Directory.Exists(Path.Combine(dir.FullName, "src")))
-            {
-                return candidate;
-            }
-        }
-        throw new DirectoryNotFoundException($"no experiments/ folder above {AppContext.BaseDirectory}");
-    }
+    public static string ExperimentsDir() => Path.Combine(RepoPaths.Root, "experiments");
 
     private static IEnumerable<string> EvaluationConfigs() =>
         Directory.EnumerateFiles(ExperimentsDir(), "*.json", SearchOption.AllDirectories)
