@@ -139,7 +139,7 @@ public static class ConfigLoader
             var origin = key is not null && origins.TryGetValue(key, out var from) ? from : path ?? "config";
             var shown = key is null ? string.Empty : $" '{ToSnake(key)}'";
             var given = key is not null && normalized.TryGetValue(key, out var raw) ? $" '{raw}'" : string.Empty;
-            var type = key is null ? null : PropertyTypeAt(typeof(T), key.Split(':')) ?? ElementTypeAt(typeof(T), key.Split(':'));
+            var type = key is null ? null : PropertyTypeAt(typeof(T), key.Split(':'));
             throw new ConfigException($"{origin}: bad value{given} for config key{shown}: {WhyNot(type, e.InnerException?.Message ?? e.Message)}", e);
         }
         FixAppendedLists(result, normalized);
@@ -154,15 +154,6 @@ public static class ConfigLoader
         var at = message.IndexOf(" at '", StringComparison.Ordinal);
         var end = at >= 0 ? message.IndexOf('\'', at + 5) : -1;
         return end > at ? message[(at + 5)..end] : null;
-    }
-
-    // A list element's path ends in its index: the element type of the list the rest names.
-    private static Type? ElementTypeAt(Type root, string[] parts)
-    {
-        if (parts.Length < 2 || !int.TryParse(parts[^1], out _))
-            return null;
-        var list = PropertyTypeAt(root, parts[..^1]);
-        return list is null ? null : list.IsArray ? list.GetElementType() : list.IsGenericType ? list.GetGenericArguments()[0] : null;
     }
 
     // The binder's converter says "abc is not a valid value for Int32. (Parameter 'value')": .NET's type name and an
