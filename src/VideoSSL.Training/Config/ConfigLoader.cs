@@ -134,13 +134,19 @@ public static class ConfigLoader
         }
         catch (InvalidOperationException e)
         {
-            // The key is in the outer message for a scalar and in the inner one for a list element ("at 'Train:Betas:1'").
-            var key = KeyIn(e.Message) ?? KeyIn(e.InnerException?.Message);
+            // The key is in the outer message for a scalar, in an inner one for a list element ("at 'Train:Betas:1'"),
+            // one level deeper for a list inside a list element (vjepa.masks.1.spatial_scale.1).
+            var chain = new List<Exception>();
+            for (Exception? x = e; x is not null; x = x.InnerException)
+            {
+                chain.Add(x);
+            }
+            var key = chain.Select(x => KeyIn(x.Message)).LastOrDefault(k => k is not null);
             var origin = key is not null && origins.TryGetValue(key, out var from) ? from : path ?? "config";
             var shown = key is null ? string.Empty : $" '{ToSnake(key)}'";
             var given = key is not null && normalized.TryGetValue(key, out var raw) ? $" '{raw}'" : string.Empty;
             var type = key is null ? null : PropertyTypeAt(typeof(T), key.Split(':'));
-            throw new ConfigException($"{origin}: bad value{given} for config key{shown}: {WhyNot(type, e.InnerException?.Message ?? e.Message)}", e);
+            throw new ConfigException($"{origin}: bad value{given} for config key{shown}: {WhyNot(type, chain[^1].Message)}", e);
         }
         FixAppendedLists(result, normalized);
         ConfigSchema.Validate(result, binderPath => origins.TryGetValue(binderPath, out var from) ? from : null);

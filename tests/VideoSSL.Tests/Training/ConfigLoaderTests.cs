@@ -50,6 +50,9 @@ public class ConfigLoaderTests
         Assert.Equal(3, masks[0].NumBlocks);
         Assert.Equal(2, masks[1].NumBlocks);
 
+        var bad = Assert.Throws<ConfigException>(() => ConfigLoader.Load<PretrainConfig>(path, ["vjepa.masks.1.spatial_scale=[0.5,abc]"]));
+        Assert.Contains("bad value 'abc' for config key 'vjepa.masks.1.spatial_scale.1': expected a number", bad.Message);
+
         var whole = Assert.Throws<ConfigException>(() => ConfigLoader.Load<PretrainConfig>(null, ["vjepa.masks=[1,2]"]));
         Assert.Contains("'vjepa.masks' is a list of sections", whole.Message);
     }
