@@ -731,17 +731,28 @@ internal static class BenchmarkCommand
     /// The frame-level check: per video, the middle frame alone (repeated over the clip, so no motion is left) through
     /// the encoder and mean-pooled, or with <paramref name="raw"/> its pixels (4×4 block means).
     /// </summary>
-    private static CachedFeatures MiddleFrameFeatures(VideoEncoder encoder, VideoSSL.Data.Loading.ClipLoader loader, bool raw)
+    internal static CachedFeatures MiddleFrameFeatures(VideoEncoder encoder, VideoSSL.Data.Loading.ClipLoader loader, bool raw)
     {
         var parts = new List<Tensor>();
         var labels = new List<long>();
         var ids = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         using var noGrad = Torch.Torch.NoGrad();
         foreach (var batch in loader.Epoch(0))
         {
             var vb = ViewBatch.From(batch);
             using var scope = Torch.Torch.NewScope();
+            // The loader fills an unreadable video's slot with another video; as in Prober.Extract, count it once.
+            var keep = Enumerable.Range(0, vb.Rows).Where(r => seen.Add(vb.VideoIds[r])).Select(r => (long)r).ToArray();
+            if (keep.Length == 0)
+            {
+                continue;
+            }
             var clips = vb.Clips(Device.CPU);  // [B, 3, T, S, S]
+            if (keep.Length < vb.Rows)
+            {
+                clips = clips.IndexSelect(0, Tensor.From(keep, keep.Length));
+            }
             var t = clips.Size(2);
             var frame = clips.Narrow(2, t / 2, 1);
             Tensor features;
@@ -756,8 +767,8 @@ internal static class BenchmarkCommand
                 features = encoder.Tokens(frame.Expand(-1, -1, t, -1, -1).Contiguous()).Mean(1);
             }
             parts.Add(scope.MoveToOuter(features.Float()).DetachFromScope());
-            labels.AddRange(vb.Labels.Select(l => (long)l));
-            ids.AddRange(vb.VideoIds);
+            labels.AddRange(keep.Select(r => (long)vb.Labels[(int)r]));
+            ids.AddRange(keep.Select(r => vb.VideoIds[(int)r]));
         }
         Tensor all;
         using (var scope = Torch.Torch.NewScope())

@@ -339,4 +339,28 @@ public class BenchmarkTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    // The loader fills an unreadable video's slot with another video of the split; the frame-level check (a ridge probe
+    // on one frame's features) must count that video once, as Prober.Extract does for the probes.
+    [Fact]
+    public void The_frame_level_check_counts_a_video_repeated_in_an_unreadable_ones_slot_once()
+    {
+        var config = TinyClips.Probe("probe.kind=linear");
+        VideoSSL.Torch.Torch.ManualSeed(11);
+        using var encoder = new VideoSSL.Models.VideoViTEncoder(VideoSSL.Training.Evaluation.EvalSetup.ModelConfig(config.Model));
+        var set = TinyClips.Dataset(12, "train");
+        var loader = new VideoSSL.Data.Loading.ClipLoader(set, (sample, _, index, rng) => index == 4
+                ? throw new InvalidDataException($"moov atom not found in {sample.Path}")
+                : VideoSSL.Data.Loading.ClipBatchItem.Create([.. TinyClips.Clip(sample, index, rng, augment: false)], [3, 2, 16, 16], sample.Label),
+            new VideoSSL.Data.Loading.ClipLoaderOptions { BatchSize = 5, Workers = 2, Shuffle = false, DropLast = false, MaxFailureFraction = 0.5 });
+
+        foreach (var raw in new[] { false, true })
+        {
+            using var features = BenchmarkCommand.MiddleFrameFeatures(encoder, loader, raw);
+            Assert.Equal(11, features.Count);
+            Assert.Equal(11, (int)features.Features.Size(0));
+            Assert.Equal(11, features.VideoIds.Distinct().Count());
+            Assert.DoesNotContain("train4", features.VideoIds);
+        }
+    }
 }
