@@ -65,6 +65,9 @@ internal sealed record BenchmarkOptions
 
     public IReadOnlyList<double> AttentiveWd { get; init; } = [0.01];
 
+    /// <summary>Heads of the attentive probe's cross-attention; 0 = the encoder's (V-JEPA's AttentiveClassifier takes the encoder's).</summary>
+    public int AttentiveHeads { get; init; }
+
     public IReadOnlyList<int> KnnK { get; init; } = KnnProbe.DefaultK;
 
     /// <summary>
@@ -120,9 +123,10 @@ internal static class BenchmarkCommand
         var reuse = new Option<bool>("--reuse") { Description = "probe again the checkpoints an earlier benchmark pretrained into --run-dir, without pretraining (other probe grids, --train-per-class)" };
         var probeSeeds = new Option<int>("--probe-seeds") { Description = "heads trained per grid point of the linear and attentive probes, each with its own seed: the grid point with the best mean dev top-1 is chosen, the mean test top-1 of its heads reported (default 3; 1 probes in half the time)", DefaultValueFactory = _ => 3 };
         var attentiveLr = new Option<string?>("--attentive-lr") { Description = "comma-separated lr grid of the attentive probe, chosen on dev (default 3e-4,1e-3,3e-3,1e-2,3e-2)" };
+        var attentiveHeads = new Option<int>("--attentive-heads") { Description = "heads of the attentive probe's cross-attention; they must divide the encoder's width (default 0: the encoder's heads)" };
         var command = new Command("benchmark", "Pretrain each method on the nuisance-rich pool, probe pretrained vs random encoders, print one table with 95% CIs")
         {
-            methods, minutes, runDir, set, seeds, trainPerClass, ceiling, reuse, attentiveLr, probeSeeds,
+            methods, minutes, runDir, set, seeds, trainPerClass, ceiling, reuse, attentiveLr, attentiveHeads, probeSeeds,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -142,6 +146,10 @@ internal static class BenchmarkCommand
             {
                 throw new ConfigException($"--probe-seeds {parse.GetValue(probeSeeds)}: must be >= 1");
             }
+            if (parse.GetValue(attentiveHeads) < 0)
+            {
+                throw new ConfigException($"--attentive-heads {parse.GetValue(attentiveHeads)}: must be >= 0 (0 = the encoder's heads)");
+            }
             if (parse.GetValue(reuse) && parse.GetValue(runDir) is null)
             {
                 throw new ConfigException("--reuse needs --run-dir: the folder of the benchmark whose checkpoints to probe again");
@@ -157,6 +165,7 @@ internal static class BenchmarkCommand
                 Data = new NuisanceDatasetOptions { TrainPerClass = parse.GetValue(trainPerClass) },
                 Ceiling = parse.GetValue(ceiling),
                 ProbeSeeds = parse.GetValue(probeSeeds),
+                AttentiveHeads = parse.GetValue(attentiveHeads),
             };
             if (parse.GetValue(attentiveLr) is { } grid)
             {
@@ -262,6 +271,16 @@ internal static class BenchmarkCommand
             {
                 throw new ConfigException($"--reuse: {SummaryPath(options, method)} or {CheckpointPath(options, method)} is missing: run the benchmark into {options.RunDir} without --reuse first");
             }
+            // Checked before pretraining: the probe is built only after it.
+            if (options.AttentiveHeads > 0)
+            {
+                var config = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(Recipe(options.RecipeDir, method), options.Overrides));
+                var width = PretrainCommand.EncoderConfig(config, MethodRegistry.Get(config.Method)).EmbedDim;
+                if (width % options.AttentiveHeads != 0)
+                {
+                    throw new ConfigException($"--attentive-heads {options.AttentiveHeads}: {method}'s encoder is {width} wide, which {options.AttentiveHeads} heads do not divide");
+                }
+            }
         }
         if (options.Ceiling && !File.Exists(Recipe(options.RecipeDir, SupervisedRecipe)))
         {
@@ -331,7 +350,7 @@ internal static class BenchmarkCommand
                 main.Random, main.Pretrained, transfer.Random, transfer.Pretrained, main.FrameProbe));
         }
         var classes = options.Data.Classes;
-        var table = Table(results, classes, rawFrame, supervised, options.ProbeSeeds);
+        var table = Table(results, classes, rawFrame, supervised, options.ProbeSeeds, options.AttentiveHeads);
         output.WriteLine();
         output.Write(table);
         VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(options.RunDir, "benchmark.md"), table);
@@ -343,6 +362,7 @@ internal static class BenchmarkCommand
             data = new { root = options.DataRoot, classes, train_per_class = options.Data.TrainPerClass, dev_per_class = options.Data.DevPerClass, test_per_class = options.Data.TestPerClass, seed = options.Data.Seed },
             transfer = new { root = options.TransferRoot, train_per_class = options.Transfer.TrainPerClass, dev_per_class = options.Transfer.DevPerClass, test_per_class = options.Transfer.TestPerClass, seed = options.Transfer.Seed },
             probe_seeds = options.ProbeSeeds,
+            attentive_heads = options.AttentiveHeads,
             frame_probe_raw_pixels_top1 = rawFrame,
             methods = results,
             supervised,
@@ -580,7 +600,7 @@ internal static class BenchmarkCommand
 
     // {labeled set root}/random-probes/{hash}: the key holds everything the random encoder's results depend on,
     // the thread count included (see the caller).
-    private static string RandomProbeCache(BenchmarkOptions options, VideoViTConfig encoderConfig, string root)
+    internal static string RandomProbeCache(BenchmarkOptions options, VideoViTConfig encoderConfig, string root)
     {
         var stamp = Path.Combine(root, NuisanceDatasetWriter.StampFile);
         var key = JsonSerializer.Serialize(new
@@ -594,6 +614,10 @@ internal static class BenchmarkCommand
         if (options.ProbeSeeds > 1)
         {
             key += string.Create(CultureInfo.InvariantCulture, $"|probe_seeds={options.ProbeSeeds}");  // one head keeps the caches written before the option
+        }
+        if (options.AttentiveHeads > 0)
+        {
+            key += string.Create(CultureInfo.InvariantCulture, $"|attentive_heads={options.AttentiveHeads}");
         }
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16];
         return Path.Combine(root, "random-probes", hash);
@@ -636,7 +660,7 @@ internal static class BenchmarkCommand
     private static ProbeConfig ProbeConfig(string kind, BenchmarkOptions options, double lr, double wd, int trainCount = int.MaxValue, int repeat = 0) => new()
     {
         Seed = Seeds.ForRepeat(options.Seed, repeat),
-        Probe = new ProbeSection { Kind = kind, Pooling = "mean", AttentiveDepth = 1, AttentiveVariant = "vjepa", CacheFeatures = true },
+        Probe = new ProbeSection { Kind = kind, Pooling = "mean", AttentiveDepth = 1, AttentiveVariant = "vjepa", AttentiveHeads = options.AttentiveHeads, CacheFeatures = true },
         Train = kind == "attentive"
             ? new ProbeOptimSection { Epochs = options.AttentiveEpochs, BatchSize = Math.Min(16, trainCount), BaseLr = lr, ScaleLr = false, WarmupEpochs = 2, WeightDecay = wd, Bf16 = false }
             : new ProbeOptimSection { Epochs = options.LinearEpochs, BatchSize = Math.Min(32, trainCount), BaseLr = lr, ScaleLr = true, WarmupEpochs = 5, WeightDecay = wd, Bf16 = false },
@@ -790,11 +814,12 @@ internal static class BenchmarkCommand
 
     private static string Pct(Cell c) => string.Create(CultureInfo.InvariantCulture, $"{c.Top1 * 100:F1} [{c.Low * 100:F1}, {c.High * 100:F1}]");
 
-    internal static string Table(IReadOnlyList<MethodResult> results, int classes, double rawFrame, SupervisedResult? supervised = null, int probeSeeds = 1)
+    internal static string Table(IReadOnlyList<MethodResult> results, int classes, double rawFrame, SupervisedResult? supervised = null, int probeSeeds = 1, int attentiveHeads = 0)
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         var heads = probeSeeds > 1 ? string.Create(inv, $" (linear and attentive: the mean of {probeSeeds} heads per grid point, chosen by their mean)") : string.Empty;
+        heads += attentiveHeads > 0 ? string.Create(inv, $"; attentive probe with {attentiveHeads} attention heads") : string.Empty;
         sb.AppendLine(string.Create(inv, $"Top-1 % on the test split [95% bootstrap CI]; probe hyperparameters chosen on dev{heads}; chance {100.0 / classes:F1}%"));
         sb.AppendLine();
         sb.AppendLine("| method | set | encoder | linear | attentive | kNN | pretraining |");

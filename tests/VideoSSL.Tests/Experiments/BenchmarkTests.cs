@@ -363,4 +363,29 @@ public class BenchmarkTests
             Assert.DoesNotContain("train4", features.VideoIds);
         }
     }
+
+    // A probe with other heads reads other figures: its random-encoder probes are cached apart, and a head count that
+    // does not divide the encoder's width is refused before anything is pretrained or written.
+    [Fact]
+    public void Attentive_heads_have_their_own_random_probe_cache_and_are_checked_before_pretraining()
+    {
+        var root = Directory.CreateTempSubdirectory("vssl-benchmark-heads-").FullName;
+        try
+        {
+            var options = Tiny(root, "vjepa");
+            var encoder = new VideoSSL.Models.VideoViTConfig { EmbedDim = 96, Depth = 4, NumHeads = 3 };
+            var cache = BenchmarkCommand.RandomProbeCache(options, encoder, root);
+            Assert.Equal(cache, BenchmarkCommand.RandomProbeCache(options with { AttentiveHeads = 0 }, encoder, root));
+            Assert.NotEqual(cache, BenchmarkCommand.RandomProbeCache(options with { AttentiveHeads = 12 }, encoder, root));
+
+            var e = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { AttentiveHeads = 7 }, TextWriter.Null));
+            Assert.StartsWith("--attentive-heads 7: vjepa's encoder is", e.Message);
+            Assert.False(Directory.Exists(options.RunDir));
+            Assert.False(Directory.Exists(options.DataRoot));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }
