@@ -766,8 +766,7 @@ internal static class BenchmarkCommand
         {
             var vb = ViewBatch.From(batch);
             using var scope = Torch.Torch.NewScope();
-            // The loader fills an unreadable video's slot with another video; as in Prober.Extract, count it once.
-            var keep = Enumerable.Range(0, vb.Rows).Where(r => seen.Add(vb.VideoIds[r])).Select(r => (long)r).ToArray();
+            var keep = vb.RowsOfNewVideos(seen);
             if (keep.Length == 0)
             {
                 continue;
@@ -775,7 +774,7 @@ internal static class BenchmarkCommand
             var clips = vb.Clips(Device.CPU);  // [B, 3, T, S, S]
             if (keep.Length < vb.Rows)
             {
-                clips = clips.IndexSelect(0, Tensor.From(keep, keep.Length));
+                clips = clips.IndexSelect(0, Tensor.From(keep.Select(r => (long)r).ToArray(), keep.Length));
             }
             var t = clips.Size(2);
             var frame = clips.Narrow(2, t / 2, 1);
@@ -791,8 +790,8 @@ internal static class BenchmarkCommand
                 features = encoder.Tokens(frame.Expand(-1, -1, t, -1, -1).Contiguous()).Mean(1);
             }
             parts.Add(scope.MoveToOuter(features.Float()).DetachFromScope());
-            labels.AddRange(keep.Select(r => (long)vb.Labels[(int)r]));
-            ids.AddRange(keep.Select(r => vb.VideoIds[(int)r]));
+            labels.AddRange(keep.Select(r => (long)vb.Labels[r]));
+            ids.AddRange(keep.Select(r => vb.VideoIds[r]));
         }
         Tensor all;
         using (var scope = Torch.Torch.NewScope())

@@ -128,9 +128,7 @@ public sealed class Prober
                     {
                         (features, vb) = Gather(loader, batch, vb, features);
                     }
-                    // Rows of one video are adjacent (row b·V + v): a video is kept or dropped whole.
-                    var keep = Enumerable.Range(0, vb.Rows / views).Where(b => seen.Add(vb.VideoIds[b * views]))
-                        .SelectMany(b => Enumerable.Range(b * views, views)).ToArray();
+                    var keep = vb.RowsOfNewVideos(seen);
                     if (keep.Length < vb.Rows)
                     {
                         repeated += (vb.Rows - keep.Length) / views;

@@ -75,6 +75,13 @@ public sealed class ViewBatch
         return device.IsCuda ? host.To(device) : host;
     }
 
+    /// <summary>
+    /// The rows of videos not in <paramref name="seen"/> (which this adds them to), a video's views kept or dropped
+    /// whole: the loader fills an unreadable video's slot with another video of the split, which must count once.
+    /// </summary>
+    public int[] RowsOfNewVideos(ISet<string> seen) => [.. Enumerable.Range(0, Rows / Views).Where(b => seen.Add(VideoIds[b * Views]))
+        .SelectMany(b => Enumerable.Range(b * Views, Views))];
+
     /// <summary>Labels as int64 [rows] on <paramref name="device"/>.</summary>
     public Tensor LabelTensor(Device device)
     {
