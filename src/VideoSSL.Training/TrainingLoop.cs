@@ -273,8 +273,9 @@ public sealed class TrainingLoop
                 {
                     var seconds = watch.Elapsed.TotalSeconds;
                     var clipsPerSecond = clipsSeen / Math.Max(seconds, 1e-9);
-                    // CUDA: the caching allocator's peak; CPU: the process's resident memory.
-                    var memory = _device.IsCuda ? Torch.Torch.CudaMemory(_device.Index).PeakAllocated / 1048576.0 : Environment.WorkingSet / 1048576.0;
+                    // CUDA: the caching allocator's peak; CPU: the process's peak resident memory (VmHWM), not the
+                    // current one, which glibc's arenas raise and lower by hundreds of MiB between log steps.
+                    var memory = _device.IsCuda ? Torch.Torch.CudaMemory(_device.Index).PeakAllocated / 1048576.0 : PeakResidentMib();
                     var intervalLoss = intervalSum / intervalCount;
                     intervalSum = 0;
                     intervalCount = 0;
@@ -359,6 +360,12 @@ public sealed class TrainingLoop
             scalars.Add(name, schedule);
         }
         return (scalars, schedulePlan);
+    }
+
+    internal static double PeakResidentMib()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.PeakWorkingSet64 / 1048576.0;
     }
 
     internal static long ClipsIn(ClipBatch batch) => batch.Shape.Length == 6 ? (long)batch.Shape[0] * batch.Shape[1] : batch.Shape[0];

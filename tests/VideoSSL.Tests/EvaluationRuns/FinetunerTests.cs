@@ -58,11 +58,19 @@ public class FinetunerTests
         // One loop for both: the per-step lines carry the same keys (fine-tuning's own are validation's).
         var config = TinyClips.Finetune("train.epochs=1", "train.batch_size=4", "train.max_steps=2", "train.warmup_epochs=1", "aug.mixup=0", "aug.cutmix=0",
             "aug.num_sample=1", "log.every_steps=1", "log.checkpoint_every_steps=1000");
+        RaisePeakAndRelease(192);
+        double peakBefore = VmHwmMib();
         Train(config, null, false, out var dir);
         var steps = TinyClips.MetricLines(dir).Where(l => !l.TryGetProperty("val/acc1", out _)).ToList();
         Assert.Equal(2, steps.Count);
         string[] keys = ["step", "epoch", "train/loss", "opt/lr", "opt/grad_norm", "perf/clips_per_s", "mem/peak_mib", "time", "sched/wd"];
         Assert.All(steps, l => Assert.Equal(keys.Order(StringComparer.Ordinal), l.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)));
+
+        // On the CPU the peak is the process's high-water mark: never below what it was before the run, never falling.
+        // (The current resident size, logged before, sat hundreds of MiB under it once glibc had returned memory.)
+        var peaks = steps.Select(l => l.GetProperty("mem/peak_mib").GetDouble()).ToList();
+        Assert.True(peaks[0] >= peakBefore - 1, $"mem/peak_mib {peaks[0]:F0} is under the process's peak before the run, {peakBefore:F0} MiB");
+        Assert.True(peaks[1] >= peaks[0], $"mem/peak_mib fell from {peaks[0]:F0} to {peaks[1]:F0}");
     }
 
     [Fact]
@@ -83,5 +91,29 @@ public class FinetunerTests
         Assert.Equal(Values(full.Where(l => !l.TryGetProperty("val/acc1", out _)).ToList(), "train/loss"),
             Values(resumed.Where(l => !l.TryGetProperty("val/acc1", out _)).ToList(), "train/loss"));
         Assert.Equal(Values(full, "val/loss"), Values(resumed, "val/loss"));
+    }
+
+    /// <summary>Touches and frees a block the size of <paramref name="mib"/> (mmapped by glibc, so unmapped on free): the resident size falls back, its high-water mark stays.</summary>
+    private static unsafe void RaisePeakAndRelease(int mib)
+    {
+        nuint bytes = (nuint)mib << 20;
+        byte* block = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(bytes);
+        try
+        {
+            for (nuint i = 0; i < bytes; i += 4096)
+            {
+                block[i] = 1;
+            }
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(block);
+        }
+    }
+
+    private static double VmHwmMib()
+    {
+        string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
     }
 }
