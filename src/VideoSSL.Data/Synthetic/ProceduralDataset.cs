@@ -21,6 +21,9 @@ public sealed record ProceduralOptions
     public int Classes { get; init; } = 10;
 
     public NuisanceStats Stats { get; init; } = NuisanceStats.Default;
+
+    /// <summary>Round-trips each rendered clip through 8-bit YUV 4:2:0 (<see cref="Synthetic.Yuv420"/>), as the labeled files are stored.</summary>
+    public bool Yuv420 { get; init; }
 }
 
 /// <summary>
@@ -42,6 +45,10 @@ public static class ProceduralDataset
             throw new ArgumentOutOfRangeException(nameof(options), options.Classes, $"procedural classes are 1..{NuisanceVideo.Classes.Count}");
         }
         options.Stats.Validate();
+        if (options.Yuv420 && options.Size % 2 != 0)
+        {
+            throw new ArgumentException($"procedural yuv420 needs an even frame side, not size {options.Size}: 4:2:0 chroma halves both axes");
+        }
         var samples = new VideoSample[options.Clips];
         for (int i = 0; i < samples.Length; i++)
         {
@@ -57,7 +64,12 @@ public static class ProceduralDataset
     public static Clip Render(VideoSample sample, ProceduralOptions options)
     {
         int index = IndexOf(sample.Path);
-        return NuisanceVideo.Render(sample.Label, Seeds.Derive(options.Seed, index, 0x50C), options.Stats, options.Size, options.Frames);
+        Clip clip = NuisanceVideo.Render(sample.Label, Seeds.Derive(options.Seed, index, 0x50C), options.Stats, options.Size, options.Frames);
+        if (options.Yuv420)
+        {
+            Synthetic.Yuv420.RoundTrip(clip);
+        }
+        return clip;
     }
 
     private static int IndexOf(string path)

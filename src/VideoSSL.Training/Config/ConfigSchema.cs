@@ -215,6 +215,7 @@ public static class ConfigSchema
         Key<ProceduralSection>(nameof(ProceduralSection.Frames), "frames per rendered clip", min: 2),
         Key<ProceduralSection>(nameof(ProceduralSection.Classes), "motion classes drawn (clip i has class i mod classes; pretraining ignores labels)", min: 1, max: NuisanceVideo.Classes.Count),
         Key<ProceduralSection>(nameof(ProceduralSection.Stats), "nuisance statistics: default (the benchmark's) or transfer (other palettes, textures, backgrounds, more distractors and camera jitter)", oneOf: ["default", "transfer"]),
+        Key<ProceduralSection>(nameof(ProceduralSection.Yuv420), "round-trip each rendered clip through 8-bit YUV 4:2:0 (BT.601, chroma averaged over 2 x 2 and upsampled bilinearly), the chroma blur the labeled mp4/webm files carry; frame side must be even"),
         Key<SyntheticSection>(nameof(SyntheticSection.Classes), "motion classes", min: 1, max: 64),
         Key<SyntheticSection>(nameof(SyntheticSection.TrainPerClass), "training videos per class", min: 1),
         Key<SyntheticSection>(nameof(SyntheticSection.ValPerClass), "validation videos per class", min: 1),

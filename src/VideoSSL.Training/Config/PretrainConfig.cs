@@ -104,6 +104,8 @@ public sealed record ProceduralSection
     public int Classes { get; init; } = 10;
     /// <summary>default (the benchmark's pool and labeled set) or transfer (the transfer set's nuisance statistics).</summary>
     public string Stats { get; init; } = "default";
+    /// <summary>Round-trip each clip through 8-bit YUV 4:2:0, the chroma blur the labeled H.264/VP9 files carry.</summary>
+    public bool Yuv420 { get; init; }
 
     public ProceduralOptions ToOptions() => new()
     {
@@ -113,6 +115,7 @@ public sealed record ProceduralSection
         Frames = Frames,
         Classes = Classes,
         Stats = Stats == "transfer" ? NuisanceStats.Transfer : NuisanceStats.Default,
+        Yuv420 = Yuv420,
     };
 }
 
