@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using VideoSSL.Methods;
+using VideoSSL.Training.Config;
 using VideoSSL.Torch;
 using VideoSSL.Torch.Optim;
 using static VideoSSL.Torch.Torch;
@@ -12,7 +13,8 @@ namespace VideoSSL.Cli;
 /// the data loader. `videossl bench pretrain --model vit_base --batch 32 --device cuda --bf16` is the
 /// ViT-B 16×224 figure, `--method vjepa2 --model vit_large` the V-JEPA 2 one; `--reference` runs the official model's step (tools/reference/bench_videomae_step.py)
 /// in alternation with ours and prints the ratio; `--profile` shows where the time goes, phase by phase and
-/// op by op, next to the reference when both are given.
+/// op by op, next to the reference when both are given. `--config` times the step of a pretraining config as it would
+/// run (its method section, encoder shape, batch, threads and bf16 keys; `--set` as in `pretrain`), e.g. a quick start's.
 /// </summary>
 internal static class BenchPretrainCommand
 {
@@ -39,14 +41,44 @@ internal static class BenchPretrainCommand
         var zeroGrad = new Option<string>("--zero-grad") { Description = "auto (in place on CPU, to none on CUDA), zero or none", DefaultValueFactory = _ => "auto" };
         var cudnnAttention = new Option<string>("--cudnn-attention") { Description = "CUDA: auto (as train.cudnn_attention: off for V-JEPA, whose shapes change every step), on or off", DefaultValueFactory = _ => "auto" };
         var checkpointing = new Option<bool>("--grad-checkpointing") { Description = "activation checkpointing per encoder block (model.grad_checkpointing)" };
+        var configPath = new Option<string>("--config") { Description = "time the step of this pretraining config (method, model, batch, threads, bf16 from it; --batch, --threads, --device, --bf16 override)" };
+        var set = new Option<string[]>("--set") { Description = "with --config: override a config key, as pretrain takes it (repeatable)", AllowMultipleArgumentsPerToken = false };
         var kernel = new Option<string>("--adamw") { Description = "AdamW implementation: auto, fused, foreach or per-parameter", DefaultValueFactory = _ => "auto" };
         var command = new Command("pretrain", "Pretraining step time, clips/s, peak memory (and MFU for VideoMAE) on random clips, optionally next to the official VideoMAE step")
         {
             model, batch, frames, size, ratio, v2, method, device, bf16, steps, threads, reference, pairs, python, profile, byCaller, top, peak, zeroGrad, kernel,
-            checkpointing, cudnnAttention,
+            checkpointing, cudnnAttention, configPath, set,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
+            bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+            if (parse.GetValue(configPath) is { } path)
+            {
+                if (new Option[] { model, frames, size, ratio, v2, method, checkpointing }.FirstOrDefault(Given) is { } clash)
+                {
+                    throw new ArgumentException($"{clash.Name} and --config: the config gives the method and model; change them with --set");
+                }
+                var sets = parse.GetValue(set) ?? [];
+                var recipe = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(path, sets));
+                var onDevice = Device.Parse(Given(device) ? parse.GetValue(device)! : recipe.Train.Device);
+                var encoder = PretrainCommand.EncoderConfig(recipe, MethodRegistry.Get(recipe.Method));
+                if (parse.GetValue(reference) && !recipe.Method.StartsWith("videomae", StringComparison.Ordinal))
+                {
+                    throw new ArgumentException("--reference: the official-step reference is VideoMAE's; leave it out for " + recipe.Method);
+                }
+                Console.WriteLine($"config {path}{(sets.Length > 0 ? " with --set " + string.Join(" ", sets) : string.Empty)}");
+                Run(new Options(PretrainCommand.VideoMAESection(recipe, encoder), recipe.Method, Given(batch) ? parse.GetValue(batch) : recipe.Train.BatchSize, onDevice,
+                    Given(bf16) ? parse.GetValue(bf16) : onDevice.IsCuda ? recipe.Train.Bf16 : recipe.Train.CpuBf16, Math.Max(1, parse.GetValue(steps)),
+                    Given(threads) ? parse.GetValue(threads) : recipe.Train.Threads, parse.GetValue(reference), Math.Max(1, parse.GetValue(pairs)), parse.GetValue(python)!,
+                    parse.GetValue(profile), parse.GetValue(byCaller), parse.GetValue(top), parse.GetValue(peak), ParseZeroGrad(parse.GetValue(zeroGrad)!),
+                    ParseKernel(parse.GetValue(kernel)!), Given(cudnnAttention) ? parse.GetValue(cudnnAttention)! : recipe.Train.CudnnAttention,
+                    () => PretrainCommand.CreateTask(recipe)));
+                return;
+            }
+            if (parse.GetValue(set) is { Length: > 0 })
+            {
+                throw new ArgumentException("--set needs --config: it overrides a pretraining config's keys");
+            }
             var d = Device.Parse(parse.GetValue(device)!);
             var name = parse.GetValue(method)!;
             var isV2 = parse.GetValue(v2) || name == "videomae_v2";
@@ -80,7 +112,8 @@ internal static class BenchPretrainCommand
     }
 
     internal sealed record Options(VideoMAEConfig Config, string Method, int Batch, Device Device, bool Bf16, int Steps, int Threads, bool Reference, int Pairs,
-        string Python, bool Profile, bool ByCaller, int Top, double PeakTflops, bool? SetToNone, AdamWKernel Kernel, string CudnnAttention = "auto");
+        string Python, bool Profile, bool ByCaller, int Top, double PeakTflops, bool? SetToNone, AdamWKernel Kernel, string CudnnAttention = "auto",
+        Func<IPretrainTask>? CreateTask = null);
 
     internal static bool? ParseZeroGrad(string value) => value switch
     {
@@ -110,7 +143,9 @@ internal static class BenchPretrainCommand
             SetAllowTf32(true);
         }
         var e = o.Config.Encoder;
-        using var bench = new PretrainStepBench(o.Config, o.Method, o.Batch, o.Device, o.Bf16, o.Kernel, o.SetToNone);
+        using var bench = o.CreateTask is null
+            ? new PretrainStepBench(o.Config, o.Method, o.Batch, o.Device, o.Bf16, o.Kernel, o.SetToNone)
+            : new PretrainStepBench(o.Config, o.CreateTask, o.Batch, o.Device, o.Bf16, o.Kernel, o.SetToNone);
         if (o.Device.IsCuda)
         {
             PretrainCommand.ConfigureCudnnAttention(o.CudnnAttention, bench.ShapesVaryPerStep, Console.WriteLine);

@@ -46,15 +46,25 @@ internal sealed class PretrainStepBench : IDisposable
     /// <param name="method">A registered method; VideoMAE's settings come from <paramref name="config"/>, other methods use
     /// <paramref name="section"/> or, when null, their registry defaults (SVT's: the official view set).</param>
     public PretrainStepBench(VideoMAEConfig config, string method, int batch, Device device, bool bf16, AdamWKernel kernel, bool? setToNone, object? section = null)
+        : this(config, () =>
+        {
+            var registered = MethodRegistry.Get(method);
+            var encoder = registered.EncoderDefaults(config.Encoder);
+            return registered.Create(new MethodInputs(encoder.Name, encoder, 0, t => t == typeof(VideoMAEConfig) ? config with { Encoder = encoder } : section ?? registered.DefaultSection));
+        }, batch, device, bf16, kernel, setToNone)
+    {
+    }
+
+    /// <param name="config">The encoder's shape (clip size) and, for VideoMAE, its settings.</param>
+    /// <param name="createTask">Builds the task after the seed is set, so two benches of one config start from the same weights.</param>
+    public PretrainStepBench(VideoMAEConfig config, Func<IPretrainTask> createTask, int batch, Device device, bool bf16, AdamWKernel kernel, bool? setToNone)
     {
         ManualSeed(0);
         Config = config;
         _device = device;
         _bf16 = bf16;
         _setToNone = setToNone;
-        var registered = MethodRegistry.Get(method);
-        var encoder = registered.EncoderDefaults(config.Encoder);
-        _task = registered.Create(new MethodInputs(encoder.Name, encoder, 0, t => t == typeof(VideoMAEConfig) ? config with { Encoder = encoder } : section ?? registered.DefaultSection));
+        _task = createTask();
         _schedules = _task.Schedules(_plan);
         _task.Model.To(device);
         // The official pretraining recipe: weight decay 0.05, betas (0.9, 0.95).

@@ -1,5 +1,6 @@
 using VideoSSL.Cli;
 using VideoSSL.Methods;
+using VideoSSL.Tests.Distributed;
 using VideoSSL.Torch.Optim;
 
 namespace VideoSSL.Tests.Bench;
@@ -106,6 +107,34 @@ public class BenchPretrainTests
     {
         Assert.Contains("--zero-grad", Assert.Throws<ArgumentException>(() => BenchPretrainCommand.ParseZeroGrad("sometimes")).Message, StringComparison.Ordinal);
         Assert.Contains("--adamw", Assert.Throws<ArgumentException>(() => BenchPretrainCommand.ParseKernel("sgd")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Config_option_times_the_step_of_that_recipe_with_its_sets()
+    {
+        // The V-JEPA micro quick start, as `pretrain` would build it: its method, predictor and encoder shape, batch from --set.
+        var path = Path.Combine(RepoPaths.Root, "experiments", "quickstart", "vjepa_micro_synth.json");
+        var config = PretrainCommand.WithMethodDefaults(VideoSSL.Training.Config.ConfigLoader.Load<VideoSSL.Training.Config.PretrainConfig>(path, ["vjepa.pred_depth=1"]));
+        long parameters;
+        using (VideoSSL.Torch.Torch.NewScope())
+        {
+            parameters = PretrainCommand.CreateTask(config).Model.ParameterCount(true);
+        }
+        using var run = new CliProcess(null, "bench", "pretrain", "--config", path, "--set", "vjepa.pred_depth=1", "--set", "train.batch_size=2", "--steps", "1", "--threads", "1");
+        Assert.True(run.Wait(TimeSpan.FromMinutes(2)) == 0, run.Err);
+        Assert.Contains("vit_micro 8x64, 64 tokens, vjepa, batch 2, cpu", run.Out, StringComparison.Ordinal);
+        Assert.Contains($"{parameters:N0} parameters", run.Out, StringComparison.Ordinal);
+        // The registry default of the same method is a different model: the config's predictor is what was timed.
+        using var defaults = new CliProcess(null, "bench", "pretrain", "--method", "vjepa", "--model", "vit_micro", "--size", "64", "--frames", "8", "--batch", "2", "--steps", "1", "--threads", "1");
+        Assert.True(defaults.Wait(TimeSpan.FromMinutes(2)) == 0, defaults.Err);
+        Assert.DoesNotContain($"{parameters:N0} parameters", defaults.Out, StringComparison.Ordinal);
+
+        using var clash = new CliProcess(null, "bench", "pretrain", "--config", path, "--model", "vit_base");
+        Assert.Equal(1, clash.Wait(TimeSpan.FromMinutes(1)));
+        Assert.Equal("error: --model and --config: the config gives the method and model; change them with --set", clash.Err.Trim());
+        using var stray = new CliProcess(null, "bench", "pretrain", "--set", "train.batch_size=2");
+        Assert.Equal(1, stray.Wait(TimeSpan.FromMinutes(1)));
+        Assert.Contains("--set needs --config", stray.Err, StringComparison.Ordinal);
     }
 
     [Fact]
