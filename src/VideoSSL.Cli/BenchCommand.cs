@@ -34,9 +34,9 @@ internal static class BenchCommand
         {
             device, dim, heads, tokens, batch, iterations, bf16, threads, noReference, python,
         };
-        command.SetAction(parse =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
-            var d = Device.Parse(parse.GetValue(device)!);
+            var d = CliErrors.RequireAvailable(Device.Parse(parse.GetValue(device)!), $"--device {parse.GetValue(device)}", "pass --device cpu");
             var threadCount = parse.GetValue(threads);
             if (threadCount > 0)
             {
@@ -62,7 +62,7 @@ internal static class BenchCommand
                 Console.WriteLine($"CUDA peak allocated {memory.PeakAllocated / 1048576.0:F0} MiB, reserved {memory.PeakReserved / 1048576.0:F0} MiB");
             }
             return 0;
-        });
+        }));
         return command;
     }
 

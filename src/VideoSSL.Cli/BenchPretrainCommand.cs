@@ -60,7 +60,8 @@ internal static class BenchPretrainCommand
                 }
                 var sets = parse.GetValue(set) ?? [];
                 var recipe = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(path, sets));
-                var onDevice = Device.Parse(Given(device) ? parse.GetValue(device)! : recipe.Train.Device);
+                var onDevice = CliErrors.RequireAvailable(Device.Parse(Given(device) ? parse.GetValue(device)! : recipe.Train.Device),
+                    Given(device) ? $"--device {parse.GetValue(device)}" : $"{path}: train.device={recipe.Train.Device}", "pass --device cpu");
                 var encoder = PretrainCommand.EncoderConfig(recipe, MethodRegistry.Get(recipe.Method));
                 if (parse.GetValue(reference) && !recipe.Method.StartsWith("videomae", StringComparison.Ordinal))
                 {
@@ -79,7 +80,7 @@ internal static class BenchPretrainCommand
             {
                 throw new ArgumentException("--set needs --config: it overrides a pretraining config's keys");
             }
-            var d = Device.Parse(parse.GetValue(device)!);
+            var d = CliErrors.RequireAvailable(Device.Parse(parse.GetValue(device)!), $"--device {parse.GetValue(device)}", "pass --device cpu");
             var name = parse.GetValue(method)!;
             var isV2 = parse.GetValue(v2) || name == "videomae_v2";
             var videoMae = name.StartsWith("videomae", StringComparison.Ordinal);

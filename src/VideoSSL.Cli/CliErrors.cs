@@ -28,6 +28,19 @@ internal static class CliErrors
         }
     }
 
+    /// <summary>
+    /// Refuses a CUDA device this libtorch cannot reach, in one line naming where the device came from and how to
+    /// change it, before the first tensor would fail deep in the dispatcher with libtorch's backend listing.
+    /// </summary>
+    public static Device RequireAvailable(Device device, string source, string fix)
+    {
+        if (device.IsCuda && !Torch.Torch.CudaIsAvailable)
+        {
+            throw new ConfigException($"{source}, but this libtorch {(Torch.Torch.IsCudaBuild ? "sees no CUDA device" : "is a CPU build")}: {fix}");
+        }
+        return device;
+    }
+
     // Each of these names the offending file, key, option or value in its message.
     private static bool IsExpected(Exception e) => e is ConfigException or FileNotFoundException or DirectoryNotFoundException
         or InvalidDataException or IOException or UnauthorizedAccessException or TrainingDivergedException or StateDictMismatchException

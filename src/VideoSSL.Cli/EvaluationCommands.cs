@@ -305,11 +305,7 @@ internal static class EvaluationCommands
     private static Device Setup(string device, int threads)
     {
         Torch.Torch.UseThreads(threads);
-        var parsed = Device.Parse(device);
-        if (parsed.IsCuda && !Torch.Torch.CudaIsAvailable)
-        {
-            throw new ConfigException($"device {device}, but this libtorch {(Torch.Torch.IsCudaBuild ? "sees no CUDA device" : "is a CPU build")}: use --set train.device=cpu");
-        }
+        var parsed = CliErrors.RequireAvailable(Device.Parse(device), $"device {device}", "use --set train.device=cpu");
         // As pretraining: bit-exact resume on the CPU; TF32 matmuls on CUDA.
         Torch.Torch.SetDeterministic(!parsed.IsCuda);
         if (parsed.IsCuda)

@@ -52,10 +52,7 @@ internal static class PretrainCommand
         var device = Device.Parse(config.Train.Device);
         using var dist = DistributedCommands.Join(device.IsCuda, Console.WriteLine);
         device = dist.IsDistributed && device.IsCuda ? Device.CUDA(dist.LocalRank) : device;
-        if (device.IsCuda && !Torch.Torch.CudaIsAvailable)
-        {
-            throw new ConfigException($"train.device={config.Train.Device}, but this libtorch {(Torch.Torch.IsCudaBuild ? "sees no CUDA device" : "is a CPU build")}: use --set train.device=cpu");
-        }
+        CliErrors.RequireAvailable(device, $"train.device={config.Train.Device}", "use --set train.device=cpu");
         Torch.Torch.UseThreads(config.Train.Threads);
         Torch.Torch.ManualSeed((ulong)Seeds.ForRank(config.Seed, dist.Rank));
         Torch.Torch.SetDeterministic(!device.IsCuda);

@@ -135,6 +135,15 @@ public class BenchPretrainTests
         using var stray = new CliProcess(null, "bench", "pretrain", "--set", "train.batch_size=2");
         Assert.Equal(1, stray.Wait(TimeSpan.FromMinutes(1)));
         Assert.Contains("--set needs --config", stray.Err, StringComparison.Ordinal);
+
+        if (!VideoSSL.Torch.Torch.CudaIsAvailable)
+        {
+            // A published recipe asks for CUDA: one line naming the key, not libtorch's backend listing from the first tensor.
+            var cudaRecipe = Path.Combine(RepoPaths.Root, "experiments", "videomae", "k400_vit_small_16x4_e1600.json");
+            using var cuda = new CliProcess(null, "bench", "pretrain", "--config", cudaRecipe, "--steps", "1");
+            Assert.Equal(1, cuda.Wait(TimeSpan.FromMinutes(1)));
+            Assert.Equal($"error: {cudaRecipe}: train.device=cuda, but this libtorch is a CPU build: pass --device cpu", cuda.Err.Trim());
+        }
     }
 
     [Fact]
