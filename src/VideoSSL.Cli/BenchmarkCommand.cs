@@ -123,14 +123,19 @@ internal static class BenchmarkCommand
         var reuse = new Option<bool>("--reuse") { Description = "probe again the checkpoints an earlier benchmark pretrained into --run-dir, without pretraining (other probe grids, --train-per-class)" };
         var probeSeeds = new Option<int>("--probe-seeds") { Description = "heads trained per grid point of the linear and attentive probes, each with its own seed: the grid point with the best mean dev top-1 is chosen, the mean test top-1 of its heads reported (default 3; 1 probes in half the time)", DefaultValueFactory = _ => 3 };
         var attentiveLr = new Option<string?>("--attentive-lr") { Description = "comma-separated lr grid of the attentive probe, chosen on dev (default 3e-4,1e-3,3e-3,1e-2,3e-2)" };
+        var recipes = new Option<string?>("--recipes") { Description = "folder of the METHOD_nuisance.json recipes to pretrain (default experiments/quickstart): a recipe change that --set cannot make, such as another list of mask generators" };
         var attentiveHeads = new Option<int>("--attentive-heads") { Description = "heads of the attentive probe's cross-attention; they must divide the encoder's width (default 0: the encoder's heads)" };
         var command = new Command("benchmark", "Pretrain each method on the nuisance-rich pool, probe pretrained vs random encoders, print one table with 95% CIs")
         {
-            methods, minutes, runDir, set, seeds, trainPerClass, ceiling, reuse, attentiveLr, attentiveHeads, probeSeeds,
+            methods, minutes, runDir, set, seeds, trainPerClass, ceiling, reuse, recipes, attentiveLr, attentiveHeads, probeSeeds,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
-            var recipeDir = Path.Combine("experiments", "quickstart");
+            var recipeDir = parse.GetValue(recipes) ?? Path.Combine("experiments", "quickstart");
+            if (!Directory.Exists(recipeDir))
+            {
+                throw new ConfigException($"--recipes {recipeDir}: no such folder");
+            }
             var names = parse.GetValue(methods) is { } list
                 ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 : [.. MethodRegistry.Names.Where(m => File.Exists(Recipe(recipeDir, m)))];
@@ -238,7 +243,7 @@ internal static class BenchmarkCommand
     public const string SupervisedRecipe = "supervised";
 
     /// <summary>What a method's pretraining left for --reuse: its figures and the --set overrides its encoder was built with.</summary>
-    internal sealed record PretrainingSummary(long Steps, double WallSeconds, double FinalLoss, bool Capped, IReadOnlyList<string> Overrides, long? Seed = null);
+    internal sealed record PretrainingSummary(long Steps, double WallSeconds, double FinalLoss, bool Capped, IReadOnlyList<string> Overrides, long? Seed = null, string? Recipe = null);
 
     /// <summary>One probe result on a test split: top-1 with its 95% bootstrap interval, the dev score it was chosen by.</summary>
     internal sealed record Cell(double Top1, double Low, double High, double DevTop1, string Chosen);
@@ -316,6 +321,10 @@ internal static class BenchmarkCommand
                         ? $"--reuse: {method} in {options.RunDir} was pretrained with --set {string.Join(" --set ", used)}; give those or no --set"
                         : $"--reuse: {method} in {options.RunDir} was pretrained without --set; give none");
                 }
+                if (summary.Recipe is { } pretrainedFrom && Path.GetFullPath(pretrainedFrom) != Path.GetFullPath(recipe))
+                {
+                    throw new ConfigException($"--reuse: {method} in {options.RunDir} was pretrained from {pretrainedFrom}; give --recipes {Path.GetDirectoryName(pretrainedFrom)}");
+                }
                 if (summary.Seed is { } pretrainedSeed && pretrainedSeed != options.Seed)
                 {
                     throw new ConfigException($"--reuse: {method} in {options.RunDir} was pretrained with seed {pretrainedSeed}; give --seed {pretrainedSeed} so the random encoder and the probes share it");
@@ -331,7 +340,7 @@ internal static class BenchmarkCommand
                 {
                     pretrained = PretrainCommand.Run(recipe, [string.Create(CultureInfo.InvariantCulture, $"seed={options.Seed}"), .. options.Overrides], pretrainDir, resume: false, resumeCheckpoint: null, stop);
                 }
-                summary = new PretrainingSummary(pretrained.Steps, watch.Elapsed.TotalSeconds, pretrained.FinalLoss, pretrained.Interrupted, options.Overrides, options.Seed);
+                summary = new PretrainingSummary(pretrained.Steps, watch.Elapsed.TotalSeconds, pretrained.FinalLoss, pretrained.Interrupted, options.Overrides, options.Seed, recipe);
                 VideoSSL.Data.AtomicFile.WriteAllText(summaryPath, JsonSerializer.Serialize(summary));
             }
             var config = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(recipe, summary.Overrides ?? options.Overrides));

@@ -110,6 +110,11 @@ public class BenchmarkTests
 
             var other = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { Reuse = true, Overrides = ["model.patch=4"] }, TextWriter.Null));
             Assert.Contains("was pretrained with --set", other.Message, StringComparison.Ordinal);
+            // The encoder a reuse rebuilds comes from the recipe: one from another folder (--recipes) is refused.
+            var copies = Directory.CreateDirectory(Path.Combine(root, "recipes")).FullName;
+            File.Copy(BenchmarkCommand.Recipe(options.RecipeDir, "videomae"), BenchmarkCommand.Recipe(copies, "videomae"));
+            var elsewhere = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { Reuse = true, RecipeDir = copies }, TextWriter.Null));
+            Assert.Equal($"--reuse: videomae in {options.RunDir} was pretrained from {BenchmarkCommand.Recipe(options.RecipeDir, "videomae")}; give --recipes {options.RecipeDir}", elsewhere.Message);
             var missing = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { Reuse = true, RunDir = Path.Combine(root, "none") }, TextWriter.Null));
             Assert.Contains("pretraining.json", missing.Message, StringComparison.Ordinal);
         }
@@ -366,6 +371,15 @@ public class BenchmarkTests
 
     // A probe with other heads reads other figures: its random-encoder probes are cached apart, and a head count that
     // does not divide the encoder's width is refused before anything is pretrained or written.
+    [Fact]
+    public void Recipes_option_names_a_missing_folder_in_one_line()
+    {
+        using var run = new VideoSSL.Tests.Distributed.CliProcess(null, "benchmark", "--recipes", "no-such-recipes", "--methods", "vjepa");
+        Assert.Equal(1, run.Wait(TimeSpan.FromMinutes(2)));
+        Assert.Equal("error: --recipes no-such-recipes: no such folder", run.Err.Trim());
+        Assert.Equal(string.Empty, run.Out.Trim());
+    }
+
     [Fact]
     public void Attentive_heads_have_their_own_random_probe_cache_and_are_checked_before_pretraining()
     {
