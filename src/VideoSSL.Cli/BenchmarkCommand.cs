@@ -242,7 +242,7 @@ internal static class BenchmarkCommand
     /// <summary>The fine-tune recipe of the supervised ceiling, <c>supervised_nuisance.json</c> (not a method: no pretraining).</summary>
     public const string SupervisedRecipe = "supervised";
 
-    /// <summary>What a method's pretraining left for --reuse: its figures and the --set overrides its encoder was built with.</summary>
+    /// <summary>What a method's pretraining left for --reuse: its figures, and the recipe and --set overrides its encoder was built with.</summary>
     internal sealed record PretrainingSummary(long Steps, double WallSeconds, double FinalLoss, bool Capped, IReadOnlyList<string> Overrides, long? Seed = null, string? Recipe = null);
 
     /// <summary>One probe result on a test split: top-1 with its 95% bootstrap interval, the dev score it was chosen by.</summary>

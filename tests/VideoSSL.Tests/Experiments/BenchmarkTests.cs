@@ -369,8 +369,6 @@ public class BenchmarkTests
         }
     }
 
-    // A probe with other heads reads other figures: its random-encoder probes are cached apart, and a head count that
-    // does not divide the encoder's width is refused before anything is pretrained or written.
     [Fact]
     public void Recipes_option_names_a_missing_folder_in_one_line()
     {
@@ -380,6 +378,8 @@ public class BenchmarkTests
         Assert.Equal(string.Empty, run.Out.Trim());
     }
 
+    // A probe with other heads reads other figures: its random-encoder probes are cached apart, and a head count that
+    // does not divide the encoder's width is refused before anything is pretrained or written.
     [Fact]
     public void Attentive_heads_have_their_own_random_probe_cache_and_are_checked_before_pretraining()
     {
