@@ -81,7 +81,7 @@ internal sealed record BenchmarkOptions
     public int Workers { get; init; } = 2;
 
     /// <summary>
-    /// Also fine-tune <c>{RecipeDir}/supervised_nuisance.json</c> from scratch on the labeled train split (epoch chosen on dev,
+    /// Also fine-tune <c>{RecipeDir}/scratch_nuisance.json</c> from scratch on the labeled train split (epoch chosen on dev,
     /// test reported): how far labels alone take the quick-start encoder, the yardstick for the probes.
     /// </summary>
     public bool Ceiling { get; init; }
@@ -239,8 +239,8 @@ internal static class BenchmarkCommand
 
     public static string Recipe(string dir, string method) => Path.Combine(dir, $"{method}_nuisance.json");
 
-    /// <summary>The fine-tune recipe of the supervised ceiling, <c>supervised_nuisance.json</c> (not a method: no pretraining).</summary>
-    public const string SupervisedRecipe = "supervised";
+    /// <summary>The fine-tune recipe of the supervised ceiling, <c>scratch_nuisance.json</c> (not a method: no pretraining).</summary>
+    public const string SupervisedRecipe = "scratch";
 
     /// <summary>What a method's pretraining left for --reuse: its figures, and the recipe and --set overrides its encoder was built with.</summary>
     internal sealed record PretrainingSummary(long Steps, double WallSeconds, double FinalLoss, bool Capped, IReadOnlyList<string> Overrides, long? Seed = null, string? Recipe = null);
@@ -485,7 +485,7 @@ internal static class BenchmarkCommand
             $"data.workers={options.Workers}",
             .. options.CeilingOverrides,
         ];
-        var runDir = Path.Combine(options.RunDir, "supervised");
+        var runDir = Path.Combine(options.RunDir, "scratch");
         output.WriteLine($"== supervised ceiling: fine-tuning {recipe} from scratch{(options.Minutes > 0 ? $" (at most {options.Minutes:G4} min)" : string.Empty)}");
         var watch = Stopwatch.StartNew();
         EvaluationCommands.FinetuneOutcome outcome;
@@ -849,7 +849,7 @@ internal static class BenchmarkCommand
         }
         foreach (var r in results)
         {
-            sb.AppendLine(string.Create(inv, $"- {r.Method}: attentive gain (pretrained - random) {(r.Pretrained["attentive"].Top1 - r.Random["attentive"].Top1) * 100:+0.0;-0.0} points; frame-level check (ridge on the pretrained encoder's features of the middle frame alone) {r.FrameProbeTop1 * 100:F1}%"));
+            sb.AppendLine(string.Create(inv, $"- {r.Method}: attentive gain (pretrained - random) {(r.Pretrained["attentive"].Top1 - r.Random["attentive"].Top1) * 100:+0.0;-0.0} points; frame-level check (ridge on the pretrained encoder's features of the middle frame alone) {r.FrameProbeTop1 * 100:F1}%{(r.Method == SupervisedTask.MethodName ? "; trained on the pool's labels: the yardstick for the self-supervised rows, not one of them" : string.Empty)}"));
         }
         sb.AppendLine(string.Create(inv, $"- frame-level check on raw pixels (ridge on 4x4 block means of the middle frame): {rawFrame * 100:F1}% (chance {100.0 / classes:F1}%)"));
         return sb.ToString();

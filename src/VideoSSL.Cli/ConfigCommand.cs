@@ -53,8 +53,8 @@ internal static class ConfigCommand
 
     private static object Defaults(string verb) => verb switch
     {
-        // The vjepa and svt sections are null until their method fills them; listed with defaults so every key is shown.
-        "pretrain" => new PretrainConfig { Vjepa = new VideoSSL.Methods.VJepaSettings(), Svt = new VideoSSL.Methods.SvtSettings() },
+        // The method sections are null until their method fills them; listed with defaults so every key is shown.
+        "pretrain" => new PretrainConfig { Vjepa = new VideoSSL.Methods.VJepaSettings(), Svt = new VideoSSL.Methods.SvtSettings(), Supervised = new VideoSSL.Methods.SupervisedSettings() },
         "probe" => new ProbeConfig(),
         "finetune" => new FinetuneConfig(),
         "eval" => new EvalConfig(),

@@ -169,6 +169,7 @@ internal static class PretrainCommand
         {
             "vjepa" or "vjepa2" => config with { Vjepa = (config.Vjepa ?? (VJepaSettings)method.DefaultSection!).Resolved() },
             "svt" => config with { Svt = config.Svt ?? (SvtSettings)method.DefaultSection! },
+            "supervised" => config with { Supervised = config.Supervised ?? (SupervisedSettings)method.DefaultSection! },
             _ => config,
         };
     }
@@ -208,6 +209,7 @@ internal static class PretrainCommand
             type == typeof(VideoMAEConfig) ? VideoMAESection(config, encoder)
             : type == typeof(VJepaSettings) ? config.Vjepa
             : type == typeof(SvtSettings) ? config.Svt
+            : type == typeof(SupervisedSettings) ? config.Supervised
             : null;
         try
         {

@@ -33,6 +33,9 @@ public interface IPretrainTask : IDisposable
     /// </summary>
     bool ShapesVaryPerStep => false;
 
+    /// <summary>True when the loss reads the batch's labels (<see cref="PretrainBatch.Labels"/>): supervised pretraining only.</summary>
+    bool NeedsLabels => false;
+
     /// <summary>Named per-step scalars the method owns besides lr and weight decay (logged as <c>sched/NAME</c>).</summary>
     IReadOnlyDictionary<string, ScalarSchedule> Schedules(SchedulePlan plan) => new Dictionary<string, ScalarSchedule>();
 
@@ -78,6 +81,9 @@ public interface IPretrainTask : IDisposable
 public sealed record PretrainBatch(IReadOnlyDictionary<string, Tensor> Views, long Step, int MicroBatch = 0)
 {
     public const string ClipsView = "clips";
+
+    /// <summary>Per row of the views, the sample's label; null unless the task asks for labels (<see cref="IPretrainTask.NeedsLabels"/>).</summary>
+    public int[]? Labels { get; init; }
 
     public Tensor Clips => Views.TryGetValue(ClipsView, out var clips) ? clips : throw new KeyNotFoundException($"batch has no '{ClipsView}' view ({string.Join(", ", Views.Keys)})");
 

@@ -39,6 +39,9 @@ public static class MethodRegistry
             i => new VJepaTask(i.Encoder, i.Section<VJepaSettings>() ?? V2Defaults, v2: true, i.Seed), V2Defaults),
         ["svt"] = new("svt", "SVT: teacher-student distillation across global and local views, DINO head and loss, EMA teacher", e => e,
             i => new SvtTask(i.Encoder, i.Section<SvtSettings>() ?? new SvtSettings()), new SvtSettings()),
+        // jepa's ViT, so that the benchmark's random twin of a supervised run is V-JEPA's.
+        [SupervisedTask.MethodName] = new(SupervisedTask.MethodName, "supervised pretraining on the data's labels (a yardstick, not self-supervised): linear head on mean-pooled tokens, cross-entropy", VJepaEncoder(PositionEmbedding.Sincos3d),
+            i => new SupervisedTask(i.Encoder, i.Section<SupervisedSettings>() ?? new SupervisedSettings()), new SupervisedSettings()),
     };
 
     public static VJepaSettings V2Defaults => new() { Ema = [0.99925, 0.99925], ClipGrad = 0 };

@@ -13,8 +13,17 @@ public static class PretrainBatches
     /// [B, k, 3, T, H, W] becomes B·k clips). With it: the loader's [B, total floats] items split into one
     /// [B, 3, T, S, S] tensor per view name, in the spec's order. On <paramref name="device"/>.
     /// </summary>
-    public static PretrainBatch Views(ClipBatch batch, MultiViewSpec? spec, Device device, long step, int micro = 0) =>
-        Views(batch.Data, [.. batch.Shape.Select(s => (long)s)], spec, device, step, micro);
+    /// <param name="labels">Attach each row's label (<see cref="PretrainBatch.Labels"/>; a video's repeated views share it).</param>
+    public static PretrainBatch Views(ClipBatch batch, MultiViewSpec? spec, Device device, long step, int micro = 0, bool labels = false)
+    {
+        var views = Views(batch.Data, [.. batch.Shape.Select(s => (long)s)], spec, device, step, micro);
+        if (!labels)
+        {
+            return views;
+        }
+        var perVideo = spec is null && batch.Shape.Length == 6 ? batch.Shape[1] : 1;
+        return views with { Labels = [.. Enumerable.Range(0, batch.Size * perVideo).Select(r => batch.Labels[r / perVideo])] };
+    }
 
     /// <inheritdoc cref="Views(ClipBatch, MultiViewSpec?, Device, long, int)"/>
     public static PretrainBatch Views(float[] data, long[] shape, MultiViewSpec? spec, Device device, long step, int micro = 0)

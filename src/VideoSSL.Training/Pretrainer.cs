@@ -117,7 +117,7 @@ public sealed class Pretrainer
             {
                 _shown ??= FirstClips(batch, ReconstructionSample.DefaultClips);
             }
-            var views = PretrainBatches.Views(batch, _task.Views, _device, step, micro);
+            var views = PretrainBatches.Views(batch, _task.Views, _device, step, micro, _task.NeedsLabels);
             using (_autocast ? Torch.Torch.Autocast(_device) : null)
             {
                 return _task.Loss(views);

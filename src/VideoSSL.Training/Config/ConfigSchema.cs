@@ -127,7 +127,7 @@ public static class ConfigSchema
         Key<DataSection>(nameof(DataSection.Crop), "pretraining crop: multi_scale (VideoMAE) or random_resized (V-JEPA: scale min_crop_scale..1, aspect crop_aspect)"),
         Key<DataSection>(nameof(DataSection.CropAspect), "aspect-ratio range of the random resized crop (V-JEPA 0.75..1.35)", count: 2, min: 0, minExclusive: true),
         Key<FinetuneConfig>(nameof(FinetuneConfig.Select), "a held-out split other than val to choose the best epoch on; blank annotations = none (the final epoch is reported)"),
-        Key<PretrainConfig>(nameof(PretrainConfig.Method), "videomae (tube masking), videomae_v2 (dual masking), vjepa (latent prediction, multiblock masks, EMA target), vjepa2 (V-JEPA with 3-D RoPE) or svt (self-distillation across global and local views, EMA teacher)", oneOf: MethodRegistry.Names),
+        Key<PretrainConfig>(nameof(PretrainConfig.Method), "videomae (tube masking), videomae_v2 (dual masking), vjepa (latent prediction, multiblock masks, EMA target), vjepa2 (V-JEPA with 3-D RoPE), svt (self-distillation across global and local views, EMA teacher) or supervised (the data's labels: a yardstick)", oneOf: MethodRegistry.Names),
         Key<PretrainConfig>(nameof(PretrainConfig.Model), "encoder and decoder"),
         Key<PretrainConfig>(nameof(PretrainConfig.Mask), "VideoMAE masking", applies: IsVideoMae, when: "method is videomae or videomae_v2"),
         Key<PretrainConfig>(nameof(PretrainConfig.Vjepa), "V-JEPA predictor, multiblock masks, EMA and loss (null = the method's defaults)", applies: IsVJepa, when: "method is vjepa or vjepa2"),
@@ -139,6 +139,8 @@ public static class ConfigSchema
         Key<VJepaSettings>(nameof(VJepaSettings.ClipGrad), "grad-norm clip of encoder and predictor after warmup (0 = off)", min: 0),
         Key<VJepaSettings>(nameof(VJepaSettings.LossExp), "loss = mean(|z - h|^loss_exp) / loss_exp (1 = L1)", min: 0, minExclusive: true),
         Key<VJepaSettings>(nameof(VJepaSettings.CollapseStdThreshold), "warn when the targets' mean per-dimension std falls under this", min: 0),
+        Key<PretrainConfig>(nameof(PretrainConfig.Supervised), "supervised pretraining's head and loss", applies: IsSupervised, when: "method is supervised"),
+        Key<SupervisedSettings>(nameof(SupervisedSettings.NumClasses), "classes of the training labels (the procedural pool: data.procedural.classes)", min: 1),
         Key<PretrainConfig>(nameof(PretrainConfig.Svt), "SVT head, loss, teacher and views (null = the method's defaults: the official recipe)", applies: IsSvt, when: "method is svt"),
         Key<SvtSettings>(nameof(SvtSettings.OutDim), "DINO head output dimensions (out_dim, 65536)", min: 1),
         Key<SvtSettings>(nameof(SvtSettings.HiddenDim), "DINO head MLP width (2048)", min: 1),
@@ -466,6 +468,8 @@ public static class ConfigSchema
     private static bool IsVJepa(object root) => root is PretrainConfig { Method: "vjepa" or "vjepa2" };
 
     private static bool IsSvt(object root) => root is PretrainConfig { Method: "svt" };
+
+    private static bool IsSupervised(object root) => root is PretrainConfig { Method: "supervised" };
 
     private static bool IsLeaf(Type type) =>
         type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type.IsArray

@@ -11,7 +11,7 @@ public sealed record PretrainConfig
 {
     public string Name { get; init; } = "pretrain";
     public long Seed { get; init; }
-    /// <summary>A name from the method registry: videomae, videomae_v2, vjepa, vjepa2, svt.</summary>
+    /// <summary>A name from the method registry: videomae, videomae_v2, vjepa, vjepa2, svt, supervised.</summary>
     public string Method { get; init; } = "videomae";
     public ModelSection Model { get; init; } = new();
     /// <summary>VideoMAE / V2 masks.</summary>
@@ -20,6 +20,8 @@ public sealed record PretrainConfig
     public VJepaSettings? Vjepa { get; init; }
     /// <summary>SVT (DINO head and loss, EMA teacher, views); null = the method's defaults.</summary>
     public SvtSettings? Svt { get; init; }
+    /// <summary>Supervised pretraining (classes, label smoothing); null = the method's defaults.</summary>
+    public SupervisedSettings? Supervised { get; init; }
     public DataSection Data { get; init; } = new();
     public OptimSection Train { get; init; } = new();
     public LogSection Log { get; init; } = new();

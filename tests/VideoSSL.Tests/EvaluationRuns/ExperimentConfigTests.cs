@@ -26,8 +26,8 @@ public class ExperimentConfigTests
 
     public static TheoryData<string> Files() => [.. EvaluationConfigs().Select(f => Path.GetRelativePath(ExperimentsDir(), f))];
 
-    /// <summary>The benchmark's supervised ceiling (quickstart/supervised_nuisance.json) is a fine-tune config from scratch.</summary>
-    public static bool IsSupervised(string fileName) => fileName.StartsWith("supervised_", StringComparison.Ordinal);
+    /// <summary>The benchmark's supervised ceiling (quickstart/scratch_nuisance.json) is a fine-tune config from scratch.</summary>
+    public static bool IsScratchCeiling(string fileName) => fileName.StartsWith("scratch_", StringComparison.Ordinal);
 
     [Fact]
     public void The_published_protocols_and_the_quick_start_have_configs()
@@ -54,7 +54,7 @@ public class ExperimentConfigTests
         foreach (var file in Directory.EnumerateFiles(Path.Combine(dir, "quickstart"), "*.json"))
         {
             var name = Path.GetFileName(file);
-            if (IsSupervised(name))
+            if (IsScratchCeiling(name))
             {
                 continue;  // reads the benchmark's labeled nuisance-rich set (Supervised_ceiling_recipe_...)
             }
@@ -75,7 +75,7 @@ public class ExperimentConfigTests
     public void Supervised_ceiling_recipe_trains_the_quick_start_encoder_on_the_benchmark_splits()
     {
         var dir = Path.Combine(ExperimentsDir(), "quickstart");
-        var path = Path.Combine(dir, "supervised_nuisance.json");
+        var path = Path.Combine(dir, "scratch_nuisance.json");
         var c = ConfigLoader.Load<FinetuneConfig>(path, []);
         EvalSetup.Validate(path, c.Model, c.Protocol, c.Data, c.Test);
         var pretrain = ConfigLoader.Load<PretrainConfig>(Path.Combine(dir, "videomae_nuisance.json"), []);

@@ -256,7 +256,7 @@ public class BenchmarkTests
             BenchmarkCommand.Run(options, output);
 
             var table = File.ReadAllText(Path.Combine(options.RunDir, "benchmark.md"));
-            var line = Assert.Single(table.Split('\n'), l => l.StartsWith("- supervised from scratch (supervised_nuisance.json", StringComparison.Ordinal));
+            var line = Assert.Single(table.Split('\n'), l => l.StartsWith("- supervised from scratch (scratch_nuisance.json", StringComparison.Ordinal));
             Assert.Contains("6 labeled training clips", line, StringComparison.Ordinal);
             Assert.Matches(@"test top-1 \d+\.\d \[\d+\.\d, \d+\.\d\]", line);
             Assert.Contains(table, output.ToString(), StringComparison.Ordinal);
@@ -266,7 +266,7 @@ public class BenchmarkTests
             var test = supervised.GetProperty("test");
             Assert.InRange(test.GetProperty("top1").GetDouble(), test.GetProperty("low").GetDouble(), test.GetProperty("high").GetDouble());
             Assert.InRange(test.GetProperty("dev_top1").GetDouble(), 0, 1);
-            var run = Path.Combine(options.RunDir, "supervised");
+            var run = Path.Combine(options.RunDir, "scratch");
             Assert.True(File.Exists(Path.Combine(run, "test", "predictions.csv")));
             Assert.True(File.Exists(Path.Combine(run, "checkpoints", "best.safetensors")), "the dev split chooses the epoch");
         }
@@ -338,6 +338,33 @@ public class BenchmarkTests
             }
             var table = File.ReadAllText(Path.Combine(options.RunDir, "benchmark.md"));
             Assert.Equal(4, table.Split('\n').Count(l => l.StartsWith("| svt |", StringComparison.Ordinal)));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    // The labeled yardstick runs as a method: it reads the pool's labels through the pretraining loop, its encoder is
+    // probed as the others' are, and the table says it is not one of the self-supervised rows.
+    [Fact]
+    public void Benchmark_runs_the_supervised_yardstick_on_the_pools_labels_and_marks_its_row()
+    {
+        var root = Directory.CreateTempSubdirectory("vssl-benchmark-supervised-").FullName;
+        try
+        {
+            var options = Tiny(root, "supervised") with
+            {
+                Overrides = [.. TinyRealData.ModelKeys, .. TinyRealData.PretrainKeys.Where(k => !k.StartsWith("model.decoder_", StringComparison.Ordinal)),
+                    "data.procedural.clips=4", "data.procedural.size=32"],
+            };
+            var r = Assert.Single(BenchmarkCommand.Run(options, TextWriter.Null));
+            Assert.Equal(1, r.Steps);
+            Assert.True(double.IsFinite(r.FinalLoss) && r.FinalLoss > 0, $"loss {r.FinalLoss}");
+            var table = File.ReadAllText(Path.Combine(options.RunDir, "benchmark.md"));
+            Assert.Equal(4, table.Split('\n').Count(l => l.StartsWith("| supervised |", StringComparison.Ordinal)));
+            var line = Assert.Single(table.Split('\n'), l => l.StartsWith("- supervised: attentive gain", StringComparison.Ordinal));
+            Assert.EndsWith("trained on the pool's labels: the yardstick for the self-supervised rows, not one of them", line.TrimEnd('\r'), StringComparison.Ordinal);
         }
         finally
         {

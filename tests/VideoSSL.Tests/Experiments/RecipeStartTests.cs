@@ -165,7 +165,7 @@ public class RecipeStartTests(TinyRealData data) : IClassFixture<TinyRealData>
     private static string Verb(string file) => Path.GetFileName(file) switch
     {
         var n when n.StartsWith("probe_", StringComparison.Ordinal) => "probe",
-        var n when n.StartsWith("finetune_", StringComparison.Ordinal) || ExperimentConfigTests.IsSupervised(n) => "finetune",
+        var n when n.StartsWith("finetune_", StringComparison.Ordinal) || ExperimentConfigTests.IsScratchCeiling(n) => "finetune",
         var n when n.StartsWith("eval_", StringComparison.Ordinal) => "eval",
         _ => "pretrain",
     };
@@ -237,7 +237,7 @@ public class RecipeStartTests(TinyRealData data) : IClassFixture<TinyRealData>
                     string[] keys = [.. TinyRealData.ModelKeys, .. data.DataKeys(format, withVal: true), .. select, "train.epochs=1", "train.batch_size=2",
                         "train.accum_steps=1", "train.warmup_epochs=0", "train.device=cpu", "test.batch_size=2", "log.every_steps=1"];
                     // A recipe from scratch (the 96-wide supervised ceiling) keeps its random init; the rest start from the tiny checkpoint.
-                    string[] init = ExperimentConfigTests.IsSupervised(Path.GetFileName(config)) ? [] : [$"init={data.InitCheckpoint}"];
+                    string[] init = ExperimentConfigTests.IsScratchCeiling(Path.GetFileName(config)) ? [] : [$"init={data.InitCheckpoint}"];
                     EvaluationCommands.Finetune(config, [.. keys, .. init], run, false, null, test: true);
                     Assert.True(File.Exists(Path.Combine(run, "checkpoints", "last.safetensors")));
                     Assert.True(File.Exists(Path.Combine(run, "test", "predictions.csv")));
