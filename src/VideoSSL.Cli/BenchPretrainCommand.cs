@@ -26,7 +26,7 @@ internal static class BenchPretrainCommand
         var size = new Option<int>("--size") { Description = "clip side in pixels (0 = the model entry's, 224); SVT's views keep the method's sizes" };
         var ratio = new Option<double>("--mask-ratio") { DefaultValueFactory = _ => 0.9 };
         var v2 = new Option<bool>("--v2") { Description = "VideoMAE V2 dual masking" };
-        var method = new Option<string>("--method") { Description = "videomae, videomae_v2, vjepa, vjepa2 or svt (registry defaults; svt: the official view set, 2 global + 8 local views)", DefaultValueFactory = _ => "videomae" };
+        var method = new Option<string>("--method") { Description = "videomae, videomae_v2, vjepa, vjepa2, svt or supervised (registry defaults; svt: the official view set, 2 global + 8 local views; supervised: a 400-class head)", DefaultValueFactory = _ => "videomae" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
         var bf16 = new Option<bool>("--bf16") { Description = "bf16 autocast (CUDA; on CPU as train.cpu_bf16: oneDNN bf16 matmuls)" };
         var steps = new Option<int>("--steps") { Description = "timed steps (per run with --reference)", DefaultValueFactory = _ => 10 };

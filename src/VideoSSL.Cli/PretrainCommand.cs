@@ -82,6 +82,10 @@ internal static class PretrainCommand
         var dataset = OpenDataset(config.Data, "train", Console.WriteLine);
         // Before the model is built: nothing on disk, or more missing than data.max_failed_share, stops here.
         var failureBudget = dataset.FailureBudget(config.Data.MaxFailedShare);
+        if (config.Supervised is { } supervised && dataset.ClassCount > supervised.NumClasses)
+        {
+            throw new ConfigException($"supervised.num_classes = {supervised.NumClasses}, but the training data has {dataset.ClassCount} classes");
+        }
         if (dist.IsMain)
         {
             dist.Barrier();
@@ -169,7 +173,7 @@ internal static class PretrainCommand
         {
             "vjepa" or "vjepa2" => config with { Vjepa = (config.Vjepa ?? (VJepaSettings)method.DefaultSection!).Resolved() },
             "svt" => config with { Svt = config.Svt ?? (SvtSettings)method.DefaultSection! },
-            "supervised" => config with { Supervised = config.Supervised ?? (SupervisedSettings)method.DefaultSection! },
+            SupervisedTask.MethodName => config with { Supervised = config.Supervised ?? (SupervisedSettings)method.DefaultSection! },
             _ => config,
         };
     }
@@ -234,6 +238,10 @@ internal static class PretrainCommand
         if (config.Svt is not null && config.Method != "svt")
         {
             throw new ConfigException($"the svt section belongs to method svt, not '{config.Method}'");
+        }
+        if (config.Supervised is not null && config.Method != SupervisedTask.MethodName)
+        {
+            throw new ConfigException($"the supervised section belongs to method supervised, not '{config.Method}'");
         }
         return MethodRegistry.Get(config.Method);
     }

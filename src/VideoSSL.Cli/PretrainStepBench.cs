@@ -43,6 +43,9 @@ internal sealed class PretrainStepBench : IDisposable
     private readonly bool? _setToNone;
     private long _step;
 
+    // Class 0 for every row, for a method that reads labels (supervised): the step's cost does not depend on which.
+    private readonly int[]? _labels;
+
     /// <param name="method">A registered method; VideoMAE's settings come from <paramref name="config"/>, other methods use
     /// <paramref name="section"/> or, when null, their registry defaults (SVT's: the official view set).</param>
     public PretrainStepBench(VideoMAEConfig config, string method, int batch, Device device, bool bf16, AdamWKernel kernel, bool? setToNone, object? section = null)
@@ -50,7 +53,9 @@ internal sealed class PretrainStepBench : IDisposable
         {
             var registered = MethodRegistry.Get(method);
             var encoder = registered.EncoderDefaults(config.Encoder);
-            return registered.Create(new MethodInputs(encoder.Name, encoder, 0, t => t == typeof(VideoMAEConfig) ? config with { Encoder = encoder } : section ?? registered.DefaultSection));
+            // Supervised pretraining has no class count of its own: a K400-sized head, whose size the step barely feels.
+            var defaults = method == SupervisedTask.MethodName ? new SupervisedSettings { NumClasses = 400 } : registered.DefaultSection;
+            return registered.Create(new MethodInputs(encoder.Name, encoder, 0, t => t == typeof(VideoMAEConfig) ? config with { Encoder = encoder } : section ?? defaults));
         }, batch, device, bf16, kernel, setToNone)
     {
     }
@@ -75,6 +80,7 @@ internal sealed class PretrainStepBench : IDisposable
         _views = ViewShapes is null
             ? new() { [PretrainBatch.ClipsView] = Randn([batch, 3, e.NumFrames, e.ImgSize, e.ImgSize], device: device).DetachFromScope() }
             : ViewShapes.ToDictionary(v => v.Name, v => Randn([batch, 3, v.Frames, v.Size, v.Size], device: device).DetachFromScope(), StringComparer.Ordinal);
+        _labels = _task.NeedsLabels ? new int[batch] : null;
     }
 
     /// <summary>The views of a multi-view method (name, frames, side), or null for one clip of the encoder's shape.</summary>
@@ -95,7 +101,7 @@ internal sealed class PretrainStepBench : IDisposable
             using (_bf16 ? Autocast(_device) : null)
             {
                 // Mask drawing and the host-to-tensor mask copies land in "other".
-                loss = _task.Loss(new PretrainBatch(_views, _step)).Loss;
+                loss = _task.Loss(new PretrainBatch(_views, _step) { Labels = _labels }).Loss;
             }
             var context = new OptimizerStepContext(_step, _plan, _schedules.ToDictionary(kv => kv.Key, kv => kv.Value.At(_step)));
             _step++;

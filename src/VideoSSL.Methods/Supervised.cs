@@ -42,7 +42,7 @@ public sealed class SupervisedModel : Module
 
     public Linear Head { get; }
 
-    /// <summary>Class logits [B, classes] from the clip feature [B, D] (mean-pooled normalised tokens).</summary>
+    /// <summary>Class logits [B, classes] from the clip feature [B, D]: mean-pooled normalised tokens (a divided encoder's CLS token).</summary>
     public Tensor Classify(Tensor clips)
     {
         using var scope = Torch.NewScope();
@@ -83,7 +83,7 @@ public sealed class SupervisedTask(VideoViTConfig encoder, SupervisedSettings se
         var loss = Torch.CrossEntropy(logits, labels, settings.LabelSmoothing);
         using var noGrad = Torch.NoGrad();
         var top1 = logits.ArgMax(1).Eq(labels).Float().Mean();
-        return new PretrainOutput(loss, new Dictionary<string, Tensor> { ["train/top1"] = top1 });
+        return new PretrainOutput(loss, new Dictionary<string, Tensor> { ["train/acc1"] = top1 });
     }
 
     public void Dispose() => _model.Dispose();

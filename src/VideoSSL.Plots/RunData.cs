@@ -59,6 +59,7 @@ public sealed class RunData
                 "videomae" or "videomae_v2" => normalised ? "MSE on normalised pixels (per patch)" : "MSE on raw pixels",
                 "vjepa" or "vjepa2" => "L1 on latent targets",
                 "svt" => "DINO cross-entropy",
+                "supervised" => "cross-entropy on the data's labels",
                 _ when Config?["probe"] is not null => "cross-entropy (probe head)",
                 _ when Config?["train"] is not null && method is null => "cross-entropy",
                 _ => "train/loss",

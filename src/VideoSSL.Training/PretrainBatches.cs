@@ -21,8 +21,10 @@ public static class PretrainBatches
         {
             return views;
         }
-        var perVideo = spec is null && batch.Shape.Length == 6 ? batch.Shape[1] : 1;
-        return views with { Labels = [.. Enumerable.Range(0, batch.Size * perVideo).Select(r => batch.Labels[r / perVideo])] };
+        // Repeated augmentation folded k clips of a video into k consecutive rows; views of a multi-view item are one row.
+        var rows = (int)views.Views.Values.First().Size(0);
+        var perVideo = rows / batch.Size;
+        return views with { Labels = [.. Enumerable.Range(0, rows).Select(r => batch.Labels[r / perVideo])] };
     }
 
     /// <inheritdoc cref="Views(ClipBatch, MultiViewSpec?, Device, long, int)"/>

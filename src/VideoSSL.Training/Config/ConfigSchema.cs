@@ -469,7 +469,7 @@ public static class ConfigSchema
 
     private static bool IsSvt(object root) => root is PretrainConfig { Method: "svt" };
 
-    private static bool IsSupervised(object root) => root is PretrainConfig { Method: "supervised" };
+    private static bool IsSupervised(object root) => root is PretrainConfig { Method: SupervisedTask.MethodName };
 
     private static bool IsLeaf(Type type) =>
         type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type.IsArray

@@ -58,6 +58,20 @@ public class BenchPretrainTests
         Assert.Equal(run.WallMs.Average(), profile.PhasesMs.Values.Sum(), 3);
     }
 
+    // Supervised pretraining reads labels the bench has no data for: it steps on class 0 for every row, with a
+    // 400-class head when no section is given (the method itself has no class count).
+    [Fact]
+    public void The_supervised_method_steps_on_bench_labels()
+    {
+        var config = new VideoMAEConfig { Encoder = VideoSSL.Models.ModelRegistry.Resolve("vit_micro", e => e with { NumFrames = 4, ImgSize = 32, PatchSize = 16 }) };
+        using var bench = new PretrainStepBench(config, "supervised", batch: 2, VideoSSL.Torch.Device.CPU, bf16: false, AdamWKernel.Auto, setToNone: null);
+        var run = bench.Run(2);
+        Assert.All(run.WallMs, t => Assert.True(t > 0));
+        using var one = new PretrainStepBench(config, "supervised", batch: 2, VideoSSL.Torch.Device.CPU, bf16: false, AdamWKernel.Auto, setToNone: null,
+            section: new SupervisedSettings { NumClasses = 1 });
+        Assert.Equal(399 * (config.Encoder.EmbedDim + 1), bench.ParameterCount - one.ParameterCount);
+    }
+
     [Fact]
     public void A_multi_view_method_steps_on_one_random_tensor_per_view()
     {

@@ -238,8 +238,8 @@ public class BenchmarkTests
         Assert.True(double.IsNaN(one.Low) && double.IsNaN(one.High));
     }
 
-    // --ceiling: the shipped supervised recipe, shrunk to one epoch of the tiny labeled split, runs through `videossl
-    // finetune`'s entry point into RUN/supervised/, and its test top-1 with an interval lands in benchmark.md and .json.
+    // --ceiling: the shipped scratch fine-tune recipe, shrunk to one epoch of the tiny labeled split, runs through `videossl
+    // finetune`'s entry point into RUN/scratch/, and its test top-1 with an interval lands in benchmark.md and .json.
     [Fact]
     public void Ceiling_adds_the_supervised_line_to_the_table_and_the_json()
     {
@@ -261,7 +261,7 @@ public class BenchmarkTests
             Assert.Matches(@"test top-1 \d+\.\d \[\d+\.\d, \d+\.\d\]", line);
             Assert.Contains(table, output.ToString(), StringComparison.Ordinal);
             using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(options.RunDir, "benchmark.json")));
-            var supervised = json.RootElement.GetProperty("supervised");
+            var supervised = json.RootElement.GetProperty("scratch");
             Assert.Equal(6, supervised.GetProperty("train_clips").GetInt32());
             var test = supervised.GetProperty("test");
             Assert.InRange(test.GetProperty("top1").GetDouble(), test.GetProperty("low").GetDouble(), test.GetProperty("high").GetDouble());
@@ -286,7 +286,7 @@ public class BenchmarkTests
         {
             NuisanceDatasetWriter.Ensure(root, new NuisanceDatasetOptions { Classes = 2, TrainPerClass = 2, DevPerClass = 1, TestPerClass = 1, Size = 32, Frames = 8 });
             var kinetics = NuisanceDatasetWriter.KineticsDir(root);
-            var recipe = BenchmarkCommand.Recipe(Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"), BenchmarkCommand.SupervisedRecipe);
+            var recipe = BenchmarkCommand.Recipe(Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart"), BenchmarkCommand.ScratchRecipe);
             string[] sets =
             [
                 .. TinyRealData.ModelKeys, "model.embed_dim=0", "model.depth=0", "model.num_heads=0", "train.epochs=3", "train.batch_size=2",

@@ -10,7 +10,7 @@ namespace VideoSSL.Tests.Experiments;
 public class PretrainConfigsTests
 {
     private static readonly string[] s_encoders = ["vit_micro", "vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge", "vit_giant", "vit_giant_xformers", "vit_micro_divst", "vit_small_divst", "vit_base_divst"];
-    private static readonly string[] s_methods = ["videomae", "videomae_v2", "vjepa", "vjepa2", "svt"];
+    private static readonly string[] s_methods = ["videomae", "videomae_v2", "vjepa", "vjepa2", "svt", "supervised"];
     private static readonly string[] s_formats = ["kinetics", "list", "ssv2", "synthetic", "procedural"];
     private static readonly string[] s_kineticsFormats = ["kinetics", "list"];
 
@@ -122,6 +122,21 @@ public class PretrainConfigsTests
             // view on its own would teach the student those classes are one (experiments/README.md, SVT s1-s3).
             Assert.True(data.Flip != file.Contains("nuisance", StringComparison.Ordinal), "SVT views are flipped, except on the nuisance set");
             Assert.Equal(1, model.Tubelet);
+            return;
+        }
+        if (config.Method == "supervised")
+        {
+            // The yardstick reads as "what labels buy" only if everything else is the V-JEPA quick start's: encoder,
+            // pool, crops and steps (experiments/README.md, twentieth round). Left and right are classes: no flip.
+            var vjepa = Load("quickstart/vjepa_nuisance.json");
+            Assert.Equal(vjepa.Model, model);
+            var (v, d) = (vjepa.Data, data);
+            Assert.Equal((v.Format, v.NumFrames, v.SamplingRate, v.InputSize, v.Crop, v.MinCropScale, v.Procedural), (d.Format, d.NumFrames, d.SamplingRate, d.InputSize, d.Crop, d.MinCropScale, d.Procedural));
+            Assert.Equal(v.CropAspect, d.CropAspect);
+            Assert.False(data.Flip);
+            Assert.Equal((vjepa.Train.Epochs, vjepa.Train.MaxSteps, vjepa.Train.BatchSize, vjepa.Train.CpuBf16, vjepa.Train.Threads),
+                (train.Epochs, train.MaxSteps, train.BatchSize, train.CpuBf16, train.Threads));
+            Assert.NotNull(config.Supervised);
             return;
         }
         if (!videoMae)

@@ -1,7 +1,11 @@
 using VideoSSL.Data.Loading;
 using VideoSSL.Methods;
 using VideoSSL.Models;
+using VideoSSL.Cli;
+using VideoSSL.Tests.EvaluationRuns;
+using VideoSSL.Tests.Experiments;
 using VideoSSL.Training;
+using VideoSSL.Training.Config;
 
 namespace VideoSSL.Tests.Methods;
 
@@ -39,7 +43,7 @@ public class SupervisedTests
             hits += Array.IndexOf(row, row.Max()) == labels[r] ? 1 : 0;
         }
         Assert.Equal(expected / labels.Length, output.Loss.Item(), 5);
-        Assert.Equal(hits / 3.0, output.Metrics!["train/top1"].Item(), 6);
+        Assert.Equal(hits / 3.0, output.Metrics!["train/acc1"].Item(), 6);
 
         // The encoder's weights are saved as encoder.*, where the benchmark and the probes look for a pretrained encoder.
         Assert.Contains(task.Model.NamedParameters(), p => p.Key.StartsWith("encoder.blocks.0.", StringComparison.Ordinal));
@@ -74,5 +78,26 @@ public class SupervisedTests
         Assert.True(supervised.NeedsLabels);
         using IPretrainTask vjepa = new VJepaTask(VJepaTests.TinyEncoder(false), VJepaTests.TinySettings(false), false, 0);
         Assert.False(vjepa.NeedsLabels);
+    }
+
+    [Fact]
+    public void Pretraining_refuses_fewer_classes_than_the_data_has_and_the_section_under_another_method()
+    {
+        var root = Directory.CreateTempSubdirectory("vssl-supervised-").FullName;
+        try
+        {
+            var recipe = Path.Combine(ExperimentConfigTests.ExperimentsDir(), "quickstart", "supervised_nuisance.json");
+            string[] tiny = [.. TinyRealData.ModelKeys, .. TinyRealData.PretrainKeys.Where(k => !k.StartsWith("model.decoder_", StringComparison.Ordinal)),
+                "data.procedural.clips=4", "data.procedural.size=32", "data.procedural.classes=3"];
+            var few = Assert.Throws<ConfigException>(() => PretrainCommand.Run(recipe, [.. tiny, "supervised.num_classes=2"], Path.Combine(root, "few"), false, null));
+            Assert.Equal("supervised.num_classes = 2, but the training data has 3 classes", few.Message);
+            Assert.False(File.Exists(Path.Combine(root, "few", "checkpoints", "last.safetensors")));
+            var other = Assert.Throws<ConfigException>(() => PretrainCommand.Run(recipe, [.. tiny, "method=vjepa"], Path.Combine(root, "other"), false, null));
+            Assert.Equal("the supervised section belongs to method supervised, not 'vjepa'", other.Message);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 }
