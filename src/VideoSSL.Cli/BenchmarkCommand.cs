@@ -68,6 +68,12 @@ internal sealed record BenchmarkOptions
     /// <summary>Heads of the attentive probe's cross-attention; 0 = the encoder's (V-JEPA's AttentiveClassifier takes the encoder's).</summary>
     public int AttentiveHeads { get; init; }
 
+    /// <summary>
+    /// Which tokens every probe reads: 0 = the encoder's output after its final norm (jepa's evals); K = the raw output
+    /// of block K (from 1). Linear and kNN read their mean, as they read the output's.
+    /// </summary>
+    public int ProbeBlock { get; init; }
+
     public IReadOnlyList<int> KnnK { get; init; } = KnnProbe.DefaultK;
 
     /// <summary>
@@ -125,9 +131,10 @@ internal static class BenchmarkCommand
         var attentiveLr = new Option<string?>("--attentive-lr") { Description = "comma-separated lr grid of the attentive probe, chosen on dev (default 3e-4,1e-3,3e-3,1e-2,3e-2)" };
         var recipes = new Option<string?>("--recipes") { Description = "folder of the METHOD_nuisance.json recipes to pretrain (default experiments/quickstart): a recipe change that --set cannot make, such as another list of mask generators" };
         var attentiveHeads = new Option<int>("--attentive-heads") { Description = "heads of the attentive probe's cross-attention; they must divide the encoder's width (default 0: the encoder's heads)" };
+        var probeBlock = new Option<int>("--probe-block") { Description = "encoder block whose raw tokens every probe reads, from 1 (default 0: the output after the final norm)" };
         var command = new Command("benchmark", "Pretrain each method on the nuisance-rich pool, probe pretrained vs random encoders, print one table with 95% CIs")
         {
-            methods, minutes, runDir, set, seeds, trainPerClass, ceiling, reuse, recipes, attentiveLr, attentiveHeads, probeSeeds,
+            methods, minutes, runDir, set, seeds, trainPerClass, ceiling, reuse, recipes, attentiveLr, attentiveHeads, probeSeeds, probeBlock,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -156,6 +163,10 @@ internal static class BenchmarkCommand
             {
                 throw new ConfigException($"--attentive-heads {parse.GetValue(attentiveHeads)}: must be >= 0 (0 = the encoder's heads)");
             }
+            if (parse.GetValue(probeBlock) < 0)
+            {
+                throw new ConfigException($"--probe-block {parse.GetValue(probeBlock)}: must be >= 0 (0 = the output after the final norm)");
+            }
             if (parse.GetValue(reuse) && parse.GetValue(runDir) is null)
             {
                 throw new ConfigException("--reuse needs --run-dir: the folder of the benchmark whose checkpoints to probe again");
@@ -172,6 +183,7 @@ internal static class BenchmarkCommand
                 Ceiling = parse.GetValue(ceiling),
                 ProbeSeeds = parse.GetValue(probeSeeds),
                 AttentiveHeads = parse.GetValue(attentiveHeads),
+                ProbeBlock = parse.GetValue(probeBlock),
             };
             if (parse.GetValue(attentiveLr) is { } grid)
             {
@@ -278,13 +290,17 @@ internal static class BenchmarkCommand
                 throw new ConfigException($"--reuse: {SummaryPath(options, method)} or {CheckpointPath(options, method)} is missing: run the benchmark into {options.RunDir} without --reuse first");
             }
             // Checked before pretraining: the probe is built only after it.
-            if (options.AttentiveHeads > 0)
+            if (options.AttentiveHeads > 0 || options.ProbeBlock > 0)
             {
                 var config = PretrainCommand.WithMethodDefaults(ConfigLoader.Load<PretrainConfig>(Recipe(options.RecipeDir, method), options.Overrides));
-                var width = PretrainCommand.EncoderConfig(config, MethodRegistry.Get(config.Method)).EmbedDim;
-                if (width % options.AttentiveHeads != 0)
+                var encoder = PretrainCommand.EncoderConfig(config, MethodRegistry.Get(config.Method));
+                if (options.AttentiveHeads > 0 && encoder.EmbedDim % options.AttentiveHeads != 0)
                 {
-                    throw new ConfigException($"--attentive-heads {options.AttentiveHeads}: {method}'s encoder is {width} wide, which {options.AttentiveHeads} heads do not divide");
+                    throw new ConfigException($"--attentive-heads {options.AttentiveHeads}: {method}'s encoder is {encoder.EmbedDim} wide, which {options.AttentiveHeads} heads do not divide");
+                }
+                if (options.ProbeBlock > encoder.Depth)
+                {
+                    throw new ConfigException($"--probe-block {options.ProbeBlock}: {method}'s encoder has {encoder.Depth} blocks");
                 }
             }
         }
@@ -360,7 +376,7 @@ internal static class BenchmarkCommand
                 main.Random, main.Pretrained, transfer.Random, transfer.Pretrained, main.FrameProbe));
         }
         var classes = options.Data.Classes;
-        var table = Table(results, classes, rawFrame, scratch, options.ProbeSeeds, options.AttentiveHeads);
+        var table = Table(results, classes, rawFrame, scratch, options.ProbeSeeds, options.AttentiveHeads, options.ProbeBlock);
         output.WriteLine();
         output.Write(table);
         VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(options.RunDir, "benchmark.md"), table);
@@ -373,6 +389,7 @@ internal static class BenchmarkCommand
             transfer = new { root = options.TransferRoot, train_per_class = options.Transfer.TrainPerClass, dev_per_class = options.Transfer.DevPerClass, test_per_class = options.Transfer.TestPerClass, seed = options.Transfer.Seed },
             probe_seeds = options.ProbeSeeds,
             attentive_heads = options.AttentiveHeads,
+            probe_block = options.ProbeBlock,
             frame_probe_raw_pixels_top1 = rawFrame,
             methods = results,
             scratch,
@@ -629,6 +646,10 @@ internal static class BenchmarkCommand
         {
             key += string.Create(CultureInfo.InvariantCulture, $"|attentive_heads={options.AttentiveHeads}");
         }
+        if (options.ProbeBlock > 0)
+        {
+            key += string.Create(CultureInfo.InvariantCulture, $"|probe_block={options.ProbeBlock}");
+        }
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16];
         return Path.Combine(root, "random-probes", hash);
     }
@@ -670,7 +691,7 @@ internal static class BenchmarkCommand
     private static ProbeConfig ProbeConfig(string kind, BenchmarkOptions options, double lr, double wd, int trainCount = int.MaxValue, int repeat = 0) => new()
     {
         Seed = Seeds.ForRepeat(options.Seed, repeat),
-        Probe = new ProbeSection { Kind = kind, Pooling = "mean", AttentiveDepth = 1, AttentiveVariant = "vjepa", AttentiveHeads = options.AttentiveHeads, CacheFeatures = true },
+        Probe = new ProbeSection { Kind = kind, Pooling = "mean", AttentiveDepth = 1, AttentiveVariant = "vjepa", AttentiveHeads = options.AttentiveHeads, AttentiveBlock = kind == "attentive" ? options.ProbeBlock : 0, CacheFeatures = true },
         Train = kind == "attentive"
             ? new ProbeOptimSection { Epochs = options.AttentiveEpochs, BatchSize = Math.Min(16, trainCount), BaseLr = lr, ScaleLr = false, WarmupEpochs = 2, WeightDecay = wd, Bf16 = false }
             : new ProbeOptimSection { Epochs = options.LinearEpochs, BatchSize = Math.Min(32, trainCount), BaseLr = lr, ScaleLr = true, WarmupEpochs = 5, WeightDecay = wd, Bf16 = false },
@@ -823,12 +844,13 @@ internal static class BenchmarkCommand
 
     private static string Pct(Cell c) => string.Create(CultureInfo.InvariantCulture, $"{c.Top1 * 100:F1} [{c.Low * 100:F1}, {c.High * 100:F1}]");
 
-    internal static string Table(IReadOnlyList<MethodResult> results, int classes, double rawFrame, ScratchResult? scratch = null, int probeSeeds = 1, int attentiveHeads = 0)
+    internal static string Table(IReadOnlyList<MethodResult> results, int classes, double rawFrame, ScratchResult? scratch = null, int probeSeeds = 1, int attentiveHeads = 0, int probeBlock = 0)
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         var heads = probeSeeds > 1 ? string.Create(inv, $" (linear and attentive: the mean of {probeSeeds} heads per grid point, chosen by their mean)") : string.Empty;
         heads += attentiveHeads > 0 ? string.Create(inv, $"; attentive probe with {attentiveHeads} attention heads") : string.Empty;
+        heads += probeBlock > 0 ? string.Create(inv, $"; every probe reads the raw tokens of encoder block {probeBlock}") : string.Empty;
         sb.AppendLine(string.Create(inv, $"Top-1 % on the test split [95% bootstrap CI]; probe hyperparameters chosen on dev{heads}; chance {100.0 / classes:F1}%"));
         sb.AppendLine();
         sb.AppendLine("| method | set | encoder | linear | attentive | kNN | pretraining |");

@@ -293,6 +293,8 @@ public static class ConfigSchema
             applies: root => ProbeOf(root)?.Kind == "attentive", when: "probe.kind = attentive"),
         Key<ProbeSection>(nameof(ProbeSection.AttentiveHeads), "heads of the attentive probe; 0 = the encoder's", min: 0,
             applies: root => ProbeOf(root)?.Kind == "attentive", when: "probe.kind = attentive"),
+        Key<ProbeSection>(nameof(ProbeSection.AttentiveBlock), "tokens the attentive probe reads: 0 = after the encoder's final norm; K = the raw output of block K (from 1)", min: 0,
+            applies: root => ProbeOf(root)?.Kind == "attentive", when: "probe.kind = attentive"),
         Key<ProbeSection>(nameof(ProbeSection.CacheFeatures), "extract features once (one centre view per training video) and train from the cache",
             applies: root => ProbeOf(root)?.Kind is not ("ridge" or "knn"), when: "probe.kind is linear or attentive (ridge and knn always cache)"),
         Key<ProbeSection>(nameof(ProbeSection.CacheDir), "where feature caches go; blank = the run folder's features/"),

@@ -205,6 +205,8 @@ public sealed record ProbeSection
     public string AttentiveVariant { get; init; } = "vjepa";
     /// <summary>Attentive: heads of the probe; 0 = the encoder's.</summary>
     public int AttentiveHeads { get; init; }
+    /// <summary>Attentive: 0 = the tokens after the final norm; K = the raw tokens out of encoder block K (from 1).</summary>
+    public int AttentiveBlock { get; init; }
     /// <summary>Extract features once (one centre view per training video) and train the head from the cache.</summary>
     public bool CacheFeatures { get; init; } = true;
     /// <summary>Where caches go; blank = the run folder's features/.</summary>

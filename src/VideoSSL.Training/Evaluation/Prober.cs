@@ -88,7 +88,8 @@ public sealed class Prober
             if (Attentive || Probe.Pooling == "mean")
             {
                 // The clip feature: mean-pooled tokens of a joint ViT, the CLS token of a divided one (SVT's linear probe).
-                features = Attentive ? _encoder.Tokens(clips) : _encoder.ClipFeature(clips);
+                features = !Attentive ? _encoder.ClipFeature(clips)
+                    : Probe.AttentiveBlock > 0 ? BlockTokens(clips, Probe.AttentiveBlock) : _encoder.Tokens(clips);
             }
             else
             {
@@ -97,6 +98,23 @@ public sealed class Prober
             }
         }
         return scope.MoveToOuter(features.Float());
+    }
+
+    // The raw tokens out of block K (from 1), before the later blocks and the final norm.
+    private Tensor BlockTokens(Tensor clips, int block)
+    {
+        var depth = _encoder.Config.Depth;
+        if (block > depth)
+        {
+            throw new ConfigException($"probe.attentive_block = {block}, but the encoder has {depth} blocks");
+        }
+        var (output, blocks) = _encoder.ForwardIntermediates(clips, depth - block + 1);
+        output.Dispose();
+        for (var i = 1; i < blocks.Length; i++)
+        {
+            blocks[i].Dispose();
+        }
+        return blocks[0];
     }
 
     /// <summary>

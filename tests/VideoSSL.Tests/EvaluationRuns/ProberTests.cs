@@ -103,4 +103,39 @@ public class ProberTests
         Assert.Equal(11, features.VideoIds.Distinct().Count());
         Assert.Contains("features (train): 1 unreadable videos skipped (first: train4.mp4", output.ToString());
     }
+    // probe.attentive_block = K reads block K's raw output (before the later blocks and the final norm); 0 reads the
+    // normalised output; a block the encoder lacks is refused in one line.
+    [Fact]
+    public void An_attentive_probe_reads_the_block_it_names()
+    {
+        var config = TinyClips.Probe("probe.kind=attentive");
+        ManualSeed(11);
+        using var encoder = new VideoViTEncoder(EvalSetup.ModelConfig(config.Model));
+        encoder.Eval();
+        var depth = encoder.Config.Depth;
+        Assert.True(depth >= 2);
+        using var clips = Rand([2, 3, encoder.Config.NumFrames, encoder.Config.ImgSize, encoder.Config.ImgSize]);
+        float[] Encode(int block) => new Prober(config with { Probe = config.Probe with { AttentiveBlock = block } }, encoder, null, null, TinyClips.Classes, null,
+            VideoSSL.Torch.Device.CPU, TextWriter.Null).Encode(clips).ToArray<float>();
+        var (output, blocks) = encoder.ForwardIntermediates(clips, depth);
+        static void Near(float[] expected, float[] actual)
+        {
+            Assert.Equal(expected.Length, actual.Length);
+            for (var k = 0; k < expected.Length; k++)
+            {
+                Assert.True(Math.Abs(expected[k] - actual[k]) <= 1e-5f * Math.Max(1f, Math.Abs(expected[k])), $"{k}: {expected[k]} vs {actual[k]}");
+            }
+        }
+        Near(output.ToArray<float>(), Encode(0));
+        Near(blocks[0].ToArray<float>(), Encode(1));
+        Near(blocks[depth - 1].ToArray<float>(), Encode(depth));
+        Assert.NotEqual(blocks[0].ToArray<float>()[0], output.ToArray<float>()[0]);
+        var e = Assert.Throws<ConfigException>(() => Encode(depth + 1));
+        Assert.Equal($"probe.attentive_block = {depth + 1}, but the encoder has {depth} blocks", e.Message);
+        output.Dispose();
+        foreach (var b in blocks)
+        {
+            b.Dispose();
+        }
+    }
 }

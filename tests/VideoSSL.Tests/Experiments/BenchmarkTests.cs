@@ -408,7 +408,7 @@ public class BenchmarkTests
     // A probe with other heads reads other figures: its random-encoder probes are cached apart, and a head count that
     // does not divide the encoder's width is refused before anything is pretrained or written.
     [Fact]
-    public void Attentive_heads_have_their_own_random_probe_cache_and_are_checked_before_pretraining()
+    public void Attentive_heads_and_the_probed_block_have_their_own_random_probe_cache_and_are_checked_before_pretraining()
     {
         var root = Directory.CreateTempSubdirectory("vssl-benchmark-heads-").FullName;
         try
@@ -421,6 +421,14 @@ public class BenchmarkTests
 
             var e = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { AttentiveHeads = 7 }, TextWriter.Null));
             Assert.StartsWith("--attentive-heads 7: vjepa's encoder is", e.Message);
+            Assert.False(Directory.Exists(options.RunDir));
+            Assert.False(Directory.Exists(options.DataRoot));
+
+            // The same for the block the probes read.
+            Assert.Equal(cache, BenchmarkCommand.RandomProbeCache(options with { ProbeBlock = 0 }, encoder, root));
+            Assert.NotEqual(cache, BenchmarkCommand.RandomProbeCache(options with { ProbeBlock = 2 }, encoder, root));
+            e = Assert.Throws<ConfigException>(() => BenchmarkCommand.Run(options with { ProbeBlock = 99 }, TextWriter.Null));
+            Assert.Matches("^--probe-block 99: vjepa's encoder has [0-9]+ blocks$", e.Message);
             Assert.False(Directory.Exists(options.RunDir));
             Assert.False(Directory.Exists(options.DataRoot));
         }
