@@ -6,7 +6,6 @@ using System.Text.Json;
 using VideoSSL.Data.Datasets;
 using VideoSSL.Data.Loading;
 using VideoSSL.Data.Synthetic;
-using VideoSSL.Data.Transforms;
 using VideoSSL.Methods;
 using VideoSSL.Models;
 using VideoSSL.Plots;
@@ -75,14 +74,6 @@ internal sealed record BenchmarkOptions
     /// </summary>
     public int ProbeBlock { get; init; }
 
-    /// <summary>
-    /// Training views per labeled video: 1 = one centre view (features extracted once); K &gt; 1 = K views drawn with
-    /// the training transforms of jepa's frozen evaluation (evals/video_classification_frozen: random resized crop
-    /// 0.08-1 at aspect 3/4-4/3, RandAugment rand-m7-n4-mstd0.5-inc1, no flip; its random erasing is left out), which
-    /// draws a fresh view every epoch. The linear and attentive probes then train 1/K of the epochs over K times the rows.
-    /// </summary>
-    public int ProbeTrainViews { get; init; } = 1;
-
     public IReadOnlyList<int> KnnK { get; init; } = KnnProbe.DefaultK;
 
     /// <summary>
@@ -140,11 +131,10 @@ internal static class BenchmarkCommand
         var attentiveLr = new Option<string?>("--attentive-lr") { Description = "comma-separated lr grid of the attentive probe, chosen on dev (default 3e-4,1e-3,3e-3,1e-2,3e-2)" };
         var recipes = new Option<string?>("--recipes") { Description = "folder of the METHOD_nuisance.json recipes to pretrain (default experiments/quickstart): a recipe change that --set cannot make, such as another list of mask generators" };
         var attentiveHeads = new Option<int>("--attentive-heads") { Description = "heads of the attentive probe's cross-attention; they must divide the encoder's width (default 0: the encoder's heads)" };
-        var probeTrainViews = new Option<int>("--probe-train-views") { Description = "augmented views per labeled training video the probes learn from, with jepa's frozen-evaluation training transforms (default 1: one centre view)", DefaultValueFactory = _ => 1 };
         var probeBlock = new Option<int>("--probe-block") { Description = "encoder block whose raw tokens every probe reads, from 1 (default 0: the output after the final norm)" };
         var command = new Command("benchmark", "Pretrain each method on the nuisance-rich pool, probe pretrained vs random encoders, print one table with 95% CIs")
         {
-            methods, minutes, runDir, set, seeds, trainPerClass, ceiling, reuse, recipes, attentiveLr, attentiveHeads, probeSeeds, probeBlock, probeTrainViews,
+            methods, minutes, runDir, set, seeds, trainPerClass, ceiling, reuse, recipes, attentiveLr, attentiveHeads, probeSeeds, probeBlock,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -173,10 +163,6 @@ internal static class BenchmarkCommand
             {
                 throw new ConfigException($"--attentive-heads {parse.GetValue(attentiveHeads)}: must be >= 0 (0 = the encoder's heads)");
             }
-            if (parse.GetValue(probeTrainViews) < 1)
-            {
-                throw new ConfigException($"--probe-train-views {parse.GetValue(probeTrainViews)}: must be >= 1 (1 = one centre view)");
-            }
             if (parse.GetValue(probeBlock) < 0)
             {
                 throw new ConfigException($"--probe-block {parse.GetValue(probeBlock)}: must be >= 0 (0 = the output after the final norm)");
@@ -198,7 +184,6 @@ internal static class BenchmarkCommand
                 ProbeSeeds = parse.GetValue(probeSeeds),
                 AttentiveHeads = parse.GetValue(attentiveHeads),
                 ProbeBlock = parse.GetValue(probeBlock),
-                ProbeTrainViews = parse.GetValue(probeTrainViews),
             };
             if (parse.GetValue(attentiveLr) is { } grid)
             {
@@ -391,7 +376,7 @@ internal static class BenchmarkCommand
                 main.Random, main.Pretrained, transfer.Random, transfer.Pretrained, main.FrameProbe));
         }
         var classes = options.Data.Classes;
-        var table = Table(results, classes, rawFrame, scratch, options.ProbeSeeds, options.AttentiveHeads, options.ProbeBlock, options.ProbeTrainViews);
+        var table = Table(results, classes, rawFrame, scratch, options.ProbeSeeds, options.AttentiveHeads, options.ProbeBlock);
         output.WriteLine();
         output.Write(table);
         VideoSSL.Data.AtomicFile.WriteAllText(Path.Combine(options.RunDir, "benchmark.md"), table);
@@ -405,7 +390,6 @@ internal static class BenchmarkCommand
             probe_seeds = options.ProbeSeeds,
             attentive_heads = options.AttentiveHeads,
             probe_block = options.ProbeBlock,
-            probe_train_views = options.ProbeTrainViews,
             frame_probe_raw_pixels_top1 = rawFrame,
             methods = results,
             scratch,
@@ -596,10 +580,7 @@ internal static class BenchmarkCommand
                 foreach (var (split, set) in splits)
                 {
                     var loader = EvalSetup.Loader(set, EvalSetup.TestPipeline(data, "kinetics", 1, 1), data, 16, options.Seed, train: false);
-                    var views = split == "train" && options.ProbeTrainViews > 1
-                        ? EvalSetup.Loader(set, EvalSetup.TrainPipeline(data with { Flip = false, MinCropScale = 0.08 }, "kinetics", options.ProbeTrainViews, s_jepaEvalRandAugment), data, 16, options.Seed, train: false)
-                        : null;
-                    var t = extractor.Extract(views ?? loader, split);
+                    var t = extractor.Extract(loader, split);
                     tokens[split] = t;
                     pooled[split] = new CachedFeatures(MeanTokens(t.Features), t.Labels, t.VideoIds, t.Metadata);
                     if (isPretrained && split != "dev")
@@ -669,10 +650,6 @@ internal static class BenchmarkCommand
         {
             key += string.Create(CultureInfo.InvariantCulture, $"|probe_block={options.ProbeBlock}");
         }
-        if (options.ProbeTrainViews > 1)
-        {
-            key += string.Create(CultureInfo.InvariantCulture, $"|probe_train_views={options.ProbeTrainViews}");
-        }
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16];
         return Path.Combine(root, "random-probes", hash);
     }
@@ -710,18 +687,14 @@ internal static class BenchmarkCommand
 
     private static readonly JsonSerializerOptions s_cacheJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    // jepa's evals/video_classification_frozen make_transforms(training=True, auto_augment=True).
-    private static readonly RandAugmentPolicy s_jepaEvalRandAugment = RandAugmentPolicy.Parse("rand-m7-n4-mstd0.5-inc1")!;
-
-    // Batches of 32 (linear) and 16 (attentive) clips, fewer when the training split is smaller; with K training views
-    // per video, 1/K of the epochs (and of the warmup), so that every head takes the same number of steps.
+    // Batches of 32 (linear) and 16 (attentive) clips, fewer when the training split is smaller.
     private static ProbeConfig ProbeConfig(string kind, BenchmarkOptions options, double lr, double wd, int trainCount = int.MaxValue, int repeat = 0) => new()
     {
         Seed = Seeds.ForRepeat(options.Seed, repeat),
         Probe = new ProbeSection { Kind = kind, Pooling = "mean", AttentiveDepth = 1, AttentiveVariant = "vjepa", AttentiveHeads = options.AttentiveHeads, AttentiveBlock = kind == "attentive" ? options.ProbeBlock : 0, CacheFeatures = true },
         Train = kind == "attentive"
-            ? new ProbeOptimSection { Epochs = Math.Max(1, options.AttentiveEpochs / options.ProbeTrainViews), BatchSize = Math.Min(16, trainCount), BaseLr = lr, ScaleLr = false, WarmupEpochs = 2.0 / options.ProbeTrainViews, WeightDecay = wd, Bf16 = false }
-            : new ProbeOptimSection { Epochs = Math.Max(1, options.LinearEpochs / options.ProbeTrainViews), BatchSize = Math.Min(32, trainCount), BaseLr = lr, ScaleLr = true, WarmupEpochs = 5.0 / options.ProbeTrainViews, WeightDecay = wd, Bf16 = false },
+            ? new ProbeOptimSection { Epochs = options.AttentiveEpochs, BatchSize = Math.Min(16, trainCount), BaseLr = lr, ScaleLr = false, WarmupEpochs = 2, WeightDecay = wd, Bf16 = false }
+            : new ProbeOptimSection { Epochs = options.LinearEpochs, BatchSize = Math.Min(32, trainCount), BaseLr = lr, ScaleLr = true, WarmupEpochs = 5, WeightDecay = wd, Bf16 = false },
         Log = new LogSection { EverySteps = int.MaxValue },
     };
 
@@ -871,14 +844,13 @@ internal static class BenchmarkCommand
 
     private static string Pct(Cell c) => string.Create(CultureInfo.InvariantCulture, $"{c.Top1 * 100:F1} [{c.Low * 100:F1}, {c.High * 100:F1}]");
 
-    internal static string Table(IReadOnlyList<MethodResult> results, int classes, double rawFrame, ScratchResult? scratch = null, int probeSeeds = 1, int attentiveHeads = 0, int probeBlock = 0, int probeTrainViews = 1)
+    internal static string Table(IReadOnlyList<MethodResult> results, int classes, double rawFrame, ScratchResult? scratch = null, int probeSeeds = 1, int attentiveHeads = 0, int probeBlock = 0)
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         var heads = probeSeeds > 1 ? string.Create(inv, $" (linear and attentive: the mean of {probeSeeds} heads per grid point, chosen by their mean)") : string.Empty;
         heads += attentiveHeads > 0 ? string.Create(inv, $"; attentive probe with {attentiveHeads} attention heads") : string.Empty;
         heads += probeBlock > 0 ? string.Create(inv, $"; every probe reads the raw tokens of encoder block {probeBlock}") : string.Empty;
-        heads += probeTrainViews > 1 ? string.Create(inv, $"; {probeTrainViews} augmented training views per video (jepa's frozen-evaluation transforms)") : string.Empty;
         sb.AppendLine(string.Create(inv, $"Top-1 % on the test split [95% bootstrap CI]; probe hyperparameters chosen on dev{heads}; chance {100.0 / classes:F1}%"));
         sb.AppendLine();
         sb.AppendLine("| method | set | encoder | linear | attentive | kNN | pretraining |");
