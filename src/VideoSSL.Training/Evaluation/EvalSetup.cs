@@ -93,6 +93,7 @@ public static class EvalSetup
         Check(p.AttentiveDepth >= 1, "probe.attentive_depth must be at least 1");
         var depth = EvalSetup.ModelConfig(config.Model).Depth;
         Check(p.Pooling != "last_k" || (p.LastK >= 1 && p.LastK <= depth), $"probe.last_k {p.LastK} must lie in [1, {depth}]");
+        Check(p.Kind != "attentive" || (p.AttentiveBlock >= 0 && p.AttentiveBlock <= depth), $"probe.attentive_block {p.AttentiveBlock} must lie in [0, {depth}]");
         Check(config.Train.Betas.Length == 2, "train.betas needs two values");
         Check(config.Train.BatchSize >= 1 && config.Train.Epochs >= 1, "train.batch_size and train.epochs must be at least 1");
     }

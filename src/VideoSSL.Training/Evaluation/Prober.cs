@@ -100,15 +100,10 @@ public sealed class Prober
         return scope.MoveToOuter(features.Float());
     }
 
-    // The raw tokens out of block K (from 1), before the later blocks and the final norm.
+    // The raw tokens out of block K (from 1), before the later blocks and the final norm (K checked by EvalSetup.ValidateProbe).
     private Tensor BlockTokens(Tensor clips, int block)
     {
-        var depth = _encoder.Config.Depth;
-        if (block > depth)
-        {
-            throw new ConfigException($"probe.attentive_block = {block}, but the encoder has {depth} blocks");
-        }
-        var (output, blocks) = _encoder.ForwardIntermediates(clips, depth - block + 1);
+        var (output, blocks) = _encoder.ForwardIntermediates(clips, _encoder.Config.Depth - block + 1);
         output.Dispose();
         for (var i = 1; i < blocks.Length; i++)
         {

@@ -103,6 +103,7 @@ public class ProberTests
         Assert.Equal(11, features.VideoIds.Distinct().Count());
         Assert.Contains("features (train): 1 unreadable videos skipped (first: train4.mp4", output.ToString());
     }
+
     // probe.attentive_block = K reads block K's raw output (before the later blocks and the final norm); 0 reads the
     // normalised output; a block the encoder lacks is refused in one line.
     [Fact]
@@ -130,8 +131,9 @@ public class ProberTests
         Near(blocks[0].ToArray<float>(), Encode(1));
         Near(blocks[depth - 1].ToArray<float>(), Encode(depth));
         Assert.NotEqual(blocks[0].ToArray<float>()[0], output.ToArray<float>()[0]);
-        var e = Assert.Throws<ConfigException>(() => Encode(depth + 1));
-        Assert.Equal($"probe.attentive_block = {depth + 1}, but the encoder has {depth} blocks", e.Message);
+        EvalSetup.ValidateProbe("probe.json", config with { Probe = config.Probe with { AttentiveBlock = depth } });
+        var e = Assert.Throws<ConfigException>(() => EvalSetup.ValidateProbe("probe.json", config with { Probe = config.Probe with { AttentiveBlock = depth + 1 } }));
+        Assert.Equal($"probe.json: probe.attentive_block {depth + 1} must lie in [0, {depth}]", e.Message);
         output.Dispose();
         foreach (var b in blocks)
         {
